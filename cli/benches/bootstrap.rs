@@ -1,0 +1,204 @@
+//! Benchmarks for gdbx (run: `cargo bench -p gdbx --bench bootstrap`).
+//!
+//! 1. `gdbx break-bootstrap` against a hand-written gdb batch script that
+//!    sets the same breakpoints by name (`tbreak`) and continues through
+//!    them, on the same binary: target overhead <= 1.3x.
+//! 2. Resolving the plan (`gdbx symbols`) against gdb loading the same
+//!    binary and setting the same breakpoints by name (`gdb -batch -ex
+//!    'break NAME'`), on the largest debug binary: target >= 5x faster.
+//!
+//! Each measurement is the median wall time of `GDBX_BENCH_RUNS` runs
+//! (default 7) after one warm-up run. Prints a table.
+
+use gdbx_tests::{Variant, example_bin};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut v: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The plan's present steps, as gdbx resolves them.
+fn step_symbols(bin: &Path) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_gdbx"))
+        .args(["symbols", "--plan", "ours", "--format", "json"])
+        .arg(bin)
+        .output()
+        .expect("gdbx symbols");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["present"] == true)
+        .map(|s| s["symbol"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn gdb_script_run(bin: &Path, symbols: &[String]) -> Command {
+    let mut cmd = Command::new("gdb");
+    cmd.args([
+        "-batch",
+        "-nx",
+        "-q",
+        "-ex",
+        "set auto-load off",
+        "-ex",
+        "set confirm off",
+    ]);
+    cmd.args(["-ex", "handle SIGURG SIGPIPE SIGPROF SIGALRM SIGCHLD SIGWINCH SIGUSR1 SIGUSR2 SIGXCPU nostop noprint pass"]);
+    for s in symbols {
+        cmd.arg("-ex").arg(format!("tbreak '{s}'"));
+    }
+    cmd.args(["-ex", "run > /dev/null"]);
+    for _ in symbols {
+        cmd.args(["-ex", "continue"]);
+    }
+    cmd.arg(bin);
+    cmd
+}
+
+/// The largest ELF executable with DWARF under target/ (top-level
+/// binaries and test executables of every profile, and the fixtures).
+fn largest_debug_binary(ws: &Path) -> Option<PathBuf> {
+    let mut best: Option<(u64, PathBuf)> = None;
+    let target = ws.join("target");
+    let dirs = [
+        "debug",
+        "debug/deps",
+        "fixtures/debug",
+        "release",
+        "release/deps",
+        "fixtures/release",
+    ];
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(target.join(d)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(m) = e.metadata() else { continue };
+            if !m.is_file() || p.extension().is_some() {
+                continue;
+            }
+            let Ok(bin) = debuginfo::Binary::open(&p) else {
+                continue;
+            };
+            if bin.has_dwarf() && best.as_ref().is_none_or(|(s, _)| m.len() > *s) {
+                best = Some((m.len(), p));
+            }
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; accept and ignore harness arguments.
+    let runs: usize = std::env::var("GDBX_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+        .max(1);
+    let gdbx = env!("CARGO_BIN_EXE_gdbx");
+    let ws = gdbx_tests::workspace_root();
+    let mut rows: Vec<(String, f64, f64, String)> = Vec::new();
+
+    for (label, variant) in [
+        ("hello (debug)", Variant::Debug),
+        ("hello (release)", Variant::Release),
+    ] {
+        let bin = example_bin("hello", variant);
+        let symbols = step_symbols(&bin);
+        let ours = median_ms(runs, || {
+            run_ok(
+                Command::new(gdbx)
+                    .args(["break-bootstrap", "--format", "json"])
+                    .arg(&bin),
+            );
+        });
+        let script = median_ms(runs, || run_ok(&mut gdb_script_run(&bin, &symbols)));
+        rows.push((
+            format!("break-bootstrap {label}, {} breakpoints", symbols.len()),
+            ours,
+            script,
+            "<= 1.3x".into(),
+        ));
+    }
+
+    let mut candidates = vec![example_bin("hello", Variant::Debug)];
+    candidates.extend(largest_debug_binary(&ws));
+    for bin in candidates {
+        let symbols = step_symbols(&bin);
+        let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
+        let ours = median_ms(runs, || {
+            run_ok(
+                Command::new(gdbx)
+                    .args(["symbols", "--plan", "ours", "--format", "json"])
+                    .arg(&bin),
+            );
+        });
+        let gdb = median_ms(runs, || {
+            let mut cmd = Command::new("gdb");
+            cmd.args(["-batch", "-nx", "-q", "-ex", "set auto-load off"]);
+            for s in &symbols {
+                cmd.arg("-ex").arg(format!("break '{s}'"));
+            }
+            run_ok(cmd.arg(&bin));
+        });
+        let name = bin.strip_prefix(&ws).unwrap_or(&bin).display().to_string();
+        rows.push((
+            format!(
+                "resolve plan: {name} ({:.1} MB, {} steps)",
+                size as f64 / 1e6,
+                symbols.len()
+            ),
+            ours,
+            gdb,
+            ">= 5x faster".into(),
+        ));
+    }
+
+    println!(
+        "\n{:<78} {:>10} {:>10} {:>7}  target",
+        "benchmark (median of runs)", "gdbx ms", "gdb ms", "ratio"
+    );
+    for (name, ours, other, target) in &rows {
+        let ratio = if target.starts_with("<=") {
+            ours / other
+        } else {
+            other / ours
+        };
+        let label = if target.starts_with("<=") {
+            format!("{ratio:.2}x")
+        } else {
+            format!("{ratio:.1}x")
+        };
+        println!("{name:<78} {ours:>10.1} {other:>10.1} {label:>7}  {target}");
+    }
+    println!(
+        "(ratio: gdbx/gdb for break-bootstrap overhead; gdb/gdbx for plan resolution speed-up; {runs} runs each)"
+    );
+}

@@ -1,0 +1,107 @@
+//! Helpers shared by gdbx's integration tests.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the built `gdbx` with `args` (no colour), returning its output.
+pub fn gdbx<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_gdbx"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("GDBX_GDB")
+        .output()
+        .expect("run gdbx")
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The exit status (panics if killed by a signal).
+pub fn code(o: &Output) -> i32 {
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("gdbx was killed: {o:?}"))
+}
+
+/// `gdbx break-bootstrap --format json BINARY [extra]`, parsed; asserts the exit status.
+pub fn bootstrap_json(binary: &Path, extra: &[&str], want_status: i32) -> serde_json::Value {
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("break-bootstrap"),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    args.push(binary.as_os_str());
+    let out = gdbx(&args);
+    assert_eq!(
+        code(&out),
+        want_status,
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(&out)))
+}
+
+/// The steps hit, in order.
+pub fn hit_steps(doc: &serde_json::Value) -> Vec<String> {
+    doc["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["step"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Asserts that every required step of the plan was hit and that the
+/// main-thread chain steps appear in plan order on the main thread.
+pub fn assert_plan_followed(doc: &serde_json::Value) {
+    let hits = hit_steps(doc);
+    let steps = doc["plan"]["steps"].as_array().unwrap();
+    let chain: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["after"].is_null() && !s["optional"].as_bool().unwrap())
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let chain_hits: Vec<&str> = hits
+        .iter()
+        .map(String::as_str)
+        .filter(|h| chain.contains(h))
+        .collect();
+    assert_eq!(
+        chain_hits, chain,
+        "chain steps out of order or missing; hits: {hits:?}"
+    );
+    for h in doc["hits"].as_array().unwrap() {
+        let name = h["step"].as_str().unwrap();
+        if chain.contains(&name) {
+            assert_eq!(h["main_thread"], true, "{name} not on the main thread: {h}");
+            assert!(h["lwp"].as_u64().is_some(), "{name} has no LWP: {h}");
+        }
+    }
+    let main_at = hits
+        .iter()
+        .position(|h| h == "runtime.main")
+        .expect("runtime.main hit");
+    for s in steps.iter().filter(|s| !s["after"].is_null()) {
+        if let Some(p) = hits.iter().position(|h| h == s["name"].as_str().unwrap()) {
+            assert!(p > main_at, "{} before runtime.main: {hits:?}", s["name"]);
+        }
+    }
+    assert_eq!(doc["verdict"]["ok"], true, "{}", doc["verdict"]);
+    assert_eq!(doc["verdict"]["status"], 0);
+}

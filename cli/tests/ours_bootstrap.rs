@@ -1,0 +1,104 @@
+//! `gdbx break-bootstrap` on the runtime's hello (debug and release):
+//! every step of Contract 1, in order, on the main thread.
+
+mod common;
+
+use common::*;
+use gdbx_tests::{Variant, example_bin, fixtures_dir};
+
+const CONTRACT_1: &[&str] = &[
+    "_rt0_amd64_linux",
+    "main",
+    "_rt0_amd64",
+    "runtime.check",
+    "runtime.args",
+    "runtime.osinit",
+    "runtime.hashinit",
+    "runtime.schedinit",
+    "runtime.newproc",
+    "runtime.mstart",
+    "runtime.main",
+    "main.init",
+    "main.main",
+    "runtime.exit",
+];
+
+fn check_ours(variant: Variant) {
+    let doc = bootstrap_json(&example_bin("hello", variant), &[], 0);
+    assert_eq!(doc["plan"]["plan"], "ours");
+    assert_eq!(doc["plan"]["flavor"]["kind"], "ours");
+    let hits = hit_steps(&doc);
+    let chain: Vec<&str> = hits
+        .iter()
+        .map(String::as_str)
+        .filter(|h| CONTRACT_1.contains(h))
+        .collect();
+    assert_eq!(chain, CONTRACT_1, "all hits: {hits:?}");
+    assert_plan_followed(&doc);
+    assert_eq!(doc["program"]["exit_code"], 0);
+    assert_eq!(doc["program"]["output"], "hello world!\n");
+    // Times grow with the order.
+    let times: Vec<f64> = doc["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["time_ms"].as_f64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}
+
+#[test]
+fn hello_debug_hits_contract_1_in_order() {
+    check_ours(Variant::Debug);
+}
+
+#[test]
+fn hello_release_hits_contract_1_in_order() {
+    check_ours(Variant::Release);
+}
+
+#[test]
+fn human_output_has_plan_output_hits_and_verdict() {
+    let out = gdbx([
+        std::ffi::OsStr::new("break-bootstrap"),
+        example_bin("hello", Variant::Debug).as_os_str(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let plan_at = text.find("plan:   ours").expect("plan header");
+    let output_at = text.find("hello world!").expect("program output");
+    let hits_at = text.find("hits:").expect("hits");
+    let verdict_at = text
+        .find("PASS all 14 required steps hit in order")
+        .expect("verdict");
+    assert!(
+        plan_at < output_at && output_at < hits_at && hits_at < verdict_at,
+        "{text}"
+    );
+    assert!(text.contains("runtime.schedinit"), "{text}");
+    assert!(!text.contains('\x1b'), "colour with NO_COLOR set");
+}
+
+#[test]
+fn no_binary_runs_the_bundled_hello() {
+    // The bundled hello is built by cargo into CARGO_TARGET_DIR; point it
+    // at the fixtures directory so the nested build never waits for the
+    // outer `cargo test`.
+    example_bin("hello", Variant::Debug);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdbx"))
+        .args(["break-bootstrap", "--format", "json"])
+        .env("CARGO_TARGET_DIR", fixtures_dir())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["plan"]["binary"]
+            .as_str()
+            .unwrap()
+            .ends_with("fixtures/debug/hello"),
+        "{}",
+        doc["plan"]["binary"]
+    );
+    assert_plan_followed(&doc);
+}

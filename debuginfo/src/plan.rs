@@ -1,0 +1,435 @@
+//! The bootstrap plans and their resolution against a binary.
+//!
+//! A plan is the list of functions a program passes through from its first
+//! instruction to `exit`, with the order they must be hit in:
+//! - [`Plan::ours`]: Contract 1 of DESIGN.md (the gdbx runtime).
+//! - [`Plan::go`]: Go 1.19 built with `-gcflags "-N -l"`.
+//!
+//! Most steps form a *chain* on the main thread (each after the one before);
+//! the background ones (sysmon on its own thread, the scavenger goroutine)
+//! only have to come after `runtime.main` and are optional, because a short
+//! program may exit before they run.
+//!
+//! [`resolve`] finds each step in the binary — symbol address, the address
+//! after the prologue from the DWARF line program, file:line from
+//! `addr2line` — without running anything.
+
+use crate::dwarf::{Func, Location, PrologueSource};
+use crate::elf::{Binary, Flavor, SymbolKind};
+use serde::{Serialize, Serializer};
+
+/// Which plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanKind {
+    /// Contract 1: programs on this project's runtime.
+    Ours,
+    /// Go 1.19's bootstrap.
+    Go,
+}
+
+impl PlanKind {
+    /// `"ours"` / `"go"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanKind::Ours => "ours",
+            PlanKind::Go => "go",
+        }
+    }
+}
+
+/// Where a step is expected to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadReq {
+    /// The process's first thread.
+    Main,
+    /// A thread of its own (sysmon).
+    Own,
+    /// A goroutine, on whichever thread runs it.
+    Goroutine,
+}
+
+/// One step of a plan, as specified.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepSpec {
+    /// The function's name (ELF symbol; Go's `.abi0` variants are found too).
+    pub name: &'static str,
+    /// Where it runs.
+    pub thread: ThreadReq,
+    /// `None`: part of the main-thread chain (after the previous chain step).
+    /// `Some(step)`: only has to come after that step.
+    pub after: Option<&'static str>,
+    /// May be absent from the binary or from the run.
+    pub optional: bool,
+    /// What the step does.
+    pub what: &'static str,
+}
+
+/// An ordered list of steps.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Which plan this is.
+    pub kind: PlanKind,
+    /// The steps, in order.
+    pub steps: Vec<StepSpec>,
+}
+
+const fn chain(name: &'static str, what: &'static str) -> StepSpec {
+    StepSpec {
+        name,
+        thread: ThreadReq::Main,
+        after: None,
+        optional: false,
+        what,
+    }
+}
+
+impl Plan {
+    /// Contract 1 (14 steps) plus sysmon and the scavenger (optional, after `runtime.main`).
+    pub fn ours() -> Plan {
+        Plan {
+            kind: PlanKind::Ours,
+            steps: vec![
+                chain(
+                    "_rt0_amd64_linux",
+                    "ELF entry point (asm); hands off to libc's start-up",
+                ),
+                chain("main", "the C main that libc calls; jumps to _rt0_amd64"),
+                chain("_rt0_amd64", "g0's stack bounds, CPU info, TLS"),
+                chain("runtime.check", "sizes of primitive types, CAS, TLS work"),
+                chain("runtime.args", "saves argc/argv"),
+                chain("runtime.osinit", "ncpu, page size"),
+                chain("runtime.hashinit", "random hash seed from the kernel"),
+                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps"),
+                chain("runtime.newproc", "queues the G that will run runtime.main"),
+                chain("runtime.mstart", "starts this M; enters runtime.schedule"),
+                chain(
+                    "runtime.main",
+                    "on the main G: starts sysmon and the scavenger",
+                ),
+                chain("main.init", "the program's init"),
+                chain("main.main", "the program's main"),
+                chain("runtime.exit", "exit status to the kernel"),
+                StepSpec {
+                    name: "runtime.sysmon",
+                    thread: ThreadReq::Own,
+                    after: Some("runtime.main"),
+                    optional: true,
+                    what: "system monitor on its own thread (no P)",
+                },
+                StepSpec {
+                    name: "runtime.scavenger",
+                    thread: ThreadReq::Goroutine,
+                    after: Some("runtime.main"),
+                    optional: true,
+                    what: "returns unused memory to the OS (a goroutine)",
+                },
+            ],
+        }
+    }
+
+    /// Go 1.19 (`go build -gcflags "-N -l"`): `rt0_go`, no C `main`,
+    /// `alginit` instead of `hashinit`; sysmon and bgscavenge optional.
+    pub fn go() -> Plan {
+        Plan {
+            kind: PlanKind::Go,
+            steps: vec![
+                chain("_rt0_amd64_linux", "ELF entry point (asm)"),
+                chain("_rt0_amd64", "common amd64 entry (asm)"),
+                chain(
+                    "runtime.rt0_go",
+                    "g0's stack, CPU info, TLS; calls the steps below",
+                ),
+                chain("runtime.check", "sizes of primitive types, CAS, TLS work"),
+                chain("runtime.args", "saves argc/argv"),
+                chain("runtime.osinit", "ncpu, page size"),
+                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps"),
+                chain(
+                    "runtime.alginit",
+                    "hash seeds (Go's hashinit became alginit), from schedinit",
+                ),
+                chain("runtime.newproc", "queues the G that will run runtime.main"),
+                chain("runtime.mstart", "starts this M; enters schedule"),
+                chain("runtime.main", "on the main G: starts sysmon, gcenable"),
+                chain("main.main", "the program's main"),
+                chain("runtime.exit", "exit status to the kernel"),
+                StepSpec {
+                    name: "runtime.sysmon",
+                    thread: ThreadReq::Own,
+                    after: Some("runtime.main"),
+                    optional: true,
+                    what: "system monitor on its own thread (no P)",
+                },
+                StepSpec {
+                    name: "runtime.bgscavenge",
+                    thread: ThreadReq::Goroutine,
+                    after: Some("runtime.main"),
+                    optional: true,
+                    what: "background scavenger goroutine",
+                },
+            ],
+        }
+    }
+
+    /// The plan for a kind.
+    pub fn of(kind: PlanKind) -> Plan {
+        match kind {
+            PlanKind::Ours => Plan::ours(),
+            PlanKind::Go => Plan::go(),
+        }
+    }
+
+    /// The default plan for a binary: ours, Go's, or none for other programs.
+    pub fn for_flavor(flavor: &Flavor) -> Option<Plan> {
+        match flavor {
+            Flavor::Ours => Some(Plan::ours()),
+            Flavor::Go { .. } => Some(Plan::go()),
+            Flavor::Other => None,
+        }
+    }
+}
+
+/// A Go ABI0 wrapper (`<autogenerated>:1`) found beside the real function.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wrapper {
+    /// Its ELF symbol (`runtime.check.abi0`).
+    pub symbol: String,
+    /// Its file address.
+    #[serde(serialize_with = "hex")]
+    pub address: u64,
+    /// Its file:line (Go says `<autogenerated>:1`).
+    pub location: Option<Location>,
+}
+
+/// One step, resolved against a binary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedStep {
+    /// 1-based position in the plan.
+    pub index: usize,
+    /// The step's name.
+    pub name: String,
+    /// Where it runs.
+    pub thread: ThreadReq,
+    /// `None` for chain steps; else the step it must follow.
+    pub after: Option<String>,
+    /// May be absent.
+    pub optional: bool,
+    /// What it does.
+    pub what: String,
+    /// Found in the binary.
+    pub present: bool,
+    /// The ELF symbol used (may be `NAME.abi0` for Go assembly).
+    pub symbol: Option<String>,
+    /// Entry (symbol) address; breakpoints go here.
+    #[serde(serialize_with = "hex_opt")]
+    pub address: Option<u64>,
+    /// `st_size`.
+    pub size: u64,
+    /// file:line of the entry.
+    pub location: Option<Location>,
+    /// The address after the prologue (the DWARF line program).
+    #[serde(serialize_with = "hex_opt")]
+    pub post_prologue: Option<u64>,
+    /// How `post_prologue` was found.
+    pub post_prologue_source: Option<PrologueSource>,
+    /// file:line after the prologue.
+    pub post_prologue_location: Option<Location>,
+    /// Go's ABI0 wrapper, when the binary has one besides the real function.
+    pub wrapper: Option<Wrapper>,
+}
+
+/// A plan resolved against a binary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolution {
+    /// The binary's path.
+    pub binary: String,
+    /// What the binary is.
+    pub flavor: Flavor,
+    /// Which plan was used.
+    pub plan: PlanKind,
+    /// Position independent (addresses are file addresses; add the load bias).
+    pub pie: bool,
+    /// `e_entry`.
+    #[serde(serialize_with = "hex")]
+    pub entry: u64,
+    /// Has DWARF.
+    pub dwarf: bool,
+    /// DWARF versions of its units.
+    pub dwarf_versions: Vec<u16>,
+    /// One-line warnings (stripped binary, plan forced on another flavor, ...).
+    pub warnings: Vec<String>,
+    /// The steps.
+    pub steps: Vec<ResolvedStep>,
+}
+
+impl Resolution {
+    /// The step with this name.
+    pub fn step(&self, name: &str) -> Option<&ResolvedStep> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+/// Resolves every step of `plan` in `bin`. Never fails: missing DWARF
+/// becomes a warning and steps without symbols are `present: false`.
+pub fn resolve(bin: &Binary, plan: &Plan) -> Resolution {
+    let mut warnings = Vec::new();
+    match (bin.flavor(), plan.kind) {
+        (Flavor::Ours, PlanKind::Ours) | (Flavor::Go { .. }, PlanKind::Go) => {}
+        (flavor, kind) => warnings.push(format!(
+            "{}: {}, checking it against the {} plan",
+            bin.path().display(),
+            flavor.describe(),
+            kind.as_str()
+        )),
+    }
+    let debug = if bin.has_dwarf() {
+        match bin.debug_info() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                warnings.push(format!(
+                    "{}: {e}; using the symbol table only",
+                    bin.path().display()
+                ));
+                None
+            }
+        }
+    } else {
+        warnings.push(format!(
+            "{}: no DWARF debug info (stripped?); using the symbol table only, without file:line",
+            bin.path().display()
+        ));
+        None
+    };
+
+    let mut steps: Vec<ResolvedStep> = Vec::with_capacity(plan.steps.len());
+    for (i, spec) in plan.steps.iter().enumerate() {
+        let text = |n: &str| {
+            bin.symbol(n)
+                .filter(|s| s.kind == SymbolKind::Text)
+                .cloned()
+        };
+        let exact = text(spec.name);
+        let abi0 = text(&format!("{}.abi0", spec.name));
+        let (real, wrapper) = match (exact, abi0) {
+            (Some(e), w) => (Some(e), w),
+            (None, a) => (a, None),
+        };
+        let location = |addr: u64| debug.and_then(|d| d.location(addr));
+        steps.push(ResolvedStep {
+            index: i + 1,
+            name: spec.name.to_string(),
+            thread: spec.thread,
+            after: spec.after.map(str::to_string),
+            optional: spec.optional,
+            what: spec.what.to_string(),
+            present: real.is_some(),
+            symbol: real.as_ref().map(|s| s.name.clone()),
+            address: real.as_ref().map(|s| s.address),
+            size: real.as_ref().map_or(0, |s| s.size),
+            location: real.as_ref().and_then(|s| location(s.address)),
+            post_prologue: None,
+            post_prologue_source: None,
+            post_prologue_location: None,
+            wrapper: wrapper.map(|w| Wrapper {
+                location: location(w.address),
+                symbol: w.name,
+                address: w.address,
+            }),
+        });
+    }
+    let mut dwarf_versions = Vec::new();
+    if let Some(d) = debug {
+        let funcs: Vec<Func> = steps
+            .iter()
+            .map(|s| match s.address {
+                Some(a) => Func {
+                    lo: a,
+                    hi: a + s.size.max(1),
+                    pushes_rbp: pushes_rbp(bin, a),
+                },
+                None => Func {
+                    lo: 0,
+                    hi: 0,
+                    pushes_rbp: false,
+                },
+            })
+            .collect();
+        for (step, pp) in steps.iter_mut().zip(d.post_prologues(&funcs)) {
+            if step.address.is_some()
+                && let Some((addr, source)) = pp
+            {
+                step.post_prologue = Some(addr);
+                step.post_prologue_source = Some(source);
+                step.post_prologue_location = d.location(addr);
+            }
+        }
+        dwarf_versions = d.versions().into_iter().collect();
+    }
+    Resolution {
+        binary: bin.path().display().to_string(),
+        flavor: bin.flavor().clone(),
+        plan: plan.kind,
+        pie: bin.is_pie(),
+        entry: bin.entry(),
+        dwarf: debug.is_some(),
+        dwarf_versions,
+        warnings,
+        steps,
+    }
+}
+
+/// `push %rbp` (0x55), possibly after `endbr64` (f3 0f 1e fa).
+fn pushes_rbp(bin: &Binary, addr: u64) -> bool {
+    match bin.read_at(addr, 5) {
+        Some(b) => b[0] == 0x55 || (b[..4] == [0xf3, 0x0f, 0x1e, 0xfa] && b[4] == 0x55),
+        None => false,
+    }
+}
+
+fn hex<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}
+
+fn hex_opt<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => hex(v, s),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ours_is_contract_one() {
+        let names: Vec<_> = Plan::ours()
+            .steps
+            .iter()
+            .filter(|s| !s.optional)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names.len(), 14);
+        assert_eq!(names[0], "_rt0_amd64_linux");
+        assert_eq!(names[6], "runtime.hashinit");
+        assert_eq!(names[13], "runtime.exit");
+    }
+
+    #[test]
+    fn go_has_no_c_main_nor_hashinit() {
+        let plan = Plan::go();
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| s.name != "main" && s.name != "runtime.hashinit")
+        );
+        assert!(plan.steps.iter().any(|s| s.name == "runtime.rt0_go"));
+        assert!(
+            plan.steps
+                .iter()
+                .filter(|s| s.optional)
+                .all(|s| s.after == Some("runtime.main"))
+        );
+    }
+}

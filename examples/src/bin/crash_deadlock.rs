@@ -1,0 +1,20 @@
+//! Crash program: every goroutine blocks forever. The runtime must report
+//! `fatal error: all goroutines are asleep - deadlock!` and exit 2.
+#![no_main]
+
+use runtime::chan::channel;
+
+runtime::main!(main);
+
+fn main() {
+    let ch = channel::<i32>(0);
+    let c2 = ch.clone();
+    runtime::go(move || {
+        // Never sent to: blocks forever.
+        let _ = c2.recv();
+    });
+    // Nobody receives on a second channel either.
+    let other = channel::<i32>(0);
+    other.send(1);
+    drop(ch);
+}

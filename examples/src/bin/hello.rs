@@ -1,0 +1,8 @@
+//! The seed's case: `fmt.Println("hello world!")` on the runtime.
+#![no_main]
+
+runtime::main!(main);
+
+fn main() {
+    println!("hello world!");
+}

@@ -1,0 +1,109 @@
+//! The runtime's own programs run as child processes: `hello` prints exactly
+//! `hello world!`; `parked N` parks N goroutines and releases them; the
+//! crash programs fail the way Go programs fail (message + exit status 2).
+
+use std::process::{Command, Output};
+
+fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(bin);
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn hello_prints_exactly_hello_world() {
+    for procs in ["1", "2"] {
+        let out = run(env!("CARGO_BIN_EXE_hello"), &[], &[("GOMAXPROCS", procs)]);
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "hello world!\n");
+        assert_eq!(text(&out.stderr), "");
+    }
+}
+
+#[test]
+fn hello_ignores_bad_gomaxprocs_like_go() {
+    for v in ["0", "-1", "abc", ""] {
+        let out = run(env!("CARGO_BIN_EXE_hello"), &[], &[("GOMAXPROCS", v)]);
+        assert_eq!(out.status.code(), Some(0), "GOMAXPROCS={v:?}");
+        assert_eq!(text(&out.stdout), "hello world!\n");
+    }
+}
+
+#[test]
+fn parked_parks_and_releases() {
+    for procs in ["1", "2"] {
+        for n in ["1", "1000", "20000"] {
+            let out = run(env!("CARGO_BIN_EXE_parked"), &[n], &[("GOMAXPROCS", procs)]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "parked {n} GOMAXPROCS={procs}: {}",
+                text(&out.stderr)
+            );
+            assert_eq!(text(&out.stdout), format!("released {n}\n"));
+        }
+    }
+}
+
+#[test]
+fn deadlock_is_fatal_like_go() {
+    for procs in ["1", "2"] {
+        let out = run(env!("CARGO_BIN_EXE_crash_deadlock"), &[], &[("GOMAXPROCS", procs)]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        assert!(
+            err.starts_with("fatal error: all goroutines are asleep - deadlock!\n"),
+            "{err}"
+        );
+        assert!(err.contains("goroutine 1 [chan send]:"), "{err}");
+        assert!(err.contains("[chan receive]:"), "{err}");
+        assert_eq!(text(&out.stdout), "");
+    }
+}
+
+#[test]
+fn panic_in_goroutine_is_fatal_like_go() {
+    for procs in ["1", "2"] {
+        let out = run(env!("CARGO_BIN_EXE_crash_panic"), &[], &[("GOMAXPROCS", procs)]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        assert!(
+            err.starts_with("panic: boom in goroutine: value 42\n\ngoroutine 2 [running]:\n"),
+            "{err}"
+        );
+        assert!(err.contains("crash_panic::boom"), "backtrace names the panicking function: {err}");
+        assert!(err.contains("crash_panic.rs:"), "backtrace has file:line: {err}");
+        assert!(!text(&out.stdout).contains("unreachable"));
+    }
+}
+
+#[test]
+fn stack_overflow_is_fatal_like_go() {
+    for procs in ["1", "2"] {
+        let out = run(env!("CARGO_BIN_EXE_crash_overflow"), &[], &[("GOMAXPROCS", procs)]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        assert!(err.contains("fatal error: stack overflow\n"), "{err}");
+        assert!(err.contains("goroutine 2 [running]:"), "{err}");
+        assert!(err.contains("goroutine stack exceeds 65536-byte limit"), "{err}");
+    }
+}
+
+#[test]
+fn stack_size_follows_gostacksize() {
+    let out = run(
+        env!("CARGO_BIN_EXE_crash_overflow"),
+        &[],
+        &[("GOSTACKSIZE", "256k")],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains("goroutine stack exceeds 262144-byte limit"), "{err}");
+}

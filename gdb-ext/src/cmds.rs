@@ -1,0 +1,910 @@
+//! The commands' work: snapshot the runtime state, find each goroutine's
+//! user-code location, filter, group and format.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use crate::mem::Memory;
+use crate::model::{
+    GDEAD, GInfo, GRUNNING, GSYSCALL, GWAITING, MInfo, PInfo, ReadError, Runtime, pstatus_name,
+    status_name,
+};
+use crate::sym::Symbols;
+
+/// What gdb knows about one thread: its number, LWP, `$fs_base` and the pcs
+/// of its innermost frames as gdb unwound them (frame 0 first).
+#[derive(Debug, Clone, Default)]
+pub struct ThreadIn {
+    pub num: i64,
+    pub lwp: u64,
+    pub fs_base: u64,
+    pub pcs: Vec<u64>,
+}
+
+/// How many bytes of a parked goroutine's stack are read at once.
+const STACK_WINDOW: u64 = 4096;
+/// How many frames are walked looking for user code.
+const MAX_FRAMES: usize = 64;
+
+pub struct Ctx<'a> {
+    pub rt: &'a Runtime,
+    pub syms: &'a Symbols,
+    pub mem: &'a Memory<'a, 'a>,
+    pub bin: &'a debuginfo::Binary,
+    pub threads: &'a [ThreadIn],
+    /// Formatted locations by (probe pc, index in its inline chain).
+    pub loc_cache: RefCell<HashMap<(u64, usize), Rc<str>>>,
+    /// Formatted creation sites by (file ptr, len, line, parent).
+    pub created_cache: RefCell<HashMap<(u64, u64, u32, i64), Rc<str>>>,
+}
+
+/// A goroutine with what the commands show about it.
+pub struct Row {
+    pub g: GInfo,
+    pub thread: Option<i64>,
+    /// True when the G is what its thread is running right now.
+    pub on_cpu: bool,
+    pub m_id: Option<i64>,
+    pub loc: Rc<str>,
+    pub created: Rc<str>,
+}
+
+/// Options of `info goroutines`.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Vec<String>,
+    pub location: Option<String>,
+    pub group: bool,
+    pub limit: Option<usize>,
+    pub dead: bool,
+}
+
+pub const USAGE: &str = "usage: info goroutines [-s|-status STATUS[,STATUS...]] [-l|-location SUBSTRING] [-g|-group] [-n|-limit N] [-a|-all]\n  STATUS: running runnable waiting syscall idle dead; -group counts goroutines per location; -all includes dead ones";
+
+impl Filter {
+    pub fn parse(args: &[String]) -> Result<Filter, String> {
+        let mut f = Filter::default();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let flag = a.trim_start_matches('-');
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match flag {
+                "s" | "status" => {
+                    for s in value(a)?.split(',') {
+                        let s = s.trim().to_lowercase();
+                        if !["running", "runnable", "waiting", "syscall", "idle", "dead"]
+                            .contains(&s.as_str())
+                        {
+                            return Err(format!("unknown status {s:?}\n{USAGE}"));
+                        }
+                        if s == "dead" {
+                            f.dead = true;
+                        }
+                        f.status.push(s);
+                    }
+                }
+                "l" | "location" | "loc" => f.location = Some(value(a)?),
+                "g" | "group" => f.group = true,
+                "a" | "all" => f.dead = true,
+                "n" | "limit" => {
+                    let v = value(a)?;
+                    f.limit = Some(
+                        v.parse()
+                            .map_err(|_| format!("-limit wants a number, not {v:?}\n{USAGE}"))?,
+                    );
+                }
+                "h" | "help" => return Err(USAGE.to_string()),
+                _ => return Err(format!("unknown option {a:?}\n{USAGE}")),
+            }
+        }
+        Ok(f)
+    }
+
+    fn keep(&self, r: &Row) -> bool {
+        let st = status_name(r.g.status);
+        if !self.dead && st == "dead" {
+            return false;
+        }
+        if !self.status.is_empty() && !self.status.iter().any(|s| s == st) {
+            return false;
+        }
+        if let Some(l) = &self.location
+            && !r.loc.contains(l.as_str())
+        {
+            return false;
+        }
+        true
+    }
+}
+
+impl Ctx<'_> {
+    /// Reads a u64 from `window` (bytes from `base`) or from memory.
+    fn word(&self, window: &[u8], base: u64, addr: u64) -> Option<u64> {
+        if addr >= base && addr + 8 <= base + window.len() as u64 {
+            let o = (addr - base) as usize;
+            return Some(u64::from_le_bytes(window[o..o + 8].try_into().unwrap()));
+        }
+        self.mem.u64(addr).ok()
+    }
+
+    /// For the frames at `probe`: the index of the first user-code frame,
+    /// and of the frame to show when there is none.
+    fn classify(&self, probe: u64) -> (Option<usize>, Option<usize>) {
+        let frames = self.syms.frames(probe);
+        let user = frames.iter().position(|f| f.user);
+        let fallback = frames
+            .len()
+            .checked_sub(1)
+            .filter(|&i| !frames[i].func.is_empty() && &*frames[i].func != "runtime.goexit");
+        (user, fallback)
+    }
+
+    /// The first user-code frame among `pcs` (gdb's frames of a thread,
+    /// innermost first: pcs[0] is a pc, the others return addresses); else
+    /// the outermost named frame. As (probe, index in its inline chain).
+    fn pick_pcs(&self, pcs: &[u64]) -> Option<(u64, usize)> {
+        let mut fallback = None;
+        for (i, &pc) in pcs.iter().enumerate() {
+            if pc == 0 {
+                break;
+            }
+            let probe = if i == 0 { pc } else { pc - 1 };
+            let (user, fb) = self.classify(probe);
+            if let Some(u) = user {
+                return Some((probe, u));
+            }
+            if let Some(f) = fb {
+                fallback = Some((probe, f));
+            }
+        }
+        fallback
+    }
+
+    /// Walks a parked G from its saved context (pc, bp) along the
+    /// frame-pointer chain, bounded and checked against its stack, to its
+    /// first user-code frame. Returns that frame (as in [`Ctx::pick_pcs`]) and
+    /// how many bytes above its saved sp the walk read.
+    fn walk_saved(&self, g: &GInfo, window: &[u8]) -> (Option<(u64, usize)>, u64) {
+        let mut used = 0;
+        if g.pc == 0 {
+            return (None, used);
+        }
+        let (lo, hi) = (g.sp, if g.hi > g.sp { g.hi } else { u64::MAX });
+        let mut fallback = None;
+        let (mut pc, mut bp) = (g.pc, g.bp);
+        let mut last = false;
+        for _ in 0..MAX_FRAMES {
+            // Every pc here is a return address: look up pc - 1.
+            let probe = pc - 1;
+            let (user, fb) = self.classify(probe);
+            if let Some(u) = user {
+                return (Some((probe, u)), used);
+            }
+            if let Some(f) = fb {
+                fallback = Some((probe, f));
+            }
+            if last || bp == 0 || bp % 8 != 0 || bp < lo || bp >= hi {
+                break;
+            }
+            used = used.max(bp + 16 - lo);
+            let (Some(next), Some(ret)) = (self.word(window, lo, bp), self.word(window, lo, bp + 8))
+            else {
+                break;
+            };
+            if ret == 0 {
+                break;
+            }
+            pc = ret;
+            if next <= bp {
+                last = true;
+            } else {
+                bp = next;
+            }
+        }
+        (fallback, used)
+    }
+
+    /// The return addresses of a parked G (for tools that want them all).
+    pub fn saved_pcs(&self, g: &GInfo) -> Vec<u64> {
+        let mut out = Vec::new();
+        if g.pc == 0 {
+            return out;
+        }
+        out.push(g.pc);
+        let (lo, hi) = (g.sp, if g.hi > g.sp { g.hi } else { u64::MAX });
+        let (a, n) = Self::window(g);
+        let window = self.mem.bytes(a, n).unwrap_or_default();
+        let mut bp = g.bp;
+        while out.len() < MAX_FRAMES {
+            if bp == 0 || bp % 8 != 0 || bp < lo || bp >= hi {
+                break;
+            }
+            let (Some(next), Some(ret)) = (self.word(&window, lo, bp), self.word(&window, lo, bp + 8))
+            else {
+                break;
+            };
+            if ret == 0 {
+                break;
+            }
+            out.push(ret);
+            if next <= bp {
+                break;
+            }
+            bp = next;
+        }
+        out
+    }
+
+    /// The part of a parked G's stack its unwinding reads: from its saved
+    /// sp up, at most [`STACK_WINDOW`] bytes, within its stack.
+    fn window(g: &GInfo) -> (u64, usize) {
+        let hi = if g.hi > g.sp { g.hi } else { u64::MAX };
+        (g.sp, STACK_WINDOW.min(hi.saturating_sub(g.sp)) as usize)
+    }
+
+    fn thread_by_lwp(&self, lwp: u64) -> Option<&ThreadIn> {
+        self.threads.iter().find(|t| t.lwp == lwp && lwp != 0)
+    }
+
+    /// The M of a thread: by its OS thread id (`M.procid`), else through
+    /// the thread's current g (an M's g0 or curg, or the g's `m`) - `procid`
+    /// is set only once the M's thread has started.
+    pub fn m_for_thread<'m>(&self, t: &ThreadIn, ms: &'m [MInfo]) -> Option<&'m MInfo> {
+        if let Some(m) = ms.iter().find(|m| m.procid == t.lwp && t.lwp != 0) {
+            return Some(m);
+        }
+        let g = self.rt.thread_g(self.mem, t.fs_base).filter(|&g| g != 0)?;
+        if let Some(m) = ms.iter().find(|m| m.g0 == g || m.curg == g) {
+            return Some(m);
+        }
+        let gm = self.rt.read_g(self.mem, g).ok()?.m;
+        ms.iter().find(|m| m.addr == gm && gm != 0)
+    }
+
+    /// The thread of an M (the inverse of [`Ctx::m_for_thread`]).
+    fn thread_of_m(&self, m: &MInfo, ms: &[MInfo]) -> Option<&ThreadIn> {
+        self.thread_by_lwp(m.procid).or_else(|| {
+            self.threads
+                .iter()
+                .find(|t| self.m_for_thread(t, ms).is_some_and(|x| x.addr == m.addr))
+        })
+    }
+
+    /// Each thread's current g (thread-local slot).
+    pub fn thread_gs(&self) -> HashMap<u64, i64> {
+        let mut out = HashMap::new();
+        for t in self.threads {
+            if let Some(g) = self.rt.thread_g(self.mem, t.fs_base)
+                && g != 0
+            {
+                out.insert(g, t.num);
+            }
+        }
+        out
+    }
+
+    fn created(&self, g: &GInfo) -> Rc<str> {
+        if g.cfile == 0 || g.cfile_len == 0 || g.cfile_len > 4096 {
+            return Rc::from(if g.goid == 0 { "-" } else { "runtime" });
+        }
+        let key = (g.cfile, g.cfile_len, g.cline, g.parent);
+        if let Some(s) = self.created_cache.borrow().get(&key) {
+            return s.clone();
+        }
+        let raw = self
+            .bin
+            .read_at(g.cfile, g.cfile_len)
+            .or_else(|| self.mem.bytes(g.cfile, g.cfile_len as usize).ok());
+        let file = match raw {
+            Some(b) => String::from_utf8_lossy(&b).into_owned(),
+            None => format!("<unreadable {:#x}>", g.cfile),
+        };
+        let s: Rc<str> = if g.parent > 0 {
+            Rc::from(format!("{file}:{} by g{}", g.cline, g.parent))
+        } else {
+            Rc::from(format!("{file}:{}", g.cline))
+        };
+        self.created_cache.borrow_mut().insert(key, s.clone());
+        s
+    }
+
+    /// Which thread runs `g`, and whether it is on that thread right now.
+    fn placement(
+        &self,
+        g: &GInfo,
+        tgs: &HashMap<u64, i64>,
+        ms: &HashMap<u64, MInfo>,
+    ) -> (Option<i64>, bool, Option<i64>) {
+        let m = ms.get(&g.m);
+        let m_id = m.map(|m| m.id);
+        if let Some(&t) = tgs.get(&g.addr) {
+            return (Some(t), true, m_id);
+        }
+        let st = g.status & !0x1000;
+        if (st == GRUNNING || st == GSYSCALL)
+            && let Some(t) = m.and_then(|m| self.thread_by_lwp(m.procid))
+        {
+            return (Some(t.num), false, m_id);
+        }
+        (None, false, m_id)
+    }
+
+    /// Whether the G's location comes from its thread (else from its saved context).
+    fn from_thread(&self, g: &GInfo, thread: Option<i64>, on_cpu: bool) -> Option<&ThreadIn> {
+        let t = self.threads.iter().find(|t| Some(t.num) == thread)?;
+        (on_cpu || g.pc == 0).then_some(t)
+    }
+
+    fn location(&self, g: &GInfo, thread: Option<i64>, on_cpu: bool, window: Option<&[u8]>) -> Rc<str> {
+        let frame = match self.from_thread(g, thread, on_cpu) {
+            Some(t) => self.pick_pcs(&t.pcs),
+            None => {
+                let owned;
+                let w = match window {
+                    Some(w) => w,
+                    None => {
+                        let (a, n) = Self::window(g);
+                        owned = self.mem.bytes(a, n).unwrap_or_default();
+                        &owned
+                    }
+                };
+                self.walk_saved(g, w).0
+            }
+        };
+        match frame {
+            Some(key) => self
+                .loc_cache
+                .borrow_mut()
+                .entry(key)
+                .or_insert_with(|| Rc::from(self.syms.frames(key.0)[key.1].describe()))
+                .clone(),
+            None if g.startpc != 0 => Rc::from(match self.syms.frames(g.startpc).last() {
+                Some(f) => format!("{} (not started)", f.describe()),
+                None => format!("{:#x}", g.startpc),
+            }),
+            None => Rc::from("?"),
+        }
+    }
+
+    fn ms_by_addr(&self) -> HashMap<u64, MInfo> {
+        match self.rt.read_ms(self.mem) {
+            Ok((ms, _)) => ms.into_iter().map(|m| (m.addr, m)).collect(),
+            Err(_) => HashMap::new(),
+        }
+    }
+
+    /// Every G as a [`Row`] (locations computed only for those `want` keeps),
+    /// plus the lines for entries that could not be decoded.
+    pub fn rows(&self, want: impl Fn(&GInfo) -> bool) -> Result<(Vec<Row>, Vec<String>), ReadError> {
+        let prof = std::env::var_os("GDBX_PROFILE").is_some();
+        let t0 = std::time::Instant::now();
+        let (gs, bad) = self.rt.read_gs(self.mem)?;
+        let t1 = t0.elapsed();
+        let tgs = self.thread_gs();
+        let ms = self.ms_by_addr();
+        let gs: Vec<GInfo> = gs.into_iter().filter(|g| want(g)).collect();
+        let placed: Vec<_> = gs.iter().map(|g| self.placement(g, &tgs, &ms)).collect();
+        // One batch for the stack windows of every goroutine unwound from
+        // its saved context.
+        // Goroutines parked at the same pc at the same depth have the same
+        // frames: walk one of each such shape to learn how much of the
+        // stack the walk needs, and read only that much of the others.
+        let mut reqs = Vec::new();
+        let mut slot = vec![usize::MAX; gs.len()];
+        let mut shape_len: HashMap<(u64, u64, u64), usize> = HashMap::new();
+        for (i, g) in gs.iter().enumerate() {
+            let (thread, on_cpu, _) = placed[i];
+            if g.pc != 0 && self.from_thread(g, thread, on_cpu).is_none() {
+                let (a, n) = Self::window(g);
+                let key = (g.pc, g.hi.wrapping_sub(g.sp), g.hi.wrapping_sub(g.bp));
+                let len = *shape_len.entry(key).or_insert_with(|| {
+                    let w = self.mem.bytes(a, n).unwrap_or_default();
+                    let used = self.walk_saved(g, &w).1 as usize;
+                    (used.div_ceil(64) * 64).min(n)
+                });
+                slot[i] = reqs.len();
+                reqs.push((a, len));
+            }
+        }
+        let tw = t0.elapsed();
+        let windows = self.mem.batch(&reqs);
+        let t2 = t0.elapsed();
+        if prof {
+            let bytes: usize = reqs.iter().map(|r| r.1).sum();
+            eprintln!(
+                "gdbx profile: {} shapes, {} windows, {bytes} bytes, placed+shapes at {tw:?}",
+                shape_len.len(),
+                reqs.len()
+            );
+        }
+        let mut rows = Vec::with_capacity(gs.len());
+        for (i, g) in gs.into_iter().enumerate() {
+            let (thread, on_cpu, m_id) = placed[i];
+            let window = if slot[i] == usize::MAX {
+                None
+            } else {
+                Some(windows.get(slot[i]).unwrap_or(&[]))
+            };
+            let loc = self.location(&g, thread, on_cpu, window);
+            let created = self.created(&g);
+            rows.push(Row {
+                g,
+                thread,
+                on_cpu,
+                m_id,
+                loc,
+                created,
+            });
+        }
+        if prof {
+            eprintln!(
+                "gdbx profile: read_gs {t1:?}, +windows {t2:?}, +locations {:?}",
+                t0.elapsed()
+            );
+        }
+        Ok((rows, bad))
+    }
+
+    pub fn status_text(&self, g: &GInfo) -> String {
+        let st = status_name(g.status);
+        if g.status & !0x1000 == GWAITING {
+            format!("{st} ({})", self.rt.reason(g.reason))
+        } else {
+            st.to_string()
+        }
+    }
+
+    pub fn info_goroutines(&self, f: &Filter) -> Result<String, ReadError> {
+        let dead = f.dead;
+        let (rows, bad) = self.rows(|g| dead || g.status & !0x1000 != GDEAD)?;
+        let rows: Vec<Row> = rows.into_iter().filter(|r| f.keep(r)).collect();
+        let mut out = String::with_capacity(rows.len() * 120 + 256);
+        if f.group {
+            let mut groups: HashMap<&str, (usize, HashMap<String, usize>, i64)> = HashMap::new();
+            for r in &rows {
+                let e = groups.entry(&*r.loc).or_insert((0, HashMap::new(), r.g.goid));
+                e.0 += 1;
+                *e.1.entry(self.status_text(&r.g)).or_insert(0) += 1;
+            }
+            let mut gv: Vec<_> = groups.into_iter().collect();
+            gv.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.1.2.cmp(&b.1.2)));
+            let _ = writeln!(out, "{:>8}  {:<60}  Statuses", "Count", "Location");
+            let total = gv.len();
+            for (loc, (n, sts, _)) in gv.iter().take(f.limit.unwrap_or(usize::MAX)) {
+                let mut s: Vec<_> = sts.iter().collect();
+                s.sort();
+                let s: Vec<String> = s.iter().map(|(k, v)| format!("{v} {k}")).collect();
+                let _ = writeln!(out, "{n:>8}  {loc:<60}  {}", s.join(", "));
+            }
+            if total > f.limit.unwrap_or(usize::MAX) {
+                let _ = writeln!(
+                    out,
+                    "({} more locations not shown; -limit N to change)",
+                    total - f.limit.unwrap_or(0)
+                );
+            }
+            let _ = writeln!(out, "{} goroutines in {} locations", rows.len(), total);
+        } else {
+            let _ = writeln!(
+                out,
+                "  {:<7} {:<28} {:<14} {:<50}  Created at",
+                "Id", "Status", "M/thread", "Location"
+            );
+            let limit = f.limit.unwrap_or(usize::MAX);
+            for r in rows.iter().take(limit) {
+                let mark = if r.on_cpu { '*' } else { ' ' };
+                let mt = match (r.m_id, r.thread) {
+                    (Some(m), Some(t)) => format!("M{m} thread {t}"),
+                    (Some(m), None) => format!("M{m}"),
+                    (None, Some(t)) => format!("thread {t}"),
+                    (None, None) => "-".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{mark} {:<7} {:<28} {:<14} {:<50}  {}",
+                    r.g.goid,
+                    self.status_text(&r.g),
+                    mt,
+                    r.loc,
+                    r.created
+                );
+            }
+            if rows.len() > limit {
+                let _ = writeln!(
+                    out,
+                    "({} more goroutines not shown; -limit N to change)",
+                    rows.len() - limit
+                );
+            }
+        }
+        for b in bad {
+            let _ = writeln!(out, "  ?       {b}");
+        }
+        Ok(out)
+    }
+
+    pub fn info_ms(&self, selected: Option<i64>) -> Result<String, ReadError> {
+        let (ms, bad) = self.rt.read_ms(self.mem)?;
+        let goids = self.goids_of(ms.iter().flat_map(|m| [m.curg]));
+        let pids = self.pids();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "  {:<5} {:<9} {:<8} {:<8} {:<5} State",
+            "M", "LWP", "Thread", "curg", "P"
+        );
+        for m in &ms {
+            let t = self.thread_of_m(m, &ms);
+            let mark = if t.is_some_and(|t| Some(t.num) == selected) {
+                '*'
+            } else {
+                ' '
+            };
+            let curg = match m.curg {
+                0 => "-".to_string(),
+                a => goids.get(&a).map_or(format!("{a:#x}"), |id| format!("g{id}")),
+            };
+            let p = match m.p {
+                0 => "-".to_string(),
+                a => pids.get(&a).map_or(format!("{a:#x}"), |id| format!("P{id}")),
+            };
+            let state = if m.curg != 0 {
+                "running"
+            } else if m.spinning {
+                "spinning"
+            } else if m.blocked {
+                "idle (parked)"
+            } else if m.p != 0 {
+                "scheduling"
+            } else {
+                "no P"
+            };
+            let _ = writeln!(
+                out,
+                "{mark} {:<5} {:<9} {:<8} {:<8} {:<5} {state}",
+                m.id,
+                m.procid,
+                t.map_or("-".to_string(), |t| t.num.to_string()),
+                curg,
+                p
+            );
+        }
+        for b in bad {
+            let _ = writeln!(out, "  ?     {b}");
+        }
+        Ok(out)
+    }
+
+    fn goids_of(&self, addrs: impl Iterator<Item = u64>) -> HashMap<u64, i64> {
+        let mut out = HashMap::new();
+        for a in addrs {
+            if a != 0
+                && !out.contains_key(&a)
+                && let Ok(g) = self.rt.read_g(self.mem, a)
+            {
+                out.insert(a, g.goid);
+            }
+        }
+        out
+    }
+
+    fn pids(&self) -> HashMap<u64, i32> {
+        match self.rt.read_ps(self.mem) {
+            Ok((ps, _)) => ps.into_iter().map(|p| (p.addr, p.id)).collect(),
+            Err(_) => HashMap::new(),
+        }
+    }
+
+    fn mids(&self) -> HashMap<u64, i64> {
+        self.ms_by_addr()
+            .into_iter()
+            .map(|(a, m)| (a, m.id))
+            .collect()
+    }
+
+    pub fn p_line(&self, p: &PInfo, mids: &HashMap<u64, i64>, goids: &HashMap<u64, i64>) -> String {
+        let m = match p.m {
+            0 => "-".to_string(),
+            a => mids.get(&a).map_or(format!("{a:#x}"), |id| format!("M{id}")),
+        };
+        let g = |a: u64| goids.get(&a).map_or(format!("{a:#x}"), |id| format!("g{id}"));
+        let runnext = match p.runnext {
+            0 => "-".to_string(),
+            a => g(a),
+        };
+        let n = p.runqtail.wrapping_sub(p.runqhead);
+        let mut q: Vec<String> = p.runq.iter().take(8).map(|&a| g(a)).collect();
+        if p.runq.len() > 8 {
+            q.push("...".into());
+        }
+        format!(
+            "{:<4} {:<9} {:<6} {:<9} {:<8} {}",
+            p.id,
+            pstatus_name(p.status),
+            m,
+            n,
+            runnext,
+            if q.is_empty() {
+                String::new()
+            } else {
+                format!("[{}]", q.join(" "))
+            }
+        )
+    }
+
+    pub fn info_ps(&self) -> Result<String, ReadError> {
+        let (ps, bad) = self.rt.read_ps(self.mem)?;
+        let mids = self.mids();
+        let goids = self.goids_of(
+            ps.iter()
+                .flat_map(|p| std::iter::once(p.runnext).chain(p.runq.iter().take(8).copied())),
+        );
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "  {:<4} {:<9} {:<6} {:<9} {:<8} Queued",
+            "P", "Status", "M", "Run queue", "runnext"
+        );
+        for p in &ps {
+            let _ = writeln!(out, "  {}", self.p_line(p, &mids, &goids));
+        }
+        for b in bad {
+            let _ = writeln!(out, "  ?    {b}");
+        }
+        Ok(out)
+    }
+
+    pub fn info_sched(&self) -> Result<String, ReadError> {
+        let b = self.rt.read_sched(self.mem)?;
+        let s = &self.rt.s;
+        let mut out = String::new();
+        let mut bad = Vec::new();
+        // Global run queue: follow G.schedlink from head, bounded.
+        let mut q = Vec::new();
+        let mut cur = s.runq_head.u(&b);
+        let qsize = s.runqsize.i(&b);
+        let mut seen = std::collections::HashSet::new();
+        while cur != 0 && q.len() < 10_000 {
+            if !seen.insert(cur) {
+                bad.push(format!("global run queue loops back to G at {cur:#x}"));
+                break;
+            }
+            match self.rt.read_g(self.mem, cur) {
+                Ok(g) => {
+                    q.push(g.goid);
+                    cur = {
+                        let raw = self.mem.bytes(cur, self.rt.g_size).unwrap_or_default();
+                        self.rt.g.schedlink.u(&raw)
+                    };
+                }
+                Err(e) => {
+                    bad.push(format!("global run queue: G at {cur:#x}: {e}"));
+                    break;
+                }
+            }
+        }
+        let ms = self.ms_by_addr();
+        let mut midle = Vec::new();
+        let mut cur = s.midle.u(&b);
+        let mut seen = std::collections::HashSet::new();
+        while cur != 0 && midle.len() < 10_000 && seen.insert(cur) {
+            match ms.get(&cur) {
+                Some(m) => {
+                    midle.push(format!("M{}", m.id));
+                    cur = m.schedlink;
+                }
+                None => {
+                    bad.push(format!("idle M list: {cur:#x} is not in runtime.allm"));
+                    break;
+                }
+            }
+        }
+        let ps = self.rt.read_ps(self.mem).map(|r| r.0).unwrap_or_default();
+        let by_addr: HashMap<u64, &PInfo> = ps.iter().map(|p| (p.addr, p)).collect();
+        let mut pidle = Vec::new();
+        let mut cur = s.pidle.u(&b);
+        let mut seen = std::collections::HashSet::new();
+        while cur != 0 && pidle.len() < 10_000 && seen.insert(cur) {
+            match by_addr.get(&cur) {
+                Some(p) => {
+                    pidle.push(format!("P{}", p.id));
+                    cur = p.link;
+                }
+                None => {
+                    bad.push(format!("idle P list: {cur:#x} is not in runtime.allp"));
+                    break;
+                }
+            }
+        }
+        let show = |v: &[String]| {
+            let mut s: Vec<String> = v.iter().take(16).cloned().collect();
+            if v.len() > 16 {
+                s.push("...".into());
+            }
+            s.join(" ")
+        };
+        let gq: Vec<String> = q.iter().map(|id| format!("g{id}")).collect();
+        let _ = writeln!(
+            out,
+            "global run queue: {qsize} goroutines [{}]",
+            show(&gq)
+        );
+        let _ = writeln!(
+            out,
+            "idle Ms: {} [{}]",
+            s.nmidle.i(&b),
+            show(&midle)
+        );
+        let _ = writeln!(
+            out,
+            "idle Ps: {} [{}]",
+            s.npidle.u(&b),
+            show(&pidle)
+        );
+        let _ = writeln!(out, "spinning Ms: {}", s.nmspinning.u(&b));
+        let _ = writeln!(
+            out,
+            "Ms created: {}, goroutine ids handed out: {}, Ps: {}",
+            s.mnext.i(&b),
+            s.goidgen.u(&b),
+            ps.len()
+        );
+        for x in bad {
+            let _ = writeln!(out, "  ? {x}");
+        }
+        Ok(out)
+    }
+
+    /// One-line descriptions for the pretty printers.
+    pub fn describe_g(&self, addr: u64) -> String {
+        match self.rt.read_g(self.mem, addr) {
+            Ok(g) => {
+                if let Some(why) = self.rt.g_is_garbage(&g) {
+                    return format!("G at {addr:#x}: {why}");
+                }
+                let tgs = self.thread_gs();
+                let ms = self.ms_by_addr();
+                if let Some(m) = ms.values().find(|m| m.g0 == addr) {
+                    return format!(
+                        "g0 of M{} (the scheduler's stack [{:#x}, {:#x}))",
+                        m.id, g.lo, g.hi
+                    );
+                }
+                let (thread, on_cpu, m_id) = self.placement(&g, &tgs, &ms);
+                let loc: Rc<str> = if g.status & !0x1000 == GDEAD {
+                    Rc::from("-")
+                } else {
+                    self.location(&g, thread, on_cpu, None)
+                };
+                let mut s = format!("goroutine {} [{}] at {loc}", g.goid, self.status_text(&g));
+                if let Some(m) = m_id {
+                    let _ = write!(s, " on M{m}");
+                }
+                if let Some(t) = thread {
+                    let _ = write!(s, " thread {t}");
+                }
+                let _ = write!(s, ", created at {}", self.created(&g));
+                s
+            }
+            Err(e) => format!("G at {addr:#x}: {e}"),
+        }
+    }
+
+    pub fn describe_m(&self, addr: u64) -> String {
+        let b = match self.mem.bytes(addr, self.rt.m_size) {
+            Ok(b) => b,
+            Err(e) => return format!("M at {addr:#x}: {e}"),
+        };
+        let m = self.rt.decode_m(addr, &b);
+        let goids = self.goids_of([m.curg].into_iter());
+        let pids = self.pids();
+        let mut s = format!("M{} LWP {}", m.id, m.procid);
+        if let Some(t) = self.thread_by_lwp(m.procid) {
+            let _ = write!(s, " thread {}", t.num);
+        }
+        match m.curg {
+            0 => s.push_str(", curg -"),
+            a => {
+                let _ = write!(s, ", curg {}", goids.get(&a).map_or(format!("{a:#x}"), |i| format!("g{i}")));
+            }
+        }
+        match m.p {
+            0 => s.push_str(", no P"),
+            a => {
+                let _ = write!(s, ", P{}", pids.get(&a).map_or(format!("{a:#x}"), |i| i.to_string()));
+            }
+        }
+        if m.spinning {
+            s.push_str(", spinning");
+        }
+        if m.blocked {
+            s.push_str(", idle (parked)");
+        }
+        s
+    }
+
+    pub fn describe_p(&self, addr: u64) -> String {
+        let b = match self.mem.bytes(addr, self.rt.p_size) {
+            Ok(b) => b,
+            Err(e) => return format!("P at {addr:#x}: {e}"),
+        };
+        let p = self.rt.decode_p(addr, &b);
+        let mids = self.mids();
+        let goids = self.goids_of(std::iter::once(p.runnext).chain(p.runq.iter().take(8).copied()));
+        let n = p.runqtail.wrapping_sub(p.runqhead);
+        let m = match p.m {
+            0 => "no M".to_string(),
+            a => mids.get(&a).map_or(format!("M {a:#x}"), |id| format!("M{id}")),
+        };
+        let rn = match p.runnext {
+            0 => "-".to_string(),
+            a => goids.get(&a).map_or(format!("{a:#x}"), |id| format!("g{id}")),
+        };
+        format!(
+            "P{} {} {m}, run queue {n}, runnext {rn}",
+            p.id,
+            pstatus_name(p.status)
+        )
+    }
+
+    /// The goroutines `ids` (or every one not dead), with their placement.
+    pub fn find_gs(&self, ids: Option<&[i64]>) -> Result<Vec<(GInfo, Option<i64>, bool)>, ReadError> {
+        let (gs, _) = self.rt.read_gs(self.mem)?;
+        let tgs = self.thread_gs();
+        let ms = self.ms_by_addr();
+        let mut out = Vec::new();
+        for g in gs {
+            let keep = match ids {
+                Some(ids) => ids.contains(&g.goid),
+                None => g.status & !0x1000 != GDEAD,
+            };
+            if keep {
+                let (thread, on_cpu, _) = self.placement(&g, &tgs, &ms);
+                out.push((g, thread, on_cpu));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Live (not dead) goroutine ids, sorted.
+    pub fn goids(&self) -> Result<Vec<i64>, ReadError> {
+        let (gs, _) = self.rt.read_gs(self.mem)?;
+        Ok(gs
+            .iter()
+            .filter(|g| g.status & !0x1000 != GDEAD)
+            .map(|g| g.goid)
+            .collect())
+    }
+
+    /// `M<id> g<goid>` for each thread.
+    pub fn thread_names(&self) -> Vec<(i64, String)> {
+        let ms: Vec<MInfo> = self
+            .rt
+            .read_ms(self.mem)
+            .map(|r| r.0)
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for t in self.threads {
+            let m = self.m_for_thread(t, &ms);
+            let g = self
+                .rt
+                .thread_g(self.mem, t.fs_base)
+                .filter(|&g| g != 0)
+                .and_then(|g| self.rt.read_g(self.mem, g).ok());
+            let name = match (m, g) {
+                (Some(m), Some(g)) => format!("M{} g{}", m.id, g.goid),
+                (Some(m), None) => format!("M{}", m.id),
+                (None, Some(g)) => format!("g{}", g.goid),
+                (None, None) => continue,
+            };
+            out.push((t.num, name));
+        }
+        out
+    }
+}

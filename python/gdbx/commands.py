@@ -1,0 +1,208 @@
+"""gdb commands: info goroutines, goroutine, info ms, info ps, info sched."""
+
+import re
+
+import gdb
+
+from . import state as _state
+from . import unwind
+
+
+def _st():
+    st = _state()
+    if st is None:
+        raise gdb.GdbError("gdbx: no program on the gdbx runtime is loaded")
+    try:
+        gdb.selected_inferior().threads()
+    except gdb.error:
+        pass
+    if not gdb.selected_inferior().pid:
+        raise gdb.GdbError("gdbx: the program is not running (start it, or load a core file)")
+    st.sync_target()
+    return st
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except ValueError as e:
+        raise gdb.GdbError(str(e))
+    except RuntimeError as e:
+        raise gdb.GdbError("gdbx: %s" % e)
+
+
+class InfoGoroutines(gdb.Command):
+    """List goroutines, sorted by id.
+
+Usage: info goroutines [-s|-status STATUS[,STATUS...]] [-l|-location SUBSTRING]
+                       [-g|-group] [-n|-limit N] [-a|-all]
+
+One line per goroutine that is not dead: `*` when it is running on a thread
+right now, its id, status (and wait reason), the M and gdb thread running it,
+the user-code location it is at (the first frame outside the runtime and Rust's
+standard library: from its saved context, or from its thread's registers when
+running) and where it was created.
+  -status   keep only these statuses (running runnable waiting syscall idle dead)
+  -location keep only goroutines whose location contains SUBSTRING
+  -group    one line per location with the number of goroutines there
+  -limit    show at most N lines
+  -all      include dead goroutines"""
+
+    def __init__(self):
+        super().__init__("info goroutines", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        st = _st()
+        args = gdb.string_to_argv(arg)
+        out = _call(st.prog.info_goroutines, st.reader(), st.threads(), args)
+        gdb.write(out)
+
+
+class InfoMs(gdb.Command):
+    """List the runtime's Ms (OS threads): id, LWP, gdb thread, current goroutine, P, state."""
+
+    def __init__(self):
+        super().__init__("info ms", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        st = _st()
+        try:
+            sel = gdb.selected_thread().num
+        except (gdb.error, AttributeError):
+            sel = None
+        gdb.write(_call(st.prog.info_ms, st.reader(), st.threads(pcs=False), sel))
+
+
+class InfoPs(gdb.Command):
+    """List the runtime's Ps: id, status, M, run-queue length, runnext, queued goroutines."""
+
+    def __init__(self):
+        super().__init__("info ps", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        st = _st()
+        gdb.write(_call(st.prog.info_ps, st.reader(), st.threads(pcs=False)))
+
+
+class InfoSched(gdb.Command):
+    """Show the scheduler: global run queue, idle Ms and Ps, spinning Ms."""
+
+    def __init__(self):
+        super().__init__("info sched", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        st = _st()
+        gdb.write(_call(st.prog.info_sched, st.reader(), st.threads(pcs=False)))
+
+
+_BT_RE = re.compile(r"^(bt|backtrace|where)\b")
+_FRAME_NUM_RE = re.compile(r"^#(\d+)", re.M)
+
+
+def _renumber(text):
+    """The goroutine's frames start at gdb frame 1 (frame 0 is the thread's
+    own, hidden): show them from #0."""
+    return _FRAME_NUM_RE.sub(lambda m: "#%-*d" % (len(m.group(1)), int(m.group(1)) - 1), text)
+
+
+def _run_on(st, info, cmd, header):
+    """Runs `cmd` with the goroutine `info` as the current context."""
+    goid = info["goid"]
+    if header:
+        gdb.write("goroutine %d [%s]:\n" % (goid, info["status"]))
+    if info["state"] == "dead":
+        gdb.write("gdbx: goroutine %d is dead\n" % goid)
+        return
+    thread = info["thread"]
+    if thread is not None and (info["on_cpu"] or info["pc"] == 0):
+        # Running: its context is its thread's registers.
+        cur = gdb.selected_thread()
+        target = next((t for t in gdb.selected_inferior().threads() if t.num == thread), None)
+        if target is None:
+            gdb.write("gdbx: goroutine %d runs on thread %d, which gdb does not list\n" % (goid, thread))
+            return
+        target.switch()
+        try:
+            if cmd:
+                gdb.execute(cmd, from_tty=False)
+            else:
+                gdb.write("[goroutine %d is running on thread %d: switched to it]\n" % (goid, thread))
+        finally:
+            if cmd:
+                cur.switch()
+        return
+    if not info["pc"]:
+        gdb.write("gdbx: goroutine %d has no saved context (%s)\n" % (goid, info["status"]))
+        return
+    if cmd is None:
+        unwind.select_goroutine(info)
+        gdb.write(
+            "[goroutine %d (%s): frames from its saved context, starting at frame #1; `goroutine off` to leave]\n"
+            % (goid, info["status"])
+        )
+        return
+    with unwind.goroutine_context(info):
+        if _BT_RE.match(cmd):
+            gdb.write(_renumber(gdb.execute(cmd, from_tty=False, to_string=True)))
+        else:
+            gdb.execute(cmd, from_tty=False)
+
+
+class Goroutine(gdb.Command):
+    """Run a gdb command in the context of a goroutine.
+
+Usage: goroutine ID [COMMAND]     e.g. goroutine 5 bt, goroutine 5 info locals
+       goroutine all COMMAND      run COMMAND for every goroutine that is not dead
+       goroutine off              leave the goroutine selected by `goroutine ID`
+
+For a goroutine that is parked, gdb unwinds from its saved context (G.sched:
+sp, pc, bp) through a frame unwinder: no register is written, so this works on
+core files too. A running goroutine is its thread: the command runs there.
+`goroutine ID` alone selects the goroutine, like `thread N`."""
+
+    def __init__(self):
+        super().__init__("goroutine", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        arg = arg.strip()
+        if not arg:
+            raise gdb.GdbError("usage: goroutine ID|all [COMMAND] | goroutine off")
+        if arg == "off":
+            unwind.deselect_goroutine()
+            return
+        first, _, cmd = arg.partition(" ")
+        cmd = cmd.strip() or None
+        st = _st()
+        threads = st.threads(pcs=False)
+        if first == "all":
+            if cmd is None:
+                raise gdb.GdbError("usage: goroutine all COMMAND")
+            infos = _call(st.prog.goroutines, st.reader(), threads, None)
+            for info in infos:
+                try:
+                    _run_on(st, info, cmd, True)
+                except gdb.error as e:
+                    gdb.write("gdbx: goroutine %d: %s\n" % (info["goid"], e))
+            return
+        try:
+            goid = int(first, 0)
+        except ValueError:
+            raise gdb.GdbError("goroutine: %r is not a goroutine id (see `info goroutines`)" % first)
+        infos = _call(st.prog.goroutines, st.reader(), threads, [goid])
+        if not infos:
+            raise gdb.GdbError("gdbx: no goroutine %d (see `info goroutines`)" % goid)
+        _run_on(st, infos[0], cmd, False)
+
+
+_REGISTERED = []
+
+
+def register():
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
+    InfoGoroutines()
+    InfoMs()
+    InfoPs()
+    InfoSched()
+    Goroutine()

@@ -1,0 +1,177 @@
+"""The goroutine frame unwinder, and Go names in backtraces.
+
+`goroutine ID CMD` must show a parked goroutine's stack without writing any
+register (Go's runtime-gdb.py writes $pc/$sp, which fails on core files). So
+the unwinder below claims the selected thread's innermost frame (#0) while a
+goroutine is selected, and says that its caller has the goroutine's saved
+context: rip = G.sched.pc, rsp = G.sched.sp, rbp = G.sched.bp. The runtime
+saves exactly the state "as if the switching call had just returned into its
+caller", so from frame #1 on gdb's ordinary DWARF CFI unwinds the goroutine.
+The frame filter hides frame #0 (the thread's own) while a goroutine is
+selected, and every backtrace shows the runtime's exported functions under
+their Go names (runtime.schedule rather than runtime::proc::schedule).
+"""
+
+import contextlib
+
+import gdb
+import gdb.unwinder
+from gdb.FrameDecorator import FrameDecorator
+
+from . import state as _state
+
+# The selected goroutine: dict(goid, sp, pc, bp, status, thread=<gdb thread num>).
+_CURRENT = {"ctx": None}
+
+
+class _FrameId:
+    def __init__(self, sp, pc):
+        self.sp = sp
+        self.pc = pc
+
+
+def _active():
+    ctx = _CURRENT["ctx"]
+    if ctx is None:
+        return None
+    st = _state()
+    if st is not None and st.suspend_unwinder:
+        return None
+    try:
+        t = gdb.selected_thread()
+    except gdb.error:
+        return None
+    if t is None or t.num != ctx["on_thread"]:
+        return None
+    return ctx
+
+
+class GoroutineUnwinder(gdb.unwinder.Unwinder):
+    def __init__(self):
+        super().__init__("gdbx-goroutine")
+
+    def __call__(self, pending):
+        if pending.level() != 0:
+            return None
+        ctx = _active()
+        if ctx is None:
+            return None
+        pc = pending.read_register("rip")
+        sp_t = pending.read_register("rsp").type
+        bp_t = pending.read_register("rbp").type
+        # Frame #0's id: just below the goroutine's sp, so that gdb sees the
+        # goroutine's frames as outer ones (gdb wants gdb.Values here).
+        info = pending.create_unwind_info(_FrameId(gdb.Value(ctx["sp"] - 8).cast(sp_t), pc))
+        info.add_saved_register("rip", gdb.Value(ctx["pc"]).cast(pc.type))
+        info.add_saved_register("rsp", gdb.Value(ctx["sp"]).cast(sp_t))
+        info.add_saved_register("rbp", gdb.Value(ctx["bp"]).cast(bp_t))
+        return info
+
+
+def _activate(info):
+    t = gdb.selected_thread()
+    if t is None:
+        raise gdb.GdbError("gdbx: no thread to unwind the goroutine on")
+    ctx = dict(info)
+    ctx["on_thread"] = t.num
+    _CURRENT["ctx"] = ctx
+    gdb.invalidate_cached_frames()
+    f = gdb.newest_frame().older()
+    if f is not None:
+        f.select()
+
+
+def _deactivate():
+    _CURRENT["ctx"] = None
+    gdb.invalidate_cached_frames()
+
+
+@contextlib.contextmanager
+def goroutine_context(info):
+    """Within the block, the selected thread unwinds as goroutine `info`."""
+    saved = _CURRENT["ctx"]
+    _activate(info)
+    try:
+        yield
+    finally:
+        _CURRENT["ctx"] = saved
+        gdb.invalidate_cached_frames()
+        try:
+            gdb.newest_frame().select()
+        except gdb.error:
+            pass
+
+
+def select_goroutine(info):
+    _activate(info)
+
+
+def deselect_goroutine():
+    if _CURRENT["ctx"] is None:
+        gdb.write("gdbx: no goroutine is selected\n")
+        return
+    _deactivate()
+    try:
+        gdb.newest_frame().select()
+    except gdb.error:
+        pass
+
+
+class _GoName(FrameDecorator):
+    def __init__(self, fobj, prog):
+        super().__init__(fobj)
+        self._prog = prog
+
+    def function(self):
+        frame = self.inferior_frame()
+        try:
+            if frame.type() == gdb.NORMAL_FRAME:
+                pc = frame.pc()
+                if frame.level() > 0:
+                    pc -= 1
+                name = self._prog.go_name(pc) if pc > 0 else None
+                if name:
+                    return name
+        except (gdb.error, ValueError, OverflowError):
+            pass
+        return super().function()
+
+
+class GoFrameFilter:
+    """Go names for runtime functions; hides the thread's frame #0 while a
+    goroutine is selected."""
+
+    def __init__(self):
+        self.name = "gdbx"
+        self.priority = 100
+        self.enabled = True
+
+    def filter(self, frames):
+        st = _state()
+        hide = _active() is not None
+        for fd in frames:
+            if hide:
+                hide = False
+                try:
+                    if fd.inferior_frame().level() == 0:
+                        continue
+                except gdb.error:
+                    pass
+            yield _GoName(fd, st.prog) if st is not None else fd
+
+
+_REGISTERED = []
+
+
+def register():
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
+    gdb.unwinder.register_unwinder(None, GoroutineUnwinder(), replace=True)
+    gdb.frame_filters["gdbx"] = GoFrameFilter()
+
+    def on_cont(_ev):
+        if _CURRENT["ctx"] is not None:
+            _CURRENT["ctx"] = None
+
+    gdb.events.cont.connect(on_cont)

@@ -1,0 +1,103 @@
+//! A Go-style M:N runtime: goroutines (G) multiplexed onto OS threads (M)
+//! through GOMAXPROCS processors (P), with a bootstrap and state that a
+//! debugger can watch by name.
+//!
+//! # Writing a program
+//!
+//! A program is a `#![no_main]` binary whose build script sets the entry
+//! point (`-Wl,--entry=_rt0_amd64_linux`, see examples/build.rs) and that
+//! names its main function with [`main!`]:
+//!
+//! ```ignore
+//! #![no_main]
+//! runtime::main!(main);
+//! fn main() {
+//!     runtime::go(|| println!("from a goroutine"));
+//!     runtime::gosched();
+//! }
+//! ```
+//!
+//! The runtime provides the C `main` that libc calls and walks the
+//! bootstrap of Contract 1 (rt0.rs) up to `main.main`, which runs on
+//! goroutine 1; when it returns the process exits with status 0.
+//!
+//! # Map of the crate
+//!
+//! * [`rt0`] - the bootstrap chain, `runtime.main`, `runtime.exit`;
+//! * [`runtime2`] - G, M, P, Sched and the statics a debugger reads;
+//! * [`proc`] - the scheduler (Go's proc.go): newproc, schedule,
+//!   findrunnable, stealing, spinning Ms, gopark/goready, GOMAXPROCS;
+//! * [`runq`] - the lock-free per-P run queue and the global queue;
+//! * [`asm`] - entry point, TLS g, gogo/mcall/systemstack/goexit;
+//! * [`stack`] - guarded fixed-size stacks from big mappings;
+//! * [`time`] - per-P timers and `sleep`;
+//! * [`lock`] - futex mutex and notes;
+//! * [`signal`] - fatal errors, panics, stack overflow.
+//!
+//! # Caveat: thread-locals
+//!
+//! A goroutine may resume on another thread after it parks. Rust
+//! `thread_local!` values (and anything caching a thread-local address) must
+//! not be held across a park point (channel operation, `sleep`, `gosched`).
+
+pub mod asm;
+pub mod lock;
+pub mod proc;
+pub mod rt0;
+pub mod runq;
+pub mod runtime2;
+pub mod signal;
+pub mod stack;
+pub mod time;
+pub mod chan;
+pub mod select;
+pub mod sema;
+pub mod sync;
+mod gdbscript;
+
+pub use proc::{go, gosched, num_goroutine};
+pub use time::sleep;
+
+/// Go's `runtime.GOMAXPROCS(n)`: sets the number of Ps if `n > 0` and
+/// returns the previous value; `n <= 0` only queries. See
+/// [`proc::gomaxprocs`] for how a change stops the world.
+pub fn gomaxprocs(n: i32) -> i32 {
+    proc::gomaxprocs(n)
+}
+
+/// Exit the process with `code` now (Go's `os.Exit`): other goroutines do
+/// not run any more; stdout is flushed.
+pub fn exit(code: i32) -> ! {
+    rt0::exit(code)
+}
+
+/// Default for `main!(f)` without `init`: does nothing.
+pub fn noinit() {}
+
+/// Export the program's main function as `main.main` (and optionally an
+/// init function as `main.init`), the symbols `runtime.main` calls.
+///
+/// ```ignore
+/// runtime::main!(main);
+/// runtime::main!(main, init = setup);
+/// ```
+#[macro_export]
+macro_rules! main {
+    ($main:path) => {
+        $crate::main!($main, init = $crate::noinit);
+    };
+    ($main:path, init = $init:path) => {
+        /// The program's main function under Go's name (called by `runtime.main`).
+        #[unsafe(export_name = "main.main")]
+        #[inline(never)]
+        pub extern "C" fn __runtime_main_main() {
+            $main()
+        }
+        /// The program's init function under Go's name (called by `runtime.main`).
+        #[unsafe(export_name = "main.init")]
+        #[inline(never)]
+        pub extern "C" fn __runtime_main_init() {
+            $init()
+        }
+    };
+}

@@ -1,0 +1,233 @@
+//! Fixtures for gdbx's tests: real binaries, built once per test process.
+//!
+//! - [`example_bin`]: a program from the `examples` package, built by a
+//!   nested `cargo build -p examples --bin NAME [--release] --target-dir
+//!   <workspace>/target/fixtures` (its own target directory, so it never waits
+//!   for the outer `cargo test`'s lock). Each (program, variant) is built once
+//!   per process; cargo's own lock serialises concurrent test processes.
+//! - [`go_hello`]: the seed's Go hello world, `go build -gcflags "-N -l"`
+//!   (optionally `-buildmode=pie`) into `target/fixtures/go`; `go` is found on
+//!   PATH or at `/usr/lib/go-1.19/bin/go` (Debian's golang-1.19-go).
+//! - [`scratch`]: a fresh per-test directory for derived files (stripped,
+//!   truncated, compressed copies).
+//!
+//! Builds that fail panic with the tool's output: a test that needs a
+//! fixture cannot silently pass without it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+/// The workspace root (this crate's parent directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `<workspace>/target/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    workspace_root().join("target").join("fixtures")
+}
+
+/// How an example program is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// `cargo build` (the workspace's dev profile: no optimisation, full debug info).
+    Debug,
+    /// `cargo build --release` (optimised, symbols and debug info kept).
+    Release,
+    /// The dev profile with `-C dwarf-version=5` (in `target/fixtures/dwarf5`).
+    Dwarf5,
+}
+
+/// (program, variant) -> the built binary or cargo's error output.
+type Built = ((String, Variant), Result<PathBuf, String>);
+
+static BUILDS: Mutex<Vec<Built>> = Mutex::new(Vec::new());
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds the example program `name` for `variant` (once per process) and
+/// returns its path. Panics with cargo's output when the build fails.
+pub fn example_bin(name: &str, variant: Variant) -> PathBuf {
+    let mut builds = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (name.to_string(), variant);
+    let result = match builds.iter().find(|(k, _)| *k == key) {
+        Some((_, r)) => r.clone(),
+        None => {
+            let r = build_example(name, variant);
+            builds.push((key, r.clone()));
+            r
+        }
+    };
+    match result {
+        Ok(bin) => bin,
+        Err(e) => panic!("building examples/{name} ({variant:?}) failed:\n{e}"),
+    }
+}
+
+fn build_example(name: &str, variant: Variant) -> Result<PathBuf, String> {
+    let ws = workspace_root();
+    let (target, profile_dir) = match variant {
+        Variant::Debug => (fixtures_dir(), "debug"),
+        Variant::Release => (fixtures_dir(), "release"),
+        Variant::Dwarf5 => (fixtures_dir().join("dwarf5"), "debug"),
+    };
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(&ws)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "examples",
+            "--bin",
+            name,
+            "--target-dir",
+        ])
+        .arg(&target);
+    if variant == Variant::Release {
+        cmd.arg("--release");
+    }
+    // The outer build's variables must not leak into the nested one.
+    cmd.env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    if variant == Variant::Dwarf5 {
+        // RUSTFLAGS replaces .cargo/config.toml's rustflags: repeat them.
+        cmd.env(
+            "RUSTFLAGS",
+            "-C force-frame-pointers=yes -C dwarf-version=5",
+        );
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cargo()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let bin = target.join(profile_dir).join(name);
+    if !bin.is_file() {
+        return Err(format!("{} was not built", bin.display()));
+    }
+    Ok(bin)
+}
+
+/// The `go` tool: `go` on PATH, else Debian's `/usr/lib/go-1.19/bin/go`.
+pub fn go_tool() -> Option<PathBuf> {
+    if let Some(paths) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&paths) {
+            let p = d.join("go");
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    let debian = PathBuf::from("/usr/lib/go-1.19/bin/go");
+    debian.is_file().then_some(debian)
+}
+
+/// The seed's Go hello world.
+pub const GO_HELLO: &str =
+    "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello world!\")\n}\n";
+
+static GO_BUILDS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+
+/// The seed's Go hello world built with `go build -gcflags "-N -l"`
+/// (`pie`: `-buildmode=pie`).
+pub fn go_hello(pie: bool) -> PathBuf {
+    go_program(if pie { "hello-pie" } else { "hello" }, GO_HELLO, pie)
+}
+
+/// Builds the Go program `source` (package main, one file) as
+/// `target/fixtures/go/<name>` with `go build -gcflags "-N -l"`
+/// (`pie`: `-buildmode=pie`), once per process. Panics when Go is missing
+/// or the build fails (.ci/run installs golang-1.19-go).
+pub fn go_program(name: &str, source: &str, pie: bool) -> PathBuf {
+    let mut built = GO_BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
+        return p.clone();
+    }
+    let go = go_tool()
+        .expect("no Go toolchain: install golang-1.19-go (apt-get install golang-1.19-go)");
+    let dir = fixtures_dir().join("go");
+    let src = dir.join("src").join(name);
+    std::fs::create_dir_all(&src).expect("create target/fixtures/go/src");
+    write_if_changed(&src.join("go.mod"), "module hello\n\ngo 1.19\n");
+    write_if_changed(&src.join("main.go"), source);
+    // Build beside the final name, then rename: a process running the old
+    // file is never disturbed.
+    let out = dir.join(name);
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut cmd = Command::new(&go);
+    cmd.current_dir(&src).args(["build", "-gcflags", "-N -l"]);
+    if pie {
+        cmd.arg("-buildmode=pie");
+    }
+    cmd.arg("-o").arg(&tmp).arg(".");
+    if std::env::var_os("HOME").is_none() && std::env::var_os("GOCACHE").is_none() {
+        cmd.env("GOCACHE", dir.join("cache"));
+    }
+    let res = cmd.output().expect("run go build");
+    assert!(
+        res.status.success(),
+        "go build failed:\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    std::fs::rename(&tmp, &out).expect("rename the Go fixture into place");
+    built.push((name.to_string(), out.clone()));
+    out
+}
+
+fn write_if_changed(path: &Path, text: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).expect("write fixture source");
+    }
+}
+
+/// A fresh, empty directory `target/fixtures/scratch/<name>-<pid>` for
+/// files a test derives (stripped or truncated copies).
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = fixtures_dir()
+        .join("scratch")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Runs a tool (objcopy, strip, ...) and panics with its stderr on failure.
+pub fn run_tool(program: &str, args: &[&std::ffi::OsStr]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_root_has_the_workspace_manifest() {
+        let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap();
+        assert!(manifest.contains("[workspace]"));
+    }
+
+    #[test]
+    fn scratch_dirs_are_fresh() {
+        let d = scratch("selftest");
+        std::fs::write(d.join("f"), "x").unwrap();
+        let d2 = scratch("selftest");
+        assert_eq!(d, d2);
+        assert!(!d2.join("f").exists());
+    }
+}
