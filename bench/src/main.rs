@@ -242,28 +242,38 @@ fn main() {
         let skip = metric_filter
             .as_ref()
             .is_some_and(|f| !f.iter().any(|m| m == metric));
-        let mut row = Vec::new();
-        for peer in &peers {
-            if skip || peer.exe.is_none() {
-                row.push(None);
-                continue;
-            }
-            let mut samples = Vec::new();
-            for _ in 0..repeat {
+        // Runs are interleaved (ours, go, may, tokio, ours, ...) so that a
+        // change in machine load affects every column alike.
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); peers.len()];
+        let mut failed = vec![skip; peers.len()];
+        for _ in 0..repeat {
+            for (k, peer) in peers.iter().enumerate() {
+                if failed[k] || peer.exe.is_none() {
+                    continue;
+                }
                 match run_once(peer, metric, procs, &mut notes) {
-                    Ok(v) => samples.push(v),
+                    Ok(v) => samples[k].push(v),
                     Err(e) => {
                         notes.push(e);
-                        break;
+                        failed[k] = true;
                     }
                 }
             }
-            let m = median(samples);
-            eprintln!(
-                "bench: {:<6} {metric:<8} P={procs}: {}",
-                peer.name,
-                fmt_val(m)
-            );
+        }
+        let mut row = Vec::new();
+        for (k, peer) in peers.iter().enumerate() {
+            let m = if failed[k] {
+                None
+            } else {
+                median(std::mem::take(&mut samples[k]))
+            };
+            if !skip && peer.exe.is_some() {
+                eprintln!(
+                    "bench: {:<6} {metric:<8} P={procs}: {}",
+                    peer.name,
+                    fmt_val(m)
+                );
+            }
             row.push(m);
         }
         results.push(row);

@@ -58,6 +58,22 @@ fn step_symbols(bin: &Path) -> Vec<String> {
         .collect()
 }
 
+/// How many steps of the plan are required (not optional).
+fn required_steps(bin: &Path) -> usize {
+    let out = Command::new(env!("CARGO_BIN_EXE_gdbx"))
+        .args(["symbols", "--format", "json"])
+        .arg(bin)
+        .output()
+        .expect("gdbx symbols");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["optional"] == false)
+        .count()
+}
+
 fn gdb_script_run(bin: &Path, symbols: &[String]) -> Command {
     let mut cmd = Command::new("gdb");
     cmd.args([
@@ -81,8 +97,8 @@ fn gdb_script_run(bin: &Path, symbols: &[String]) -> Command {
     cmd
 }
 
-/// The largest ELF executable with DWARF under target/ (top-level
-/// binaries and test executables of every profile, and the fixtures).
+/// The largest ELF file with DWARF under target/ (dev and release builds
+/// both keep full debug info: top-level binaries, test executables, fixtures).
 fn largest_debug_binary(ws: &Path) -> Option<PathBuf> {
     let mut best: Option<(u64, PathBuf)> = None;
     let target = ws.join("target");
@@ -139,7 +155,24 @@ fn main() {
                     .arg(&bin),
             );
         });
-        let script = median_ms(runs, || run_ok(&mut gdb_script_run(&bin, &symbols)));
+        // gdb's batch status reflects its last command (a `continue` after
+        // the exit fails), so judge the script by its breakpoint hits.
+        let required = required_steps(&bin);
+        let script = median_ms(runs, || {
+            let out = gdb_script_run(&bin, &symbols)
+                .stderr(Stdio::null())
+                .output()
+                .expect("gdb");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let hits = text
+                .lines()
+                .filter(|l| l.contains("Temporary breakpoint ") && l.contains(", "))
+                .count();
+            assert!(
+                hits >= required,
+                "the gdb script hit {hits} of {required} steps:\n{text}"
+            );
+        });
         rows.push((
             format!("break-bootstrap {label}, {} breakpoints", symbols.len()),
             ours,

@@ -30,6 +30,7 @@ impl std::fmt::Display for GdbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GdbError::Timeout => write!(f, "timed out waiting for gdb"),
+            GdbError::Exited(why) if why.starts_with(": gdb ") => write!(f, "{}", &why[2..]),
             GdbError::Exited(why) => write!(f, "gdb exited unexpectedly{why}"),
             GdbError::Command(cmd, msg) => write!(f, "gdb rejected `{cmd}`: {msg}"),
             GdbError::Io(e) => write!(f, "talking to gdb: {e}"),

@@ -8,8 +8,8 @@
 //!   extension on its path, trusting only the directories it needs.
 //!
 //! Exit status: 0 in order (or success), 1 a step missing or out of order,
-//! 2 bad usage or an unreadable binary, 3 gdb or the program failed (crash,
-//! timeout, no gdb).
+//! 2 bad usage or an unreadable binary, 3 gdb or the program failed (no gdb,
+//! gdb error, crash, timeout, non-zero exit status).
 
 mod gdb;
 mod interactive;
@@ -32,7 +32,9 @@ pub const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 #[command(
     name = "gdbx",
     version,
-    about = "Place the runtime's bootstrap breakpoints under gdb and check they are hit in order"
+    about = "Place the runtime's bootstrap breakpoints under gdb and check they are hit in order",
+    after_help = "Exit status: 0 all required steps hit in order; 1 a step missing or out of order; \
+2 bad usage or an unreadable binary; 3 gdb or the program failed (no gdb, crash, timeout, non-zero exit)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -269,6 +271,18 @@ fn break_bootstrap(
         None => bundled_hello()?,
     };
     let (bin, res) = load(&binary, plan)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&binary)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
+        if mode & 0o111 == 0 {
+            return Err(Fail(
+                2,
+                format!("{}: not executable (chmod +x it)", binary.display()),
+            ));
+        }
+    }
     let gdb = find_gdb(gdb)?;
     let style = report::Style::detect();
     let sink = match (&program_output, format) {

@@ -300,7 +300,15 @@ pub fn junit(res: &Resolution, out: &RunOutcome, v: &Verdict) -> String {
             .iter()
             .filter(|p| p.step.as_deref() == Some(&st.name))
             .collect();
-        let time = hit.map_or(0.0, |h| h.time_ms / 1000.0);
+        // A test case's time: from the previous hit to this one.
+        let time = hit.map_or(0.0, |h| {
+            let prev = out
+                .hits
+                .iter()
+                .rfind(|p| p.order < h.order)
+                .map_or(0.0, |p| p.time_ms);
+            (h.time_ms - prev) / 1000.0
+        });
         let _ = writeln!(
             cases,
             "    <testcase classname=\"{suite}\" name=\"{:02} {}\" time=\"{time:.6}\">",

@@ -180,10 +180,17 @@ fn drive(
         deadline,
     )?;
 
-    gdb.command(
+    match gdb.command(
         &format!("-interpreter-exec console {}", quote("starti")),
         deadline,
-    )?;
+    ) {
+        Err(GdbError::Command(_, msg)) => {
+            return Err(GdbError::Exited(format!(
+                ": gdb could not start the program: {msg}"
+            )));
+        }
+        other => other?,
+    };
     let stop = wait_stop(gdb, deadline, out)?;
     let t0 = Instant::now();
     let pc = stop
@@ -395,7 +402,8 @@ fn shell_quote(s: &str) -> String {
 pub struct Problem {
     /// The step concerned, if any.
     pub step: Option<String>,
-    /// `missing`, `not_in_binary`, `out_of_order`, `crash`, `timeout`, `gdb`, `exit_status`.
+    /// `missing`, `not_in_binary`, `out_of_order` (status 1); `crash`,
+    /// `timeout`, `gdb`, `exit_status` (status 3).
     pub kind: &'static str,
     /// One line for a person.
     pub message: String,
@@ -406,7 +414,8 @@ pub struct Problem {
 pub struct Verdict {
     /// All required steps hit in order and the program ran to completion.
     pub ok: bool,
-    /// gdbx's exit status: 0 in order, 1 missing/out of order, 3 gdb or program failed.
+    /// gdbx's exit status: 0 in order, 1 missing/out of order, 3 gdb or the
+    /// program failed (crash, timeout, non-zero exit status).
     pub status: i32,
     /// Required steps hit / required steps.
     pub required_hit: usize,
@@ -419,7 +428,8 @@ pub struct Verdict {
 }
 
 /// Checks the partial order: chain steps in order, `after` steps after
-/// their anchor, required steps present; crash/timeout/gdb failure → 3.
+/// their anchor, required steps present. The run itself failing — gdb
+/// error, timeout, a fatal signal, a non-zero exit status — is status 3.
 pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
     let first: HashMap<&str, &Hit> = out
         .hits
@@ -453,6 +463,8 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
                     step.index, step.name
                 ),
             }),
+            // gdb never got the program going: the run problem says it all.
+            (None, true, false) if out.gdb_error.is_some() && out.hits.is_empty() => {}
             (None, true, false) => {
                 let after = prev.map_or(String::new(), |p| {
                     format!("; last step hit before it: #{} {}", p.order, p.step)
@@ -566,7 +578,15 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
         });
     }
     if let Some(code) = out.exit.exit_code.filter(|&c| c != 0) {
-        notes.push(format!("the program exited with status {code}"));
+        failed = true;
+        let last = out.hits.last().map_or("before any step".into(), |h| {
+            format!("after #{} {}", h.order, h.step)
+        });
+        problems.push(Problem {
+            step: None,
+            kind: "exit_status",
+            message: format!("the program failed: it exited with status {code}, {last}"),
+        });
     }
     let status = if failed {
         3

@@ -192,3 +192,41 @@ fn missing_gdb_says_how_to_install_it() {
     assert_eq!(code(&out), 3);
     assert!(stderr(&out).contains("gdb not found at /nonexistent/gdb"));
 }
+
+#[test]
+fn not_executable() {
+    let d = scratch("noexec");
+    let f = d.join("hello");
+    std::fs::write(&f, std::fs::read(go_hello(false)).unwrap()).unwrap();
+    let out = gdbx(["break-bootstrap".as_ref(), f.as_os_str()]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("not executable"), "{}", stderr(&out));
+}
+
+#[test]
+fn program_that_cannot_start_is_status_3() {
+    // A PIE whose ELF interpreter does not exist: the kernel refuses to exec it.
+    use std::os::unix::fs::PermissionsExt;
+    let d = scratch("badinterp");
+    let f = d.join("hello");
+    let mut bytes = std::fs::read(go_hello(true)).unwrap();
+    let interp = b"/lib64/ld-linux-x86-64.so.2";
+    let at = bytes
+        .windows(interp.len())
+        .position(|w| w == interp)
+        .expect("PT_INTERP string");
+    bytes[at..at + interp.len()].copy_from_slice(b"/nonexist/ld-linux-x86-64.s");
+    std::fs::write(&f, &bytes).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let doc = bootstrap_json(&f, &[], 3);
+    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["kind"], "gdb");
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("gdb could not start the program"),
+        "{problems:?}"
+    );
+}

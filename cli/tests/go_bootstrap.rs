@@ -106,7 +106,7 @@ fn go_pie_hello_is_relocated_and_hits_in_order() {
 
 #[test]
 fn program_arguments_and_output_file() {
-    let src = "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Println(os.Args[1:])\n\tos.Exit(len(os.Args) - 1)\n}\n";
+    let src = "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Println(os.Args[1:])\n\tif len(os.Args) != 3 {\n\t\tos.Exit(7)\n\t}\n}\n";
     let bin = go_program("args", src, false);
     let dir = gdbx_tests::scratch("args");
     let out_file = dir.join("program.txt");
@@ -119,7 +119,6 @@ fn program_arguments_and_output_file() {
         "a b".as_ref(),
         "it's".as_ref(),
     ]);
-    // A non-zero exit status of the program is reported, not a failure.
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "[a b it's]\n");
     let text = stdout(&out);
@@ -127,10 +126,26 @@ fn program_arguments_and_output_file() {
         text.contains("PASS all 13 required steps hit in order"),
         "{text}"
     );
-    assert!(text.contains("program exited with status 2"), "{text}");
+    assert!(text.contains("program exited with status 0"), "{text}");
     assert!(
         !text.contains('\x1b'),
         "NO_COLOR output has escapes: {text}"
+    );
+}
+
+#[test]
+fn nonzero_exit_status_is_a_failed_run() {
+    let src = "package main\n\nimport \"os\"\n\nfunc main() {\n\tos.Exit(7)\n}\n";
+    let doc = bootstrap_json(&go_program("exit7", src, false), &[], 3);
+    assert_eq!(doc["program"]["exit_code"], 7);
+    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["kind"] == "exit_status"
+            && p["message"]
+                .as_str()
+                .unwrap()
+                .contains("exited with status 7, after #")),
+        "{problems:?}"
     );
 }
 
@@ -161,18 +176,23 @@ fn crash_before_main_main_is_status_3() {
 fn timeout_kills_and_reports_the_last_hit() {
     let src = "package main\n\nimport \"time\"\n\nfunc main() {\n\ttime.Sleep(time.Hour)\n}\n";
     let bin = go_program("sleeper", src, false);
-    let doc = bootstrap_json(&bin, &["--timeout", "3"], 3);
+    let doc = bootstrap_json(&bin, &["--timeout", "4"], 3);
     assert_eq!(doc["program"]["timed_out"], true);
     let problems = doc["verdict"]["problems"].as_array().unwrap();
     let t = problems
         .iter()
         .find(|p| p["kind"] == "timeout")
         .expect("a timeout problem");
+    // The message names the last step hit before the kill.
+    let hits = hit_steps(&doc);
+    let last = hits.last().expect("some step was hit before the timeout");
+    let want = format!("last hit: #{} {last}", hits.len());
     assert!(
-        t["message"].as_str().unwrap().contains("last hit: #"),
-        "{t}"
+        t["message"].as_str().unwrap().ends_with(&want),
+        "{t} (want {want})"
     );
-    assert!(hit_steps(&doc).contains(&"main.main".to_string()));
+    // The program is gone: no exit code, no output after the kill.
+    assert!(doc["program"]["exit_code"].is_null());
 }
 
 #[test]

@@ -102,3 +102,82 @@ fn no_binary_runs_the_bundled_hello() {
     );
     assert_plan_followed(&doc);
 }
+
+#[test]
+fn runtime_panic_is_status_3_after_main_main() {
+    let doc = bootstrap_json(&example_bin("crash_panic", Variant::Debug), &[], 3);
+    assert_eq!(doc["program"]["exit_code"], 2);
+    assert!(hit_steps(&doc).contains(&"main.main".to_string()));
+    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["kind"] == "exit_status"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn stack_overflow_crash_is_status_3_and_says_where() {
+    let doc = bootstrap_json(&example_bin("crash_overflow", Variant::Debug), &[], 3);
+    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    let crash = problems
+        .iter()
+        .find(|p| p["kind"] == "crash")
+        .expect("crash");
+    let msg = crash["message"].as_str().unwrap();
+    assert!(
+        msg.contains("SIGSEGV in") && msg.contains("recurse") && msg.contains("after #"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn stripped_debug_info_still_runs_from_the_symbol_table() {
+    let d = gdbx_tests::scratch("ours-stripdebug");
+    let f = d.join("hello");
+    gdbx_tests::run_tool(
+        "objcopy",
+        &[
+            "--strip-debug".as_ref(),
+            example_bin("hello", Variant::Debug).as_os_str(),
+            f.as_os_str(),
+        ],
+    );
+    let out = gdbx([
+        "break-bootstrap".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        f.as_os_str(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no DWARF debug info"),
+        "{}",
+        stderr(&out)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["plan"]["dwarf"], false);
+    assert_plan_followed(&doc);
+}
+
+#[test]
+fn hello_relinked_as_pie_hits_in_order_at_file_address_plus_bias() {
+    let bin = example_bin("hello", Variant::Pie);
+    let doc = bootstrap_json(&bin, &[], 0);
+    assert_eq!(doc["plan"]["pie"], true);
+    assert_plan_followed(&doc);
+    let hex = |v: &serde_json::Value| {
+        u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    };
+    let bias = hex(&doc["program"]["load_bias"]);
+    assert_ne!(bias, 0);
+    let steps = doc["plan"]["steps"].as_array().unwrap();
+    for h in doc["hits"].as_array().unwrap() {
+        let step = steps.iter().find(|s| s["name"] == h["step"]).unwrap();
+        assert_eq!(
+            hex(&h["address"]),
+            hex(&step["address"]) + bias,
+            "{}",
+            h["step"]
+        );
+    }
+}

@@ -268,3 +268,24 @@ fn c_program_dwarf4_and_dwarf5() {
     }
     assert_eq!(lines[0], lines[1]);
 }
+
+#[test]
+fn ours_pie_same_lines_and_gdb_agrees() {
+    let plain = symbols_json(&example_bin("hello", Variant::Debug), &[]);
+    let bin = example_bin("hello", Variant::Pie);
+    let pie = symbols_json(&bin, &[]);
+    assert_eq!(
+        (plain["pie"].clone(), pie["pie"].clone()),
+        (Value::Bool(false), Value::Bool(true))
+    );
+    for (a, b) in plain["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(pie["steps"].as_array().unwrap())
+    {
+        assert_eq!(a["location"], b["location"], "{}", a["name"]);
+        assert_eq!(a["present"], b["present"], "{}", a["name"]);
+    }
+    assert_matches_gdb(&bin, &pie);
+}

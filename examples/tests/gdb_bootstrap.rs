@@ -96,7 +96,11 @@ fn check_order(procs: &str) {
     }
     // ...all on the main thread (gdb thread 1)...
     for &i in &first {
-        assert_eq!(hits[i].1, 1, "GOMAXPROCS={procs}: {} not on the main thread\n{log}", hits[i].0);
+        assert_eq!(
+            hits[i].1, 1,
+            "GOMAXPROCS={procs}: {} not on the main thread\n{log}",
+            hits[i].0
+        );
     }
     // ...and the bootstrap itself runs once.
     for sym in &PLAN[..8] {
@@ -106,8 +110,14 @@ fn check_order(procs: &str) {
             "GOMAXPROCS={procs}: {sym} hit more than once\n{log}"
         );
     }
-    assert!(log.contains("hello world!"), "program output missing\n{log}");
-    assert!(log.contains("exited normally"), "program did not exit 0\n{log}");
+    assert!(
+        log.contains("hello world!"),
+        "program output missing\n{log}"
+    );
+    assert!(
+        log.contains("exited normally"),
+        "program did not exit 0\n{log}"
+    );
 }
 
 #[test]

@@ -10,7 +10,19 @@ fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         c.env(k, v);
     }
-    c.output().unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))
+}
+
+/// The id N of the first `goroutine N [running]:` line (the first user
+/// goroutine is 2, or later if the runtime starts goroutines of its own).
+fn running_goroutine(err: &str) -> Option<u64> {
+    err.lines().find_map(|l| {
+        l.strip_prefix("goroutine ")?
+            .strip_suffix(" [running]:")?
+            .parse()
+            .ok()
+    })
 }
 
 fn text(b: &[u8]) -> String {
@@ -55,7 +67,11 @@ fn parked_parks_and_releases() {
 #[test]
 fn deadlock_is_fatal_like_go() {
     for procs in ["1", "2"] {
-        let out = run(env!("CARGO_BIN_EXE_crash_deadlock"), &[], &[("GOMAXPROCS", procs)]);
+        let out = run(
+            env!("CARGO_BIN_EXE_crash_deadlock"),
+            &[],
+            &[("GOMAXPROCS", procs)],
+        );
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "stderr: {err}");
         assert!(
@@ -71,15 +87,26 @@ fn deadlock_is_fatal_like_go() {
 #[test]
 fn panic_in_goroutine_is_fatal_like_go() {
     for procs in ["1", "2"] {
-        let out = run(env!("CARGO_BIN_EXE_crash_panic"), &[], &[("GOMAXPROCS", procs)]);
+        let out = run(
+            env!("CARGO_BIN_EXE_crash_panic"),
+            &[],
+            &[("GOMAXPROCS", procs)],
+        );
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "stderr: {err}");
         assert!(
-            err.starts_with("panic: boom in goroutine: value 42\n\ngoroutine 2 [running]:\n"),
+            err.starts_with("panic: boom in goroutine: value 42\n\ngoroutine "),
             "{err}"
         );
-        assert!(err.contains("crash_panic::boom"), "backtrace names the panicking function: {err}");
-        assert!(err.contains("crash_panic.rs:"), "backtrace has file:line: {err}");
+        assert!(running_goroutine(&err).is_some_and(|id| id >= 2), "{err}");
+        assert!(
+            err.contains("crash_panic::boom"),
+            "backtrace names the panicking function: {err}"
+        );
+        assert!(
+            err.contains("crash_panic.rs:"),
+            "backtrace has file:line: {err}"
+        );
         assert!(!text(&out.stdout).contains("unreachable"));
     }
 }
@@ -87,12 +114,19 @@ fn panic_in_goroutine_is_fatal_like_go() {
 #[test]
 fn stack_overflow_is_fatal_like_go() {
     for procs in ["1", "2"] {
-        let out = run(env!("CARGO_BIN_EXE_crash_overflow"), &[], &[("GOMAXPROCS", procs)]);
+        let out = run(
+            env!("CARGO_BIN_EXE_crash_overflow"),
+            &[],
+            &[("GOMAXPROCS", procs)],
+        );
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "stderr: {err}");
         assert!(err.contains("fatal error: stack overflow\n"), "{err}");
-        assert!(err.contains("goroutine 2 [running]:"), "{err}");
-        assert!(err.contains("goroutine stack exceeds 65536-byte limit"), "{err}");
+        assert!(running_goroutine(&err).is_some_and(|id| id >= 2), "{err}");
+        assert!(
+            err.contains("goroutine stack exceeds 65536-byte limit"),
+            "{err}"
+        );
     }
 }
 
@@ -105,5 +139,29 @@ fn stack_size_follows_gostacksize() {
     );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert!(err.contains("goroutine stack exceeds 262144-byte limit"), "{err}");
+    assert!(
+        err.contains("goroutine stack exceeds 262144-byte limit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scheduler_self_check_under_seeds() {
+    for procs in ["1", "2"] {
+        for seed in ["1", "7", "42", "1234567"] {
+            let out = run(
+                env!("CARGO_BIN_EXE_sched"),
+                &[],
+                &[("GOMAXPROCS", procs), ("GDBX_SEED", seed)],
+            );
+            let so = text(&out.stdout);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "sched GOMAXPROCS={procs} GDBX_SEED={seed}: {so}\n{}",
+                text(&out.stderr)
+            );
+            assert!(so.ends_with("ok\n"), "{so}");
+        }
+    }
 }

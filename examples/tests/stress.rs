@@ -70,6 +70,7 @@ fn chanstorm_no_value_lost() {
                 "mutex ok count=16000 sum=0",
                 "close ok count=400 sum=400",
                 "ring ok count=6300 sum=0",
+                "fair ok count=2000 sum=0",
                 "chanstorm ok",
             ] {
                 assert!(

@@ -2,10 +2,10 @@
 //! user-code location, filter, group and format.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
+use crate::fastmap::FastMap;
 use crate::mem::Memory;
 use crate::model::{
     GDEAD, GInfo, GRUNNING, GSYSCALL, GWAITING, MInfo, PInfo, ReadError, Runtime, pstatus_name,
@@ -28,6 +28,13 @@ const STACK_WINDOW: u64 = 4096;
 /// How many frames are walked looking for user code.
 const MAX_FRAMES: usize = 64;
 
+/// For the frames at a pc: the index of the first user-code frame, and of
+/// the frame to show when there is none.
+pub type Classified = (Option<usize>, Option<usize>);
+
+/// (file ptr, file len, line, parent goid) of a creation site.
+pub type CreatedKey = (u64, u64, u32, i64);
+
 pub struct Ctx<'a> {
     pub rt: &'a Runtime,
     pub syms: &'a Symbols,
@@ -35,9 +42,11 @@ pub struct Ctx<'a> {
     pub bin: &'a debuginfo::Binary,
     pub threads: &'a [ThreadIn],
     /// Formatted locations by (probe pc, index in its inline chain).
-    pub loc_cache: RefCell<HashMap<(u64, usize), Rc<str>>>,
+    pub loc_cache: RefCell<FastMap<(u64, usize), Rc<str>>>,
+    /// [`Ctx::classify`] by probe pc.
+    pub classify_cache: RefCell<FastMap<u64, Classified>>,
     /// Formatted creation sites by (file ptr, len, line, parent).
-    pub created_cache: RefCell<HashMap<(u64, u64, u32, i64), Rc<str>>>,
+    pub created_cache: RefCell<FastMap<CreatedKey, Rc<str>>>,
 }
 
 /// A goroutine with what the commands show about it.
@@ -135,7 +144,16 @@ impl Ctx<'_> {
 
     /// For the frames at `probe`: the index of the first user-code frame,
     /// and of the frame to show when there is none.
-    fn classify(&self, probe: u64) -> (Option<usize>, Option<usize>) {
+    fn classify(&self, probe: u64) -> Classified {
+        if let Some(&c) = self.classify_cache.borrow().get(&probe) {
+            return c;
+        }
+        let c = self.classify_uncached(probe);
+        self.classify_cache.borrow_mut().insert(probe, c);
+        c
+    }
+
+    fn classify_uncached(&self, probe: u64) -> Classified {
         let frames = self.syms.frames(probe);
         let user = frames.iter().position(|f| f.user);
         let fallback = frames
@@ -168,15 +186,22 @@ impl Ctx<'_> {
 
     /// Walks a parked G from its saved context (pc, bp) along the
     /// frame-pointer chain, bounded and checked against its stack, to its
-    /// first user-code frame. Returns that frame (as in [`Ctx::pick_pcs`]) and
-    /// how many bytes above its saved sp the walk read.
-    fn walk_saved(&self, g: &GInfo, window: &[u8]) -> (Option<(u64, usize)>, u64) {
-        let mut used = 0;
+    /// first user-code frame. `window` holds stack bytes from `base`.
+    /// Returns that frame (as in [`Ctx::pick_pcs`]) and the range of the
+    /// stack the walk read, as offsets from its saved sp.
+    fn walk_saved(
+        &self,
+        g: &GInfo,
+        window: &[u8],
+        base: u64,
+    ) -> (Option<(u64, usize)>, (u64, u64)) {
+        let mut used = (u64::MAX, 0);
         if g.pc == 0 {
-            return (None, used);
+            return (None, (0, 0));
         }
         let (lo, hi) = (g.sp, if g.hi > g.sp { g.hi } else { u64::MAX });
         let mut fallback = None;
+        let mut fallback_named = false;
         let (mut pc, mut bp) = (g.pc, g.bp);
         let mut last = false;
         for _ in 0..MAX_FRAMES {
@@ -184,16 +209,26 @@ impl Ctx<'_> {
             let probe = pc - 1;
             let (user, fb) = self.classify(probe);
             if let Some(u) = user {
-                return (Some((probe, u)), used);
-            }
-            if let Some(f) = fb {
-                fallback = Some((probe, f));
-            }
-            if last || bp == 0 || bp % 8 != 0 || bp < lo || bp >= hi {
+                fallback = Some((probe, u));
                 break;
             }
-            used = used.max(bp + 16 - lo);
-            let (Some(next), Some(ret)) = (self.word(window, lo, bp), self.word(window, lo, bp + 8))
+            if let Some(f) = fb
+                && !self.is_entry(probe, g)
+            {
+                // Prefer a function the runtime exports under a Go name
+                // (runtime.scavenger) over the closures around it.
+                let named = self.syms.go_name(probe).is_some();
+                if named || !fallback_named {
+                    fallback = Some((probe, f));
+                    fallback_named = named;
+                }
+            }
+            if last || bp == 0 || !bp.is_multiple_of(8) || bp < lo || bp >= hi {
+                break;
+            }
+            used = (used.0.min(bp - lo), used.1.max(bp + 16 - lo));
+            let (Some(next), Some(ret)) =
+                (self.word(window, base, bp), self.word(window, base, bp + 8))
             else {
                 break;
             };
@@ -207,38 +242,16 @@ impl Ctx<'_> {
                 bp = next;
             }
         }
+        if used.0 > used.1 {
+            used = (0, 0);
+        }
         (fallback, used)
     }
 
-    /// The return addresses of a parked G (for tools that want them all).
-    pub fn saved_pcs(&self, g: &GInfo) -> Vec<u64> {
-        let mut out = Vec::new();
-        if g.pc == 0 {
-            return out;
-        }
-        out.push(g.pc);
-        let (lo, hi) = (g.sp, if g.hi > g.sp { g.hi } else { u64::MAX });
-        let (a, n) = Self::window(g);
-        let window = self.mem.bytes(a, n).unwrap_or_default();
-        let mut bp = g.bp;
-        while out.len() < MAX_FRAMES {
-            if bp == 0 || bp % 8 != 0 || bp < lo || bp >= hi {
-                break;
-            }
-            let (Some(next), Some(ret)) = (self.word(&window, lo, bp), self.word(&window, lo, bp + 8))
-            else {
-                break;
-            };
-            if ret == 0 {
-                break;
-            }
-            out.push(ret);
-            if next <= bp {
-                break;
-            }
-            bp = next;
-        }
-        out
+    /// Is the function at `probe` the G's entry trampoline (`G.startpc`)?
+    /// It is no place to show as the goroutine's location.
+    fn is_entry(&self, probe: u64, g: &GInfo) -> bool {
+        g.startpc != 0 && self.syms.same_function(probe, g.startpc)
     }
 
     /// The part of a parked G's stack its unwinding reads: from its saved
@@ -277,8 +290,8 @@ impl Ctx<'_> {
     }
 
     /// Each thread's current g (thread-local slot).
-    pub fn thread_gs(&self) -> HashMap<u64, i64> {
-        let mut out = HashMap::new();
+    pub fn thread_gs(&self) -> FastMap<u64, i64> {
+        let mut out = FastMap::default();
         for t in self.threads {
             if let Some(g) = self.rt.thread_g(self.mem, t.fs_base)
                 && g != 0
@@ -318,8 +331,8 @@ impl Ctx<'_> {
     fn placement(
         &self,
         g: &GInfo,
-        tgs: &HashMap<u64, i64>,
-        ms: &HashMap<u64, MInfo>,
+        tgs: &FastMap<u64, i64>,
+        ms: &FastMap<u64, MInfo>,
     ) -> (Option<i64>, bool, Option<i64>) {
         let m = ms.get(&g.m);
         let m_id = m.map(|m| m.id);
@@ -336,25 +349,31 @@ impl Ctx<'_> {
     }
 
     /// Whether the G's location comes from its thread (else from its saved context).
-    fn from_thread(&self, g: &GInfo, thread: Option<i64>, on_cpu: bool) -> Option<&ThreadIn> {
+    fn live_thread(&self, g: &GInfo, thread: Option<i64>, on_cpu: bool) -> Option<&ThreadIn> {
         let t = self.threads.iter().find(|t| Some(t.num) == thread)?;
         (on_cpu || g.pc == 0).then_some(t)
     }
 
-    fn location(&self, g: &GInfo, thread: Option<i64>, on_cpu: bool, window: Option<&[u8]>) -> Rc<str> {
-        let frame = match self.from_thread(g, thread, on_cpu) {
+    fn location(
+        &self,
+        g: &GInfo,
+        thread: Option<i64>,
+        on_cpu: bool,
+        window: Option<(&[u8], u64)>,
+    ) -> Rc<str> {
+        let frame = match self.live_thread(g, thread, on_cpu) {
             Some(t) => self.pick_pcs(&t.pcs),
             None => {
                 let owned;
-                let w = match window {
+                let (w, base) = match window {
                     Some(w) => w,
                     None => {
                         let (a, n) = Self::window(g);
                         owned = self.mem.bytes(a, n).unwrap_or_default();
-                        &owned
+                        (&owned[..], a)
                     }
                 };
-                self.walk_saved(g, w).0
+                self.walk_saved(g, w, base).0
             }
         };
         match frame {
@@ -372,16 +391,19 @@ impl Ctx<'_> {
         }
     }
 
-    fn ms_by_addr(&self) -> HashMap<u64, MInfo> {
+    fn ms_by_addr(&self) -> FastMap<u64, MInfo> {
         match self.rt.read_ms(self.mem) {
             Ok((ms, _)) => ms.into_iter().map(|m| (m.addr, m)).collect(),
-            Err(_) => HashMap::new(),
+            Err(_) => FastMap::default(),
         }
     }
 
     /// Every G as a [`Row`] (locations computed only for those `want` keeps),
     /// plus the lines for entries that could not be decoded.
-    pub fn rows(&self, want: impl Fn(&GInfo) -> bool) -> Result<(Vec<Row>, Vec<String>), ReadError> {
+    pub fn rows(
+        &self,
+        want: impl Fn(&GInfo) -> bool,
+    ) -> Result<(Vec<Row>, Vec<String>), ReadError> {
         let prof = std::env::var_os("GDBX_PROFILE").is_some();
         let t0 = std::time::Instant::now();
         let (gs, bad) = self.rt.read_gs(self.mem)?;
@@ -397,19 +419,23 @@ impl Ctx<'_> {
         // stack the walk needs, and read only that much of the others.
         let mut reqs = Vec::new();
         let mut slot = vec![usize::MAX; gs.len()];
-        let mut shape_len: HashMap<(u64, u64, u64), usize> = HashMap::new();
+        let mut shape_len: FastMap<(u64, u64, u64), (u64, usize)> = FastMap::default();
         for (i, g) in gs.iter().enumerate() {
             let (thread, on_cpu, _) = placed[i];
-            if g.pc != 0 && self.from_thread(g, thread, on_cpu).is_none() {
+            if g.pc != 0 && self.live_thread(g, thread, on_cpu).is_none() {
                 let (a, n) = Self::window(g);
                 let key = (g.pc, g.hi.wrapping_sub(g.sp), g.hi.wrapping_sub(g.bp));
-                let len = *shape_len.entry(key).or_insert_with(|| {
+                let (off, len) = *shape_len.entry(key).or_insert_with(|| {
                     let w = self.mem.bytes(a, n).unwrap_or_default();
-                    let used = self.walk_saved(g, &w).1 as usize;
-                    (used.div_ceil(64) * 64).min(n)
+                    let (lo, hi) = self.walk_saved(g, &w, a).1;
+                    let lo = lo & !15;
+                    (
+                        lo,
+                        (hi.saturating_sub(lo) as usize).min(n.saturating_sub(lo as usize)),
+                    )
                 });
                 slot[i] = reqs.len();
-                reqs.push((a, len));
+                reqs.push((a + off, len));
             }
         }
         let tw = t0.elapsed();
@@ -429,7 +455,7 @@ impl Ctx<'_> {
             let window = if slot[i] == usize::MAX {
                 None
             } else {
-                Some(windows.get(slot[i]).unwrap_or(&[]))
+                Some((windows.get(slot[i]).unwrap_or(&[]), reqs[slot[i]].0))
             };
             let loc = self.location(&g, thread, on_cpu, window);
             let created = self.created(&g);
@@ -466,9 +492,12 @@ impl Ctx<'_> {
         let rows: Vec<Row> = rows.into_iter().filter(|r| f.keep(r)).collect();
         let mut out = String::with_capacity(rows.len() * 120 + 256);
         if f.group {
-            let mut groups: HashMap<&str, (usize, HashMap<String, usize>, i64)> = HashMap::new();
+            let mut groups: FastMap<&str, (usize, FastMap<String, usize>, i64)> =
+                FastMap::default();
             for r in &rows {
-                let e = groups.entry(&*r.loc).or_insert((0, HashMap::new(), r.g.goid));
+                let e = groups
+                    .entry(&*r.loc)
+                    .or_insert((0, FastMap::default(), r.g.goid));
                 e.0 += 1;
                 *e.1.entry(self.status_text(&r.g)).or_insert(0) += 1;
             }
@@ -548,11 +577,15 @@ impl Ctx<'_> {
             };
             let curg = match m.curg {
                 0 => "-".to_string(),
-                a => goids.get(&a).map_or(format!("{a:#x}"), |id| format!("g{id}")),
+                a => goids
+                    .get(&a)
+                    .map_or(format!("{a:#x}"), |id| format!("g{id}")),
             };
             let p = match m.p {
                 0 => "-".to_string(),
-                a => pids.get(&a).map_or(format!("{a:#x}"), |id| format!("P{id}")),
+                a => pids
+                    .get(&a)
+                    .map_or(format!("{a:#x}"), |id| format!("P{id}")),
             };
             let state = if m.curg != 0 {
                 "running"
@@ -581,8 +614,8 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn goids_of(&self, addrs: impl Iterator<Item = u64>) -> HashMap<u64, i64> {
-        let mut out = HashMap::new();
+    fn goids_of(&self, addrs: impl Iterator<Item = u64>) -> FastMap<u64, i64> {
+        let mut out = FastMap::default();
         for a in addrs {
             if a != 0
                 && !out.contains_key(&a)
@@ -594,26 +627,32 @@ impl Ctx<'_> {
         out
     }
 
-    fn pids(&self) -> HashMap<u64, i32> {
+    fn pids(&self) -> FastMap<u64, i32> {
         match self.rt.read_ps(self.mem) {
             Ok((ps, _)) => ps.into_iter().map(|p| (p.addr, p.id)).collect(),
-            Err(_) => HashMap::new(),
+            Err(_) => FastMap::default(),
         }
     }
 
-    fn mids(&self) -> HashMap<u64, i64> {
+    fn mids(&self) -> FastMap<u64, i64> {
         self.ms_by_addr()
             .into_iter()
             .map(|(a, m)| (a, m.id))
             .collect()
     }
 
-    pub fn p_line(&self, p: &PInfo, mids: &HashMap<u64, i64>, goids: &HashMap<u64, i64>) -> String {
+    pub fn p_line(&self, p: &PInfo, mids: &FastMap<u64, i64>, goids: &FastMap<u64, i64>) -> String {
         let m = match p.m {
             0 => "-".to_string(),
-            a => mids.get(&a).map_or(format!("{a:#x}"), |id| format!("M{id}")),
+            a => mids
+                .get(&a)
+                .map_or(format!("{a:#x}"), |id| format!("M{id}")),
         };
-        let g = |a: u64| goids.get(&a).map_or(format!("{a:#x}"), |id| format!("g{id}"));
+        let g = |a: u64| {
+            goids
+                .get(&a)
+                .map_or(format!("{a:#x}"), |id| format!("g{id}"))
+        };
         let runnext = match p.runnext {
             0 => "-".to_string(),
             a => g(a),
@@ -661,6 +700,10 @@ impl Ctx<'_> {
     }
 
     pub fn info_sched(&self) -> Result<String, ReadError> {
+        // Before schedinit there is no P: say so rather than print zeros.
+        if let Err(e @ ReadError::NotInitialised(_)) = self.rt.read_ps(self.mem) {
+            return Err(e);
+        }
         let b = self.rt.read_sched(self.mem)?;
         let s = &self.rt.s;
         let mut out = String::new();
@@ -706,7 +749,7 @@ impl Ctx<'_> {
             }
         }
         let ps = self.rt.read_ps(self.mem).map(|r| r.0).unwrap_or_default();
-        let by_addr: HashMap<u64, &PInfo> = ps.iter().map(|p| (p.addr, p)).collect();
+        let by_addr: FastMap<u64, &PInfo> = ps.iter().map(|p| (p.addr, p)).collect();
         let mut pidle = Vec::new();
         let mut cur = s.pidle.u(&b);
         let mut seen = std::collections::HashSet::new();
@@ -730,23 +773,9 @@ impl Ctx<'_> {
             s.join(" ")
         };
         let gq: Vec<String> = q.iter().map(|id| format!("g{id}")).collect();
-        let _ = writeln!(
-            out,
-            "global run queue: {qsize} goroutines [{}]",
-            show(&gq)
-        );
-        let _ = writeln!(
-            out,
-            "idle Ms: {} [{}]",
-            s.nmidle.i(&b),
-            show(&midle)
-        );
-        let _ = writeln!(
-            out,
-            "idle Ps: {} [{}]",
-            s.npidle.u(&b),
-            show(&pidle)
-        );
+        let _ = writeln!(out, "global run queue: {qsize} goroutines [{}]", show(&gq));
+        let _ = writeln!(out, "idle Ms: {} [{}]", s.nmidle.i(&b), show(&midle));
+        let _ = writeln!(out, "idle Ps: {} [{}]", s.npidle.u(&b), show(&pidle));
         let _ = writeln!(out, "spinning Ms: {}", s.nmspinning.u(&b));
         let _ = writeln!(
             out,
@@ -811,13 +840,21 @@ impl Ctx<'_> {
         match m.curg {
             0 => s.push_str(", curg -"),
             a => {
-                let _ = write!(s, ", curg {}", goids.get(&a).map_or(format!("{a:#x}"), |i| format!("g{i}")));
+                let _ = write!(
+                    s,
+                    ", curg {}",
+                    goids.get(&a).map_or(format!("{a:#x}"), |i| format!("g{i}"))
+                );
             }
         }
         match m.p {
             0 => s.push_str(", no P"),
             a => {
-                let _ = write!(s, ", P{}", pids.get(&a).map_or(format!("{a:#x}"), |i| i.to_string()));
+                let _ = write!(
+                    s,
+                    ", P{}",
+                    pids.get(&a).map_or(format!("{a:#x}"), |i| i.to_string())
+                );
             }
         }
         if m.spinning {
@@ -840,11 +877,15 @@ impl Ctx<'_> {
         let n = p.runqtail.wrapping_sub(p.runqhead);
         let m = match p.m {
             0 => "no M".to_string(),
-            a => mids.get(&a).map_or(format!("M {a:#x}"), |id| format!("M{id}")),
+            a => mids
+                .get(&a)
+                .map_or(format!("M {a:#x}"), |id| format!("M{id}")),
         };
         let rn = match p.runnext {
             0 => "-".to_string(),
-            a => goids.get(&a).map_or(format!("{a:#x}"), |id| format!("g{id}")),
+            a => goids
+                .get(&a)
+                .map_or(format!("{a:#x}"), |id| format!("g{id}")),
         };
         format!(
             "P{} {} {m}, run queue {n}, runnext {rn}",
@@ -854,7 +895,10 @@ impl Ctx<'_> {
     }
 
     /// The goroutines `ids` (or every one not dead), with their placement.
-    pub fn find_gs(&self, ids: Option<&[i64]>) -> Result<Vec<(GInfo, Option<i64>, bool)>, ReadError> {
+    pub fn find_gs(
+        &self,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<(GInfo, Option<i64>, bool)>, ReadError> {
         let (gs, _) = self.rt.read_gs(self.mem)?;
         let tgs = self.thread_gs();
         let ms = self.ms_by_addr();
@@ -884,11 +928,7 @@ impl Ctx<'_> {
 
     /// `M<id> g<goid>` for each thread.
     pub fn thread_names(&self) -> Vec<(i64, String)> {
-        let ms: Vec<MInfo> = self
-            .rt
-            .read_ms(self.mem)
-            .map(|r| r.0)
-            .unwrap_or_default();
+        let ms: Vec<MInfo> = self.rt.read_ms(self.mem).map(|r| r.0).unwrap_or_default();
         let mut out = Vec::new();
         for t in self.threads {
             let m = self.m_for_thread(t, &ms);

@@ -19,6 +19,7 @@
 //! threads.
 
 pub mod cmds;
+pub mod fastmap;
 pub mod mem;
 pub mod model;
 pub mod sym;
@@ -75,6 +76,7 @@ impl Program {
             bin: &self.bin,
             threads: &threads,
             loc_cache: Default::default(),
+            classify_cache: Default::default(),
             created_cache: Default::default(),
         };
         f(&ctx)
@@ -88,7 +90,8 @@ impl Program {
     #[new]
     #[pyo3(signature = (path, source_root = ""))]
     fn new(path: &str, source_root: &str) -> PyResult<Self> {
-        let bin = debuginfo::Binary::open(path).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let bin =
+            debuginfo::Binary::open(path).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let rt = Runtime::load(&bin).map_err(PyValueError::new_err)?;
         let syms = Symbols::new(&bin, source_root);
         Ok(Program {
@@ -238,7 +241,8 @@ impl Program {
 
     /// Ids of the goroutines that are not dead, sorted.
     fn goids(&self, read: Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
-        self.with(Some(read), Vec::new(), |c| c.goids()).map_err(err)
+        self.with(Some(read), Vec::new(), |c| c.goids())
+            .map_err(err)
     }
 
     /// The g in a thread's thread-local slot (0 when none).

@@ -199,7 +199,8 @@ impl<'a, 'py> Memory<'a, 'py> {
                 ok[i] = self.read(addr, &mut buf[o..o + len]).is_ok();
             }
         }
-        Batch { buf, offs, ok }
+        let spans = reqs.iter().zip(&offs).map(|(r, &o)| (o, r.1)).collect();
+        Batch { buf, spans, ok }
     }
 
     /// Reads `addrs.len()` objects of `len` bytes each. Neighbours (objects
@@ -224,33 +225,39 @@ impl<'a, 'py> Memory<'a, 'py> {
             }
         }
         let reqs: Vec<(u64, usize)> = runs.iter().map(|r| (r.0, (r.1 - r.0) as usize)).collect();
-        let big = self.batch(&reqs);
-        let mut buf = vec![0u8; addrs.len() * len];
+        // Objects point into their run's bytes: no copy.
+        let Batch {
+            mut buf,
+            spans: run_spans,
+            ok: run_ok,
+        } = self.batch(&reqs);
+        let mut spans = vec![(0, 0); addrs.len()];
         let mut ok = vec![false; addrs.len()];
         for (ri, r) in runs.iter().enumerate() {
-            let run = big.get(ri);
             for &i in &order[r.2..r.3] {
-                let dst = &mut buf[i * len..(i + 1) * len];
-                ok[i] = match run {
-                    Some(src) => {
-                        let o = (addrs[i] - r.0) as usize;
-                        dst.copy_from_slice(&src[o..o + len]);
-                        true
-                    }
+                if run_ok[ri] {
+                    spans[i] = (run_spans[ri].0 + (addrs[i] - r.0) as usize, len);
+                    ok[i] = true;
+                } else {
                     // The run failed: read its objects one by one.
-                    None => self.read(addrs[i], dst).is_ok(),
-                };
+                    let mut one = vec![0u8; len];
+                    if self.read(addrs[i], &mut one).is_ok() {
+                        spans[i] = (buf.len(), len);
+                        buf.extend_from_slice(&one);
+                        ok[i] = true;
+                    }
+                }
             }
         }
-        let offs = (0..=addrs.len()).map(|i| i * len).collect();
-        Batch { buf, offs, ok }
+        Batch { buf, spans, ok }
     }
 }
 
 /// The result of [`Memory::batch`]: one buffer, one slice per piece.
 pub struct Batch {
     buf: Vec<u8>,
-    offs: Vec<usize>,
+    /// (offset in `buf`, length) of each piece.
+    spans: Vec<(usize, usize)>,
     ok: Vec<bool>,
 }
 
@@ -258,7 +265,8 @@ impl Batch {
     /// Piece `i`, or None when it could not be read.
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         if *self.ok.get(i)? {
-            Some(&self.buf[self.offs[i]..self.offs[i + 1]])
+            let (o, n) = self.spans[i];
+            Some(&self.buf[o..o + n])
         } else {
             None
         }
@@ -268,7 +276,13 @@ impl Batch {
 /// `process_vm_readv` over `reqs`, 1024 pieces per call. Marks the pieces
 /// read in full in `ok`; a piece that faults ends a call, and the next call
 /// starts after it.
-fn vm_read(pid: libc::pid_t, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
+fn vm_read(
+    pid: libc::pid_t,
+    reqs: &[(u64, usize)],
+    offs: &[usize],
+    buf: &mut [u8],
+    ok: &mut [bool],
+) {
     const IOV_MAX: usize = 1024;
     let base = buf.as_mut_ptr();
     let mut i = 0;

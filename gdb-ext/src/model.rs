@@ -371,7 +371,9 @@ impl std::fmt::Display for ReadError {
                 f,
                 "the runtime is not initialised yet ({what}): no G, M or P exists before runtime.schedinit"
             ),
-            ReadError::Missing(m) => write!(f, "this binary lacks {m}; is it built on the gdbx runtime?"),
+            ReadError::Missing(m) => {
+                write!(f, "this binary lacks {m}; is it built on the gdbx runtime?")
+            }
             ReadError::Mem(m) => write!(f, "{m}"),
         }
     }
@@ -444,7 +446,7 @@ impl Runtime {
             .copied()
             .enumerate()
             .filter(|&(i, p)| {
-                if p == 0 || p % 8 != 0 {
+                if p == 0 || !p.is_multiple_of(8) {
                     bad.push(format!("allgs[{i}] = {p:#x}: not a G pointer"));
                     false
                 } else {
@@ -489,7 +491,10 @@ impl Runtime {
             return Some(format!("goid {} is negative (garbage?)", g.goid));
         }
         if g.status & !0x1000 != GDEAD && g.lo > g.hi {
-            return Some(format!("stack [{:#x}, {:#x}) is inverted (garbage?)", g.lo, g.hi));
+            return Some(format!(
+                "stack [{:#x}, {:#x}) is inverted (garbage?)",
+                g.lo, g.hi
+            ));
         }
         None
     }
@@ -524,7 +529,9 @@ impl Runtime {
         let mut cur = head;
         while cur != 0 {
             if !seen.insert(cur) {
-                bad.push(format!("runtime.allm list loops back to M at {cur:#x}; stopped there"));
+                bad.push(format!(
+                    "runtime.allm list loops back to M at {cur:#x}; stopped there"
+                ));
                 break;
             }
             if ms.len() >= MAX_MS {
@@ -537,7 +544,9 @@ impl Runtime {
                     cur = self.m.alllink.u(&b);
                 }
                 Err(e) => {
-                    bad.push(format!("M at {cur:#x} (in runtime.allm): {e}; the rest of the list is lost"));
+                    bad.push(format!(
+                        "M at {cur:#x} (in runtime.allm): {e}; the rest of the list is lost"
+                    ));
                     break;
                 }
             }
@@ -590,7 +599,9 @@ impl Runtime {
             return Err(ReadError::NotInitialised("runtime.allp is empty"));
         }
         if n as usize > MAX_MS {
-            return Err(ReadError::Mem(format!("runtime.gomaxprocs is {n}: garbage")));
+            return Err(ReadError::Mem(format!(
+                "runtime.gomaxprocs is {n}: garbage"
+            )));
         }
         let raw = mem
             .bytes(allp, n as usize * 8)

@@ -3,8 +3,9 @@
 //! rule that picks a goroutine's location.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
+
+use crate::fastmap::FastMap;
 
 /// One (possibly inlined) function at a pc.
 #[derive(Debug, Clone)]
@@ -35,7 +36,7 @@ pub struct Symbols {
     /// Text symbols sorted by address: (start, end, name).
     text: Vec<(u64, u64, Rc<str>)>,
     root: String,
-    cache: RefCell<HashMap<u64, Rc<Vec<Frame>>>>,
+    cache: RefCell<FastMap<u64, Rc<Vec<Frame>>>>,
 }
 
 /// Name prefixes of non-user code.
@@ -71,7 +72,13 @@ impl Symbols {
             .symbols()
             .iter()
             .filter(|s| s.kind == debuginfo::SymbolKind::Text && s.address != 0)
-            .map(|s| (s.address, s.address + s.size.max(1), Rc::from(s.name.as_str())))
+            .map(|s| {
+                (
+                    s.address,
+                    s.address + s.size.max(1),
+                    Rc::from(s.name.as_str()),
+                )
+            })
             .collect();
         text.sort_by_key(|t| (t.0, std::cmp::Reverse(t.1)));
         let mut root = root.trim_end_matches('/').to_string();
@@ -82,7 +89,7 @@ impl Symbols {
             loader: addr2line::Loader::new(bin.path()).ok(),
             text,
             root,
-            cache: RefCell::new(HashMap::new()),
+            cache: RefCell::new(FastMap::default()),
         }
     }
 
@@ -96,6 +103,20 @@ impl Symbols {
             .take(4)
             .find(|t| pc < t.1)
             .map(|t| &*t.2)
+    }
+
+    /// Are `a` and `b` in the same function (ELF symbol)?
+    pub fn same_function(&self, a: u64, b: u64) -> bool {
+        let start = |pc: u64| {
+            let i = self.text.partition_point(|t| t.0 <= pc);
+            self.text[..i]
+                .iter()
+                .rev()
+                .take(4)
+                .find(|t| pc < t.1)
+                .map(|t| t.0)
+        };
+        matches!((start(a), start(b)), (Some(x), Some(y)) if x == y)
     }
 
     /// The Go-style name of the function at `pc`, when the ELF exports it

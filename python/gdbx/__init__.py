@@ -18,6 +18,7 @@ What it adds: ``info goroutines``, ``goroutine <id>|all [cmd]``, ``info ms``,
 for the runtime's functions in ``bt``.
 """
 
+import os
 import re
 
 import gdb
@@ -34,9 +35,10 @@ class State:
         self.mod = mod
         self.prog = prog
         self.objfile = objfile
+        self.mtime = _mtime(objfile)
         self.target_key = None
         self.names_key = None
-        self.suspend_unwinder = 0
+        self.names = None
 
     # -- memory and target -------------------------------------------------
 
@@ -81,7 +83,9 @@ class State:
             cur_level = gdb.selected_frame().level()
         except gdb.error:
             cur_level = None
-        self.suspend_unwinder += 1
+        from . import unwind
+
+        unwind._SUSPENDED[0] += 1
         gdb.invalidate_cached_frames()
         try:
             for t in inf.threads():
@@ -100,7 +104,7 @@ class State:
                     fs, frames = 0, []
                 out.append((t.num, t.ptid[1] or t.ptid[2], fs, frames))
         finally:
-            self.suspend_unwinder -= 1
+            unwind._SUSPENDED[0] -= 1
             gdb.invalidate_cached_frames()
             cur_thread.switch()
             if cur_level is not None:
@@ -142,12 +146,31 @@ def core_path():
     return m.group(1) if m else None
 
 
+# Set by gdb's new_objfile event: the binary may have been rebuilt.
+_CHANGED = []
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
 def state():
-    """The State of the program being debugged, or None."""
+    """The State of the program being debugged, or None. When the binary
+    was rebuilt (gdb re-reads its symbols), its layouts are read again."""
     prog = gdb.current_progspace()
     st = _STATE.get(prog.filename)
     if st is None and len(_STATE) == 1:
         st = next(iter(_STATE.values()))
+    if st is not None and _CHANGED and _CHANGED.pop() and _mtime(st.objfile) != st.mtime:
+        try:
+            st.prog = st.mod.Program(st.objfile, native.WORKSPACE)
+            st.mtime = _mtime(st.objfile)
+            st.target_key = None
+        except Exception as e:
+            print("gdbx: %s: %s" % (st.objfile, e))
     return st
 
 
@@ -222,7 +245,11 @@ def _install_hooks():
         if st is not None:
             st.target_key = None
 
+    def on_new_objfile(_ev):
+        _CHANGED[:] = [True]
+
     gdb.events.stop.connect(on_stop)
+    gdb.events.new_objfile.connect(on_new_objfile)
     gdb.events.exited.connect(on_exit)
     # `info threads` shows the names: refresh them first (this also covers
     # core files, which never report a stop).

@@ -12,10 +12,6 @@ def _st():
     st = _state()
     if st is None:
         raise gdb.GdbError("gdbx: no program on the gdbx runtime is loaded")
-    try:
-        gdb.selected_inferior().threads()
-    except gdb.error:
-        pass
     if not gdb.selected_inferior().pid:
         raise gdb.GdbError("gdbx: the program is not running (start it, or load a core file)")
     st.sync_target()
@@ -99,13 +95,13 @@ _BT_RE = re.compile(r"^(bt|backtrace|where)\b")
 _FRAME_NUM_RE = re.compile(r"^#(\d+)", re.M)
 
 
-def _renumber(text):
-    """The goroutine's frames start at gdb frame 1 (frame 0 is the thread's
-    own, hidden): show them from #0."""
-    return _FRAME_NUM_RE.sub(lambda m: "#%-*d" % (len(m.group(1)), int(m.group(1)) - 1), text)
+def _renumber(text, hidden):
+    """The goroutine's frames start at gdb frame `hidden` (the thread's own
+    frames above are hidden): show them from #0."""
+    return _FRAME_NUM_RE.sub(lambda m: "#%-*d" % (len(m.group(1)), int(m.group(1)) - hidden), text)
 
 
-def _run_on(st, info, cmd, header):
+def _run_on(st, info, cmd, header, level=None):
     """Runs `cmd` with the goroutine `info` as the current context."""
     goid = info["goid"]
     if header:
@@ -135,15 +131,16 @@ def _run_on(st, info, cmd, header):
         gdb.write("gdbx: goroutine %d has no saved context (%s)\n" % (goid, info["status"]))
         return
     if cmd is None:
-        unwind.select_goroutine(info)
+        hidden = unwind.select_goroutine(info)
         gdb.write(
-            "[goroutine %d (%s): frames from its saved context, starting at frame #1; `goroutine off` to leave]\n"
-            % (goid, info["status"])
+            "[goroutine %d (%s): its frames from its saved context start at frame #%d; `goroutine off` to leave]\n"
+            % (goid, info["status"], hidden)
         )
         return
-    with unwind.goroutine_context(info):
+    with unwind.goroutine_context(info, level):
         if _BT_RE.match(cmd):
-            gdb.write(_renumber(gdb.execute(cmd, from_tty=False, to_string=True)))
+            text = gdb.execute(cmd, from_tty=False, to_string=True)
+            gdb.write(_renumber(text, unwind.hidden_frames()))
         else:
             gdb.execute(cmd, from_tty=False)
 
@@ -178,9 +175,10 @@ core files too. A running goroutine is its thread: the command runs there.
             if cmd is None:
                 raise gdb.GdbError("usage: goroutine all COMMAND")
             infos = _call(st.prog.goroutines, st.reader(), threads, None)
+            level = unwind.inline_depth()
             for info in infos:
                 try:
-                    _run_on(st, info, cmd, True)
+                    _run_on(st, info, cmd, True, level)
                 except gdb.error as e:
                     gdb.write("gdbx: goroutine %d: %s\n" % (info["goid"], e))
             return

@@ -1,7 +1,6 @@
 """Pretty printers for G, M, P and Sched, and $g(), $goid(), $m(), $p()."""
 
 import gdb
-import gdb.printing
 
 from . import state as _state
 
@@ -55,16 +54,24 @@ class _AllP:
         return "array"
 
 
+def _names(st):
+    if st.names is None:
+        st.names = {}
+        for short in ("G", "M", "P", "Sched"):
+            full = st.prog.type_name(short)
+            if full:
+                st.names[full] = short
+    return st.names
+
+
 def _lookup(val):
+    t = val.type.strip_typedefs()
+    if t.code != gdb.TYPE_CODE_STRUCT and t.code != gdb.TYPE_CODE_PTR:
+        return None
     st = _state()
     if st is None:
         return None
-    t = val.type.strip_typedefs()
-    names = {}
-    for short in ("G", "M", "P", "Sched"):
-        full = st.prog.type_name(short)
-        if full:
-            names[full] = short
+    names = _names(st)
     if t.code == gdb.TYPE_CODE_STRUCT:
         kind = names.get(str(t.name)) or names.get(str(t))
         if kind:
@@ -76,10 +83,12 @@ def _lookup(val):
             allp = st.prog.symbol("runtime.allp")
             addr = val.address
             if allp is not None and addr is not None and int(addr) == allp:
+                sym = st.prog.symbol("runtime.gomaxprocs")
                 try:
-                    n = int(gdb.parse_and_eval("'runtime.gomaxprocs'"))
-                except gdb.error:
+                    raw = gdb.selected_inferior().read_memory(sym, 4).tobytes()
+                except (gdb.error, gdb.MemoryError, TypeError):
                     return None
+                n = int.from_bytes(raw, "little", signed=True)
                 if 0 < n <= 1024:
                     return _AllP(val, n)
     return None

@@ -30,12 +30,13 @@ class _FrameId:
         self.pc = pc
 
 
+# Nesting depth of State.threads(), which must see the threads' own frames.
+_SUSPENDED = [0]
+
+
 def _active():
     ctx = _CURRENT["ctx"]
-    if ctx is None:
-        return None
-    st = _state()
-    if st is not None and st.suspend_unwinder:
+    if ctx is None or _SUSPENDED[0]:
         return None
     try:
         t = gdb.selected_thread()
@@ -51,7 +52,8 @@ class GoroutineUnwinder(gdb.unwinder.Unwinder):
         super().__init__("gdbx-goroutine")
 
     def __call__(self, pending):
-        if pending.level() != 0:
+        ctx = _CURRENT["ctx"]
+        if ctx is None or pending.level() != ctx["level"]:
             return None
         ctx = _active()
         if ctx is None:
@@ -68,15 +70,40 @@ class GoroutineUnwinder(gdb.unwinder.Unwinder):
         return info
 
 
-def _activate(info):
+def inline_depth():
+    """How many inlined frames sit above the selected thread's innermost
+    real frame (the one the unwinder claims)."""
+    saved = _CURRENT["ctx"]
+    _CURRENT["ctx"] = None
+    gdb.invalidate_cached_frames()
+    f = gdb.newest_frame()
+    level = 0
+    while f is not None and f.type() == gdb.INLINE_FRAME:
+        f = f.older()
+        level += 1
+    _CURRENT["ctx"] = saved
+    gdb.invalidate_cached_frames()
+    return level
+
+
+def _activate(info, level=None):
     t = gdb.selected_thread()
     if t is None:
         raise gdb.GdbError("gdbx: no thread to unwind the goroutine on")
     ctx = dict(info)
     ctx["on_thread"] = t.num
+    # The thread's innermost real frame is the one to claim: inlined frames
+    # above it belong to gdb's inline unwinder (release builds).
+    if level is None:
+        level = inline_depth()
+    ctx["level"] = level
+    ctx["hidden"] = level + 1
     _CURRENT["ctx"] = ctx
     gdb.invalidate_cached_frames()
-    f = gdb.newest_frame().older()
+    f = gdb.newest_frame()
+    for _ in range(ctx["hidden"]):
+        if f is not None:
+            f = f.older()
     if f is not None:
         f.select()
 
@@ -87,10 +114,11 @@ def _deactivate():
 
 
 @contextlib.contextmanager
-def goroutine_context(info):
-    """Within the block, the selected thread unwinds as goroutine `info`."""
+def goroutine_context(info, level=None):
+    """Within the block, the selected thread unwinds as goroutine `info`
+    (`level`: the thread's inline depth, when already known)."""
     saved = _CURRENT["ctx"]
-    _activate(info)
+    _activate(info, level)
     try:
         yield
     finally:
@@ -104,6 +132,13 @@ def goroutine_context(info):
 
 def select_goroutine(info):
     _activate(info)
+    return _CURRENT["ctx"]["hidden"]
+
+
+def hidden_frames():
+    """How many of the thread's own frames the selected goroutine hides."""
+    ctx = _CURRENT["ctx"]
+    return ctx["hidden"] if ctx is not None else 0
 
 
 def deselect_goroutine():
@@ -148,15 +183,16 @@ class GoFrameFilter:
 
     def filter(self, frames):
         st = _state()
-        hide = _active() is not None
+        ctx = _active()
+        hidden = ctx["hidden"] if ctx is not None else 0
         for fd in frames:
-            if hide:
-                hide = False
+            if hidden:
                 try:
-                    if fd.inferior_frame().level() == 0:
+                    if fd.inferior_frame().level() < hidden:
                         continue
                 except gdb.error:
                     pass
+                hidden = 0
             yield _GoName(fd, st.prog) if st is not None else fd
 
 

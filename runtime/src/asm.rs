@@ -56,6 +56,10 @@ _rt0_amd64_linux:
     .cfi_startproc
     .cfi_undefined rip
     jmp _start
+    // gdb uses the ELF entry point as its displaced-stepping scratch
+    // buffer (it copies an instruction there to step a thread over a
+    // breakpoint while others run): keep hot code (runtime.gogo) away.
+    .fill 256, 1, 0xcc
     .cfi_endproc
     .size _rt0_amd64_linux, .-_rt0_amd64_linux
     .popsection
@@ -196,7 +200,11 @@ unsafe extern "C" {
 }
 
 /// The current thread's g (null on a thread the runtime did not start).
-#[inline(always)]
+///
+/// `#[inline]` rather than `always`: in the dev build it stays a call, so
+/// the first line of a function that starts with `getg()` is the caller's
+/// own line (gdb's `break runtime.newproc` stops in proc.rs, not here).
+#[inline]
 pub fn getg() -> *mut G {
     let g: *mut G;
     // SAFETY: reads this thread's TLS slot; no side effects.
@@ -211,7 +219,7 @@ pub fn getg() -> *mut G {
 ///
 /// # Safety
 /// `gp` must be this thread's g0 or a G about to run on this thread.
-#[inline(always)]
+#[inline]
 pub unsafe fn setg(gp: *mut G) {
     // SAFETY: writes this thread's TLS slot.
     unsafe {

@@ -308,6 +308,8 @@ pub struct Hchan<T> {
     pub st: UnsafeCell<HchanState>,
     /// Protects `st` and the buffer's slots.
     pub lock: Mutex,
+    /// `st.dataqsiz`, readable without the lock (it never changes).
+    pub cap: usize,
     _elem: PhantomData<T>,
 }
 
@@ -346,6 +348,7 @@ impl<T> Hchan<T> {
                 sendq: WaitQ::new(),
             }),
             lock: Mutex::new(),
+            cap,
             _elem: PhantomData,
         }
     }
@@ -357,10 +360,13 @@ impl<T> Hchan<T> {
         unsafe { &mut *self.st.get() }
     }
 
-    /// Slot `i` of the buffer.
-    unsafe fn slot(&self, i: usize) -> *mut MaybeUninit<T> {
-        // SAFETY: i < dataqsiz, buf has dataqsiz slots (the caller holds the lock).
-        unsafe { (self.st().buf as *mut MaybeUninit<T>).add(i) }
+    /// Slot `i` of the buffer `st.buf`.
+    ///
+    /// # Safety
+    /// `i < st.dataqsiz`; the lock is held.
+    unsafe fn slot(st: &HchanState, i: usize) -> *mut MaybeUninit<T> {
+        // SAFETY: i < dataqsiz and buf has dataqsiz slots.
+        unsafe { (st.buf as *mut MaybeUninit<T>).add(i) }
     }
 
     /// The channel's address, its identity (lock order in select).
@@ -393,7 +399,7 @@ impl<T> Hchan<T> {
                 return Attempt::Done((*sg).g);
             }
             if st.qcount < st.dataqsiz {
-                ptr::copy_nonoverlapping(ep, self.slot(st.sendx), 1);
+                ptr::copy_nonoverlapping(ep, Self::slot(st, st.sendx), 1);
                 st.sendx += 1;
                 if st.sendx == st.dataqsiz {
                     st.sendx = 0;
@@ -426,7 +432,7 @@ impl<T> Hchan<T> {
                 } else {
                     // The buffer is full: take its head, and the sender's
                     // element takes the freed slot, which is the new tail.
-                    let head = self.slot(st.recvx);
+                    let head = Self::slot(st, st.recvx);
                     ptr::copy_nonoverlapping(head, ep, 1);
                     ptr::copy_nonoverlapping(src, head, 1);
                     st.recvx += 1;
@@ -440,7 +446,7 @@ impl<T> Hchan<T> {
                 return Attempt::Done((*sg).g);
             }
             if st.qcount > 0 {
-                ptr::copy_nonoverlapping(self.slot(st.recvx), ep, 1);
+                ptr::copy_nonoverlapping(Self::slot(st, st.recvx), ep, 1);
                 st.recvx += 1;
                 if st.recvx == st.dataqsiz {
                     st.recvx = 0;
@@ -735,8 +741,7 @@ impl<T: Send> Chan<T> {
 
     /// Buffer capacity (`cap(c)`).
     pub fn cap(&self) -> usize {
-        // SAFETY: dataqsiz never changes after creation.
-        unsafe { (*self.h.st.get()).dataqsiz }
+        self.h.cap
     }
 
     /// Whether the channel was closed (buffered values may remain).

@@ -6,11 +6,11 @@
 //!
 //! A program is a `#![no_main]` binary whose build script sets the entry
 //! point (`-Wl,--entry=_rt0_amd64_linux`, see examples/build.rs) and that
-//! names its main function with [`main!`]:
+//! marks its main function with [`main`] (`#[runtime::main]`):
 //!
 //! ```ignore
 //! #![no_main]
-//! runtime::main!(main);
+//! #[runtime::main]
 //! fn main() {
 //!     runtime::go(|| println!("from a goroutine"));
 //!     runtime::gosched();
@@ -41,21 +41,31 @@
 //! not be held across a park point (channel operation, `sleep`, `gosched`).
 
 pub mod asm;
+pub mod chan;
 pub mod lock;
 pub mod proc;
 pub mod rt0;
 pub mod runq;
 pub mod runtime2;
-pub mod signal;
-pub mod stack;
-pub mod time;
-pub mod chan;
 pub mod select;
 pub mod sema;
+pub mod signal;
+pub mod stack;
 pub mod sync;
+pub mod time;
+// Issue 3 (SYSMON helper): sysmon, preemption, syscalls, netpoller, scavenger, dumps.
 mod gdbscript;
+pub mod net;
+pub mod netpoll;
+pub mod scavenge;
+pub mod syscall;
+pub mod sysmon;
+pub mod traceback;
 
 pub use proc::{go, gosched, num_goroutine};
+pub use scavenge::{MemStats, memstats};
+pub use syscall::syscall;
+pub use sysmon::preempt_point;
 pub use time::sleep;
 
 /// Go's `runtime.GOMAXPROCS(n)`: sets the number of Ps if `n > 0` and
@@ -71,33 +81,7 @@ pub fn exit(code: i32) -> ! {
     rt0::exit(code)
 }
 
-/// Default for `main!(f)` without `init`: does nothing.
-pub fn noinit() {}
-
-/// Export the program's main function as `main.main` (and optionally an
-/// init function as `main.init`), the symbols `runtime.main` calls.
-///
-/// ```ignore
-/// runtime::main!(main);
-/// runtime::main!(main, init = setup);
-/// ```
-#[macro_export]
-macro_rules! main {
-    ($main:path) => {
-        $crate::main!($main, init = $crate::noinit);
-    };
-    ($main:path, init = $init:path) => {
-        /// The program's main function under Go's name (called by `runtime.main`).
-        #[unsafe(export_name = "main.main")]
-        #[inline(never)]
-        pub extern "C" fn __runtime_main_main() {
-            $main()
-        }
-        /// The program's init function under Go's name (called by `runtime.main`).
-        #[unsafe(export_name = "main.init")]
-        #[inline(never)]
-        pub extern "C" fn __runtime_main_init() {
-            $init()
-        }
-    };
-}
+/// `#[runtime::main]` / `#[runtime::main(init = path)]`: export the
+/// program's main function as `main.main` (and emit `main.init`), the
+/// symbols `runtime.main` calls. See the `runtime-macros` crate.
+pub use runtime_macros::main;

@@ -130,8 +130,7 @@ impl Mutex {
         loop {
             for _ in 0..ACTIVE_SPIN {
                 while k.load(Ordering::Relaxed) == UNLOCKED {
-                    if k
-                        .compare_exchange(UNLOCKED, wait, Ordering::Acquire, Ordering::Relaxed)
+                    if k.compare_exchange(UNLOCKED, wait, Ordering::Acquire, Ordering::Relaxed)
                         .is_ok()
                     {
                         return;
@@ -143,8 +142,7 @@ impl Mutex {
             }
             // One round of yielding the CPU (Go's passive spin).
             while k.load(Ordering::Relaxed) == UNLOCKED {
-                if k
-                    .compare_exchange(UNLOCKED, wait, Ordering::Acquire, Ordering::Relaxed)
+                if k.compare_exchange(UNLOCKED, wait, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
                     return;

@@ -70,9 +70,7 @@ use core::sync::atomic::{AtomicI32, Ordering};
 pub use crate::asm::getg;
 use crate::asm::{gogo, mcall, setg};
 use crate::lock::Mutex;
-use crate::runq::{
-    globrunqget, globrunqput, runqdrain, runqempty, runqget, runqput, runqsteal,
-};
+use crate::runq::{globrunqget, globrunqput, runqdrain, runqempty, runqget, runqput, runqsteal};
 use crate::runtime2::*;
 
 const GOIDCACHE: u64 = 16;
@@ -314,11 +312,12 @@ unsafe fn gfput(pp: *mut P, gp: *mut G) {
                 n -= 1;
                 (*g).schedlink = (*sch).gfree.head;
                 (*sch).gfree.head = g;
-                glist_n(&raw mut (*sch).gfree)
-                    .store((*sch).gfree.n + 1, Ordering::Relaxed);
+                glist_n(&raw mut (*sch).gfree).store((*sch).gfree.n + 1, Ordering::Relaxed);
             }
             glist_n(&raw mut (*pp).gfree).store(n, Ordering::Relaxed);
             (*sch).gflock.unlock();
+            // Dead stacks reached the global list: the scavenger may return them.
+            crate::scavenge::wake();
         }
     }
 }
@@ -476,7 +475,7 @@ where
     let loc = core::panic::Location::caller();
     if size_of::<F>() > MAX_INLINE_CLOSURE || align_of::<F>() > 4096 {
         let b: Box<dyn FnOnce() + Send> = Box::new(f);
-        spawn_at(move || b(), loc);
+        spawn_at(b, loc);
     } else {
         spawn_at(f, loc);
     }
@@ -503,6 +502,8 @@ where
         line: loc.line(),
     };
     newproc(&np);
+    // Spawning is a preemption safe point (issue 3, sysmon.rs).
+    crate::sysmon::preempt_check();
 }
 
 // ---------------------------------------------------------------------------
@@ -527,7 +528,8 @@ pub unsafe fn mcommoninit(mp: *mut M) {
         (*sch).mnext += 1;
         (*mp).id = id;
         let seed = HASHSEED.load(Ordering::Relaxed);
-        (*mp).fastrand = seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d;
+        (*mp).fastrand =
+            seed ^ (id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x5851_f42d_4c95_7f2d;
         (*mp).alllink = ALLM;
         atomic_ptr(&raw mut ALLM).store(mp, Ordering::Release);
         (*sch).lock.unlock();
@@ -548,7 +550,7 @@ pub unsafe fn minit(mp: *mut M) {
 }
 
 /// Create a new M (OS thread) that will run `f` or the scheduler with `pp`.
-fn newm(f: Option<fn()>, pp: *mut P, spinning: bool) {
+pub(crate) fn newm(f: Option<fn()>, pp: *mut P, spinning: bool) {
     let mp = Box::into_raw(Box::new(M::zeroed()));
     let g0 = Box::into_raw(Box::new(G::zeroed()));
     // SAFETY: mp and g0 are fresh and private until the thread starts.
@@ -737,7 +739,7 @@ unsafe fn pidleput(pp: *mut P) {
 }
 
 /// Take a P from the idle list. sched.lock held.
-unsafe fn pidleget() -> *mut P {
+pub(crate) unsafe fn pidleget() -> *mut P {
     // SAFETY: under sched.lock.
     unsafe {
         let pp = (*s()).pidle;
@@ -745,6 +747,9 @@ unsafe fn pidleget() -> *mut P {
             (*s()).pidle = (*pp).link;
             (*pp).link = null_mut();
             npidle().fetch_sub(1, Ordering::AcqRel);
+            // A P leaves the idle list: sysmon may be asleep waiting for
+            // exactly this (issue 3, sysmon.rs `sysmonwait`).
+            crate::sysmon::pidleget_hook();
         }
         pp
     }
@@ -795,7 +800,7 @@ unsafe fn mremove(mp: *mut M) -> bool {
 
 /// Stop the current M until it is given a P (or, with `until` > 0, until
 /// that nanotime passes and it can take an idle P itself to run timers).
-unsafe fn stopm(until: i64) {
+pub(crate) unsafe fn stopm(until: i64) {
     // SAFETY: called on g0 of an M without a P.
     unsafe {
         let mp = (*getg()).m;
@@ -811,7 +816,7 @@ unsafe fn stopm(until: i64) {
         (*sch).lock.unlock();
         (*mp).blocked = true;
         let woken = if until > 0 {
-            (*mp).park.tsleep(until - crate::time::nanotime())
+            (*mp).park.tsleep((until - crate::time::nanotime()).max(0))
         } else {
             (*mp).park.sleep();
             true
@@ -845,7 +850,7 @@ unsafe fn stopm(until: i64) {
 
 /// Schedule some M to run `pp` (or any idle P if null). With `spinning`,
 /// the caller incremented nmspinning and the M starts spinning.
-unsafe fn startm(mut pp: *mut P, spinning: bool) {
+pub(crate) unsafe fn startm(mut pp: *mut P, spinning: bool) {
     // SAFETY: idle lists under sched.lock; nextp is handed over before the
     // wakeup (release/acquire through the note's futex word).
     unsafe {
@@ -958,7 +963,7 @@ pub extern "C" fn schedule() -> ! {
             let mut found: Option<(*mut G, bool)> = None;
             // Every 61st schedule look at the global queue first, so it
             // cannot starve behind two goroutines that keep readying each other.
-            if (*pp).schedtick % 61 == 0 && (*s()).runqsize > 0 {
+            if (*pp).schedtick.is_multiple_of(61) && (*s()).runqsize > 0 {
                 (*s()).lock.lock();
                 let gp = globrunqget(s(), pp, 1, gomaxprocs_now());
                 (*s()).lock.unlock();
@@ -985,7 +990,7 @@ pub extern "C" fn schedule() -> ! {
 }
 
 /// Run `gp` on the current M. Never returns.
-unsafe fn execute(gp: *mut G, inherit: bool) -> ! {
+pub(crate) unsafe fn execute(gp: *mut G, inherit: bool) -> ! {
     // SAFETY: gp is runnable and was just taken off a queue by us.
     unsafe {
         let mp = (*getg()).m;
@@ -1049,6 +1054,11 @@ unsafe fn findrunnable() -> Option<(*mut G, bool)> {
                     return Some((gp, false));
                 }
             }
+            // Non-blocking netpoll (issue 3, netpoll.rs): readied Gs go to
+            // our run queue.
+            if crate::netpoll::findrunnable_poll() {
+                continue 'top;
+            }
 
             // Spin: steal from other Ps (limit spinning Ms to half the busy Ps).
             let procs = gomaxprocs_now() as u32;
@@ -1090,7 +1100,6 @@ unsafe fn findrunnable() -> Option<(*mut G, bool)> {
             pidleput(pp);
             (*sch).lock.unlock();
 
-            
             if (*mp).spinning {
                 (*mp).spinning = false;
                 if nmspinning().fetch_sub(1, Ordering::AcqRel) == 0 {
@@ -1118,6 +1127,11 @@ unsafe fn findrunnable() -> Option<(*mut G, bool)> {
             let w = crate::time::earliest_timer();
             if w != 0 && (poll_until == 0 || w < poll_until) {
                 poll_until = w;
+            }
+            // Block in the netpoller instead of sleeping if goroutines wait
+            // for I/O (issue 3, netpoll.rs); true = we hold a P again.
+            if crate::netpoll::findrunnable_block(&mut poll_until) {
+                continue 'top;
             }
             stopm(poll_until);
         }
@@ -1235,6 +1249,10 @@ pub fn goready(gp: *mut G) {
 }
 
 /// Make `gp` (Gwaiting) runnable; `next` puts it in runnext.
+///
+/// Safe to call (Go's API shape, used by channels and timers) but `gp` must
+/// be a parked G that the caller has just taken off a wait structure.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn ready(gp: *mut G, next: bool) {
     // SAFETY: gp is a parked G that the caller just took off a wait queue.
     unsafe {
@@ -1258,9 +1276,11 @@ pub fn ready(gp: *mut G, next: bool) {
     wakep();
 }
 
-/// Yield the processor: the current goroutine goes to the back of its P's
-/// run queue and others run (Go's Gosched). On a thread the runtime does
-/// not manage this yields the thread.
+/// Yield the processor (Go's Gosched): the current goroutine goes to the
+/// back of the *global* run queue, as in Go, so a goroutine that yields in
+/// a loop cannot starve the Gs waiting there (the local queue would be
+/// picked first every time). On a thread the runtime does not manage this
+/// yields the thread.
 pub fn gosched() {
     let gp = getg();
     // SAFETY: checks that we are on a user G before switching.
@@ -1280,7 +1300,9 @@ extern "C" fn gosched_m(gp: *mut G) -> ! {
         casgstatus(gp, GRUNNING, GRUNNABLE);
         (*mp).curg = null_mut();
         (*gp).m = null_mut();
-        runqput((*mp).p, gp, false);
+        (*s()).lock.lock();
+        globrunqput(s(), gp);
+        (*s()).lock.unlock();
     }
     schedule()
 }
@@ -1313,7 +1335,7 @@ extern "C" fn goexit0(gp: *mut G) -> ! {
 // Deadlock detection.
 
 /// Detect "no goroutine can ever run again". sched.lock held.
-unsafe fn checkdead() {
+pub(crate) unsafe fn checkdead() {
     // SAFETY: under sched.lock; allgs read consistently.
     unsafe {
         let sch = s();
@@ -1327,6 +1349,15 @@ unsafe fn checkdead() {
                 (*sch).nmidle,
                 (*sch).mnext
             ));
+        }
+        // Pending timers will wake someone up: checked before walking every
+        // G (O(allglen)), which would otherwise run each time the last M
+        // idles while a goroutine sleeps (e.g. the paced scavenger).
+        let n = gomaxprocs_now() as usize;
+        for i in 0..n {
+            if crate::time::timer0when(allp(i)) != 0 {
+                return;
+            }
         }
         let mut waiting = 0;
         let mut runnable = 0;
@@ -1401,13 +1432,18 @@ pub unsafe fn procresize(nprocs: i32) -> *mut P {
                 globrunqput(s(), gp);
             }
             crate::time::movetimers(p, here);
-            while let Some(gp) = gfget(p) {
-                (*s()).gflock.lock();
+            // Its dead Gs go to the global free list (not through gfget,
+            // which would refill the local list from the global one).
+            (*s()).gflock.lock();
+            while !(*p).gfree.head.is_null() {
+                let gp = (*p).gfree.head;
+                (*p).gfree.head = (*gp).schedlink;
                 (*gp).schedlink = (*s()).gfree.head;
                 (*s()).gfree.head = gp;
                 glist_n(&raw mut (*s()).gfree).store((*s()).gfree.n + 1, Ordering::Relaxed);
-                (*s()).gflock.unlock();
             }
+            glist_n(&raw mut (*p).gfree).store(0, Ordering::Relaxed);
+            (*s()).gflock.unlock();
             (*p).m = null_mut();
             atomic_u32(&raw mut (*p).status).store(PDEAD, Ordering::Release);
         }

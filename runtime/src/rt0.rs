@@ -97,10 +97,9 @@ pub fn os_envs() -> &'static [String] {
 
 /// Look up `key` in the start-up environment (Go's gogetenv).
 pub fn gogetenv(key: &str) -> Option<&'static str> {
-    os_envs().iter().find_map(|kv| {
-        kv.strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
+    os_envs()
+        .iter()
+        .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
 }
 
 /// The C `main` that libc's start-up calls: hands over to `_rt0_amd64`.
@@ -198,15 +197,13 @@ pub extern "C" fn check() {
         }
     }
     let z = AtomicU32::new(1);
-    if z
-        .compare_exchange(1, 2, Ordering::SeqCst, Ordering::SeqCst)
+    if z.compare_exchange(1, 2, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
         || core::hint::black_box(&z).load(Ordering::SeqCst) != 2
     {
         throw("cas1");
     }
-    if z
-        .compare_exchange(5, 6, Ordering::SeqCst, Ordering::SeqCst)
+    if z.compare_exchange(5, 6, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok()
     {
         throw("cas2");
@@ -219,6 +216,7 @@ pub extern "C" fn check() {
         throw("cas64");
     }
     let nan = core::hint::black_box(f64::NAN);
+    #[allow(clippy::eq_op)]
     if nan == nan {
         throw("float64nan");
     }
@@ -364,12 +362,14 @@ fn goenvs() {
 /// program's `main.init` and `main.main`, then exits with status 0.
 #[unsafe(export_name = "runtime.main")]
 #[inline(never)]
-pub unsafe extern "C" fn runtime_main(_: *mut u8) {
+pub extern "C" fn runtime_main(_: *mut u8) {
     crate::proc::set_main_started();
 
-    // ---- HOOK (issue 3): start sysmon on its own M (newm(sysmon, no P),
-    // counted in sched.nmsys) and the scavenger goroutine here, before
-    // main.init, as Go's runtime.main does. Not implemented in this issue.
+    // Issue 3: sysmon on its own M (newm(sysmon), no P, counted in
+    // sched.nmsys) and the scavenger goroutine, before main.init, as Go's
+    // runtime.main does (sysmon.rs, scavenge.rs).
+    crate::sysmon::start();
+    crate::scavenge::start();
 
     // SAFETY: MAIN_PC/INIT_PC are the addresses of `extern "C" fn()`s
     // exported by the program (or 0 when it defines none).

@@ -37,8 +37,8 @@
 //! (kicking the old one to the tail of the ring), consumers CAS it to 0.
 //! Thieves take `runnext` only as a last resort (the fourth round of
 //! stealing), and only after giving the owner a short window to run it
-//! itself (Go sleeps 3 µs there; we spin-wait a bounded number of
-//! iterations watching `runnext` and `schedtick`, no syscall).
+//! itself (Go sleeps 3 µs there; we spin-wait at most 3 µs by the clock,
+//! watching `runnext` and `schedtick`, no syscall).
 //!
 //! When the ring is full, `runqputslow` moves half of it plus the new G to
 //! the global queue in one batch (one lock acquisition for 129 Gs).
@@ -73,7 +73,13 @@ unsafe fn tail<'a>(pp: *mut P) -> &'a core::sync::atomic::AtomicU32 {
 #[inline(always)]
 unsafe fn slot<'a>(pp: *mut P, i: u32) -> &'a core::sync::atomic::AtomicPtr<G> {
     // SAFETY: index reduced modulo the ring size; slots only accessed atomically.
-    unsafe { atomic_ptr((&raw mut (*pp).runq).cast::<*mut G>().add(i as usize % RUNQ_SIZE)) }
+    unsafe {
+        atomic_ptr(
+            (&raw mut (*pp).runq)
+                .cast::<*mut G>()
+                .add(i as usize % RUNQ_SIZE),
+        )
+    }
 }
 
 #[inline(always)]
@@ -81,6 +87,9 @@ unsafe fn runnext<'a>(pp: *mut P) -> &'a core::sync::atomic::AtomicUsize {
     // SAFETY: runnext is only accessed atomically.
     unsafe { atomic_usize(&raw mut (*pp).runnext) }
 }
+
+/// How long a thief leaves a running P's `runnext` to its owner (Go: 3 µs).
+const RUNNEXT_GRACE_NS: i64 = 3_000;
 
 /// Whether `pp` has no local work (ring and runnext empty). Reads are
 /// repeated until consistent (the ring may move between the loads).
@@ -126,8 +135,12 @@ pub unsafe fn runqput(pp: *mut P, mut gp: *mut G, next: bool) {
             let rn = runnext(pp);
             let mut old = rn.load(Ordering::Relaxed);
             loop {
-                match rn.compare_exchange_weak(old, gp as usize, Ordering::AcqRel, Ordering::Relaxed)
-                {
+                match rn.compare_exchange_weak(
+                    old,
+                    gp as usize,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
                     Ok(_) => break,
                     Err(o) => old = o,
                 }
@@ -256,15 +269,25 @@ pub unsafe fn runqgrab(pp: *mut P, batch: *mut P, batch_head: u32, steal_runnext
                             // The owner is about to run it (it was just
                             // readied by the running G): give it a moment
                             // instead of moving the G to another core.
+                            // At most ~3 µs (Go's usleep(3)), measured
+                            // with the clock: PAUSE costs anywhere from 10
+                            // to 150 cycles depending on the CPU.
                             let tick = atomic_u32(&raw mut (*pp).schedtick).load(Ordering::Relaxed);
-                            for _ in 0..2000 {
-                                if rn.load(Ordering::Relaxed) != next
-                                    || atomic_u32(&raw mut (*pp).schedtick).load(Ordering::Relaxed)
-                                        != tick
-                                {
+                            let deadline = crate::time::nanotime() + RUNNEXT_GRACE_NS;
+                            'wait: loop {
+                                for _ in 0..16 {
+                                    if rn.load(Ordering::Relaxed) != next
+                                        || atomic_u32(&raw mut (*pp).schedtick)
+                                            .load(Ordering::Relaxed)
+                                            != tick
+                                    {
+                                        break 'wait;
+                                    }
+                                    core::hint::spin_loop();
+                                }
+                                if crate::time::nanotime() >= deadline {
                                     break;
                                 }
-                                core::hint::spin_loop();
                             }
                         }
                         if rn
@@ -482,7 +505,7 @@ mod tests {
             let got = runqsteal(p2, pp, false);
             assert!(!got.is_null());
             let stolen = runqlen(p2) + 1;
-            assert_eq!(stolen, (300 - 129).div_ceil(2) as u32);
+            assert_eq!(stolen, (300u32 - 129).div_ceil(2));
             // Drain everything and check each G appears once.
             let mut seen = std::collections::HashSet::new();
             seen.insert(got as usize);
@@ -518,8 +541,9 @@ mod tests {
     fn concurrent_steal_checksum() {
         for seed in 0..20u64 {
             let owner = Arc::new(SendP(new_p_for_test(10)));
-            let thieves: Vec<Arc<SendP>> =
-                (0..2).map(|i| Arc::new(SendP(new_p_for_test(11 + i)))).collect();
+            let thieves: Vec<Arc<SendP>> = (0..2)
+                .map(|i| Arc::new(SendP(new_p_for_test(11 + i))))
+                .collect();
             const N: usize = 20_000;
             let gs = fake_gs(N);
             let expect: u64 = (1..=N as u64).sum();
@@ -528,8 +552,13 @@ mod tests {
             let done = Arc::new(AtomicBool::new(false));
             let mut hs = Vec::new();
             for th in &thieves {
-                let (owner, th, sum, count, done) =
-                    (owner.clone(), th.clone(), sum.clone(), count.clone(), done.clone());
+                let (owner, th, sum, count, done) = (
+                    owner.clone(),
+                    th.clone(),
+                    sum.clone(),
+                    count.clone(),
+                    done.clone(),
+                );
                 hs.push(std::thread::spawn(move || {
                     loop {
                         // SAFETY: this thread owns `th`; owner.0 is a live P.

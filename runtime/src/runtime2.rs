@@ -219,6 +219,20 @@ pub struct G {
     pub timer_when: i64,
     /// Nanotime when the G entered its current wait (0 if unknown).
     pub waitsince: i64,
+    /// Preemption request (Go's `g.preempt`), set by sysmon when the G has
+    /// run for more than 10 ms, honoured (and cleared) at the next safe point
+    /// (see sysmon.rs). Accessed atomically; a stale request only costs one
+    /// extra yield.
+    pub preempt: u32,
+    /// While the G is in a system call (`Gsyscall`): the stack pointer,
+    /// program counter and frame pointer of the `runtime::syscall` frame
+    /// (Go's `syscallsp`/`syscallpc`), so tracebacks can walk its stack
+    /// without its thread's registers. Zero otherwise.
+    pub syscallsp: usize,
+    /// See `syscallsp`.
+    pub syscallpc: usize,
+    /// See `syscallsp`.
+    pub syscallbp: usize,
 }
 
 impl G {
@@ -517,7 +531,9 @@ pub fn sched() -> *mut Sched {
 pub fn gomaxprocs_now() -> i32 {
     // SAFETY: GOMAXPROCS is a valid aligned static, only accessed atomically
     // after start-up.
-    unsafe { atomic_u32((&raw mut GOMAXPROCS).cast()).load(core::sync::atomic::Ordering::Acquire) as i32 }
+    unsafe {
+        atomic_u32((&raw mut GOMAXPROCS).cast()).load(core::sync::atomic::Ordering::Acquire) as i32
+    }
 }
 
 /// `allp[i]`.

@@ -61,7 +61,7 @@ use core::sync::atomic::Ordering;
 
 use crate::chan::{Attempt, Chan, Hchan, Sudog};
 use crate::lock::Mutex;
-use crate::proc::{fastrand, getg, gopark, goready};
+use crate::proc::{fastrandn, getg, gopark, goready};
 use crate::runtime2::{G, WaitReason, atomic_u32};
 
 /// One case of a select, type-erased so cases over channels of different
@@ -286,14 +286,6 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
     fn sudog_addr(&self) -> *mut Sudog {
         &self.sg as *const Sudog as *mut Sudog
     }
-}
-
-/// A random number in `0..n` from the current M's generator (Go's
-/// `fastrandn`: multiply-shift, no division).
-fn fastrandn(n: u32) -> u32 {
-    // SAFETY: we run on a goroutine, so getg() and its M are valid.
-    let r = unsafe { fastrand((*getg()).m) };
-    ((r as u64 * n as u64) >> 32) as u32
 }
 
 /// Case indices for the two orders, on the stack for small selects.

@@ -49,9 +49,7 @@ impl ErrWriter {
         let mut off = 0;
         while off < self.n {
             // SAFETY: writing our own buffer to fd 2.
-            let r = unsafe {
-                libc::write(2, self.buf[off..].as_ptr().cast(), self.n - off)
-            };
+            let r = unsafe { libc::write(2, self.buf[off..].as_ptr().cast(), self.n - off) };
             if r <= 0 {
                 break;
             }
@@ -98,11 +96,7 @@ pub fn curg() -> *mut G {
         if mp.is_null() {
             return core::ptr::null_mut();
         }
-        if (*mp).g0 == gp {
-            (*mp).curg
-        } else {
-            gp
-        }
+        if (*mp).g0 == gp { (*mp).curg } else { gp }
     }
 }
 
@@ -149,7 +143,7 @@ pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
 #[inline(never)]
 pub fn fatal_deadlock(msg: &str) -> ! {
     let mut w = ErrWriter::new();
-    let _ = write!(w, "fatal error: {msg}\n");
+    let _ = writeln!(w, "fatal error: {msg}");
     crate::proc::for_each_g(|gp| {
         // SAFETY: Gs are never freed.
         unsafe {
@@ -184,7 +178,13 @@ pub fn install_panic_hook() {
         let bt = std::backtrace::Backtrace::force_capture();
         let loc = info.location().map(|l| (l.file(), l.line()));
         crate::asm::systemstack(|| {
-            let text = format_panic(msg, gp, loc, &bt.to_string());
+            let goid = if gp.is_null() {
+                0
+            } else {
+                // SAFETY: a live G (the panicking one).
+                unsafe { (*gp).goid }
+            };
+            let text = format_panic(msg, goid, loc, &bt.to_string());
             let mut w = ErrWriter::new();
             let _ = w.write_str(&text);
             w.flush();
@@ -196,7 +196,7 @@ pub fn install_panic_hook() {
 /// Format a panic report the way Go does (`panic: msg`, blank line,
 /// `goroutine N [running]:`, then one `function()` / `\tfile:line` pair per
 /// frame of the panicking goroutine). `bt` is std's backtrace text.
-pub fn format_panic(msg: &str, gp: *mut G, loc: Option<(&str, u32)>, bt: &str) -> String {
+pub fn format_panic(msg: &str, goid: i64, loc: Option<(&str, u32)>, bt: &str) -> String {
     let mut out = String::new();
     out.push_str("panic: ");
     out.push_str(msg);
@@ -204,33 +204,27 @@ pub fn format_panic(msg: &str, gp: *mut G, loc: Option<(&str, u32)>, bt: &str) -
     // Go prints no location on the panic line; the first frame below
     // carries it. `loc` is used only when there is no backtrace.
     let mut loc = loc;
-    let goid = if gp.is_null() {
-        0
-    } else {
-        // SAFETY: a live G.
-        unsafe { (*gp).goid }
-    };
     out.push_str(&format!("\ngoroutine {goid} [running]:\n"));
     // Parse std's "  N: name\n      at file:line:col" lines.
     let mut frames: Vec<(String, Option<String>)> = Vec::new();
     for line in bt.lines() {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix("at ") {
-            if let Some(last) = frames.last_mut() {
-                if last.1.is_none() {
-                    let loc = match rest.rsplit_once(':') {
-                        Some((fl, col)) if col.chars().all(|c| c.is_ascii_digit()) => fl,
-                        _ => rest,
-                    };
-                    last.1 = Some(loc.to_string());
-                }
+            if let Some(last) = frames.last_mut()
+                && last.1.is_none()
+            {
+                let loc = match rest.rsplit_once(':') {
+                    Some((fl, col)) if col.chars().all(|c| c.is_ascii_digit()) => fl,
+                    _ => rest,
+                };
+                last.1 = Some(loc.to_string());
             }
             continue;
         }
-        if let Some((num, name)) = t.split_once(": ") {
-            if num.chars().all(|c| c.is_ascii_digit()) {
-                frames.push((name.to_string(), None));
-            }
+        if let Some((num, name)) = t.split_once(": ")
+            && num.chars().all(|c| c.is_ascii_digit())
+        {
+            frames.push((name.to_string(), None));
         }
     }
     // Drop the panic machinery (everything up to the last panicking frame)
@@ -262,8 +256,20 @@ pub fn format_panic(msg: &str, gp: *mut G, loc: Option<(&str, u32)>, bt: &str) -
     out
 }
 
+/// The signal mask of the main thread at start-up (Go's initSigmask): new
+/// Ms are created with all signals blocked and install this mask in minit.
+static mut INIT_SIGMASK: core::mem::MaybeUninit<libc::sigset_t> = core::mem::MaybeUninit::zeroed();
+
 /// Install SIGSEGV/SIGBUS handlers (process-wide). Called once in schedinit.
 pub fn initsig() {
+    // SAFETY: single-threaded start-up; INIT_SIGMASK is written once here.
+    unsafe {
+        libc::pthread_sigmask(
+            libc::SIG_SETMASK,
+            core::ptr::null(),
+            (&raw mut INIT_SIGMASK).cast(),
+        );
+    }
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let sa = SigAction::new(
         SigHandler::SigAction(sighandler),
@@ -311,6 +317,14 @@ pub unsafe fn minit_signals(mp: *mut M) {
             lo: p as usize,
             hi: p as usize + SIGSTACK_SIZE,
         };
+        // The thread was created with every signal blocked (newosproc):
+        // install the start-up mask, and never block the synchronous
+        // signals the runtime handles (a blocked SIGSEGV kills silently).
+        let mut mask: libc::sigset_t = *(&raw const INIT_SIGMASK).cast::<libc::sigset_t>();
+        for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+            libc::sigdelset(&mut mask, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &mask, core::ptr::null_mut());
     }
 }
 
@@ -342,7 +356,8 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             ((*gp).stack, !mp.is_null() && (*mp).g0 == gp, (*gp).goid)
         };
         let guard = crate::stack::guard_size().max(4096);
-        let in_guard = st.lo != 0 && addr < st.lo && addr >= st.lo.saturating_sub(guard + (64 << 10));
+        let in_guard =
+            st.lo != 0 && addr < st.lo && addr >= st.lo.saturating_sub(guard + (64 << 10));
         let sp_below = st.lo != 0 && sp < st.lo && sp >= st.lo.saturating_sub(1 << 20);
         if in_guard || sp_below {
             let limit = st.hi - st.lo;
@@ -359,7 +374,7 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
                 let _ = write!(w, "\ngoroutine {goid} [running]:\n");
                 // SAFETY: gp live.
                 if let Some((f, l)) = unsafe { (*gp).created_at() } {
-                    let _ = write!(w, "created at {f}:{l}\n");
+                    let _ = writeln!(w, "created at {f}:{l}");
                 }
             }
             w.flush();
@@ -388,16 +403,17 @@ mod tests {
     #[test]
     fn panic_format_is_go_like() {
         let bt = "   0: std::backtrace::Backtrace::force_capture\n             at /rustc/x/library/std/src/backtrace.rs:312:13\n   1: std::panicking::begin_panic_handler\n             at /rustc/x/std/src/panicking.rs:1:1\n   2: crash_panic::boom\n             at ./examples/src/bin/crash_panic.rs:7:5\n   3: main.main\n             at ./examples/src/bin/crash_panic.rs:12:5\n   4: runtime.goexit\n   5: whatever\n";
-        let g = Box::into_raw(Box::new(G::zeroed()));
-        // SAFETY: private G.
-        unsafe { (*g).goid = 7 };
-        let s = format_panic("boom", g, None, bt);
-        assert!(s.starts_with("panic: boom\n\ngoroutine 7 [running]:\n"), "{s}");
-        assert!(s.contains("crash_panic::boom()\n\t./examples/src/bin/crash_panic.rs:7\n"), "{s}");
+        let s = format_panic("boom", 7, None, bt);
+        assert!(
+            s.starts_with("panic: boom\n\ngoroutine 7 [running]:\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("crash_panic::boom()\n\t./examples/src/bin/crash_panic.rs:7\n"),
+            "{s}"
+        );
         assert!(s.contains("main.main()\n"), "{s}");
         assert!(!s.contains("whatever"), "{s}");
         assert!(!s.contains("force_capture"), "{s}");
-        // SAFETY: from Box::into_raw above.
-        unsafe { drop(Box::from_raw(g)) };
     }
 }

@@ -21,6 +21,22 @@
 //! guard then splits the mapping in two, so the fallback caps near 32,000
 //! live stacks (65530 / 2) before `mmap`/`mprotect` fail with ENOMEM.
 //!
+//! `GOSTACKGUARD=mprotect` (read at start-up) forces the `mprotect`
+//! fallback even where `MADV_GUARD_INSTALL` works: gdb's `gcore` cannot
+//! read a block of memory that contains a guard-region page and writes
+//! zeros for the whole block, so tests that take a core of a running
+//! program with gcore use this knob (and stay under the ~32k stack cap).
+//!
+//! Setting up a chunk costs two system calls, not two per stack:
+//! `process_madvise` on our own process (any advice is allowed there since
+//! Linux 6.13) takes a vector of ranges, so one call installs the 64 guard
+//! pages and a second pre-faults (`MADV_POPULATE_WRITE`) the 64 top pages -
+//! the page each goroutine touches first (its closure and first frames go
+//! there). Taking 64 page faults one trap at a time is what made spawning a
+//! fresh goroutine slow; RSS is unchanged (that page is touched anyway).
+//! Where `process_madvise` refuses, guards are installed one `madvise` at a
+//! time, and the top pages fault in on first use.
+//!
 //! Freed stacks go back to a pool (a LIFO under a lock, so recently used -
 //! still resident - stacks are reused first). Most stacks are never freed
 //! at all: a dead G keeps its stack on the G free lists (proc.rs, Go's
@@ -37,6 +53,8 @@ pub const DEFAULT_STACK_SIZE: usize = 64 << 10;
 pub const STACKS_PER_CHUNK: usize = 64;
 /// `MADV_GUARD_INSTALL` (Linux 6.13).
 const MADV_GUARD_INSTALL: libc::c_int = 102;
+/// `MADV_POPULATE_WRITE` (Linux 5.14).
+const MADV_POPULATE_WRITE: libc::c_int = 23;
 
 /// How guard pages are installed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -49,6 +67,8 @@ pub enum GuardMode {
 
 struct Heap {
     lock: Mutex,
+    /// pidfd of our own process for process_madvise (-1 = unusable, 0 = not opened yet).
+    pidfd: i32,
     /// Next unused stack slot in the current chunk (address of its guard page).
     next: usize,
     /// Slots left in the current chunk.
@@ -59,6 +79,7 @@ struct Heap {
 
 static mut HEAP: Heap = Heap {
     lock: Mutex::new(),
+    pidfd: 0,
     next: 0,
     left: 0,
     free: Vec::new(),
@@ -102,6 +123,12 @@ pub fn mallocinit(page: usize) {
         }
     }
     STACK_SIZE.store(size, Ordering::Relaxed);
+    // SAFETY: as above.
+    let g = unsafe { libc::getenv(c"GOSTACKGUARD".as_ptr()) };
+    // SAFETY: g is a valid C string when not null.
+    if !g.is_null() && unsafe { core::ffi::CStr::from_ptr(g) }.to_bytes() == b"mprotect" {
+        GUARD.store(2, Ordering::Relaxed);
+    }
 }
 
 /// The goroutine stack size in bytes.
@@ -125,7 +152,10 @@ pub fn guard_mode() -> GuardMode {
 
 /// (chunks mapped, stacks carved) so far.
 pub fn stats() -> (usize, usize) {
-    (CHUNKS.load(Ordering::Relaxed), STACKS.load(Ordering::Relaxed))
+    (
+        CHUNKS.load(Ordering::Relaxed),
+        STACKS.load(Ordering::Relaxed),
+    )
 }
 
 fn map_chunk(slot: usize) -> usize {
@@ -146,6 +176,69 @@ fn map_chunk(slot: usize) -> usize {
         }
         Err(e) => {
             crate::signal::throw_fmt(format_args!("runtime: cannot allocate stack memory: {e}"))
+        }
+    }
+}
+
+/// `process_madvise(pidfd, ranges, advice)`; true if every byte was advised.
+fn process_madvise(pidfd: i32, ranges: &[libc::iovec], advice: libc::c_int) -> bool {
+    let want: usize = ranges.iter().map(|r| r.iov_len).sum();
+    // SAFETY: the ranges lie in a chunk we mapped; the iovec array is valid.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            pidfd,
+            ranges.as_ptr(),
+            ranges.len(),
+            advice,
+            0u32,
+        )
+    };
+    r >= 0 && r as usize == want
+}
+
+/// Guard every stack slot of a new chunk and pre-fault each stack's top
+/// page, in one system call each when the kernel allows (see module docs).
+///
+/// # Safety
+/// Called with HEAP.lock held; `base` is a fresh chunk of `STACKS_PER_CHUNK` slots.
+unsafe fn prepare_chunk(h: *mut Heap, base: usize, slot: usize) {
+    let page = guard_size();
+    let size = stack_size();
+    // SAFETY: HEAP fields under its lock.
+    unsafe {
+        if (*h).pidfd == 0 {
+            let fd = libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0u32);
+            (*h).pidfd = if fd > 0 { fd as i32 } else { -1 };
+        }
+        let pidfd = (*h).pidfd;
+        let mut guards = [libc::iovec {
+            iov_base: core::ptr::null_mut(),
+            iov_len: 0,
+        }; STACKS_PER_CHUNK];
+        let mut tops = guards;
+        for i in 0..STACKS_PER_CHUNK {
+            let g = base + i * slot;
+            guards[i] = libc::iovec {
+                iov_base: g as *mut libc::c_void,
+                iov_len: page,
+            };
+            tops[i] = libc::iovec {
+                iov_base: (g + page + size - page) as *mut libc::c_void,
+                iov_len: page,
+            };
+        }
+        let batched = GUARD.load(Ordering::Relaxed) == 1
+            && pidfd > 0
+            && process_madvise(pidfd, &guards, MADV_GUARD_INSTALL);
+        if !batched {
+            for g in &guards {
+                install_guard(g.iov_base as usize);
+            }
+        }
+        if pidfd > 0 {
+            // Best effort: a failure only means the pages fault in later.
+            let _ = process_madvise(pidfd, &tops, MADV_POPULATE_WRITE);
         }
     }
 }
@@ -194,14 +287,15 @@ pub fn stackalloc() -> Stack {
             return Stack { lo, hi: lo + size };
         }
         if (*h).left == 0 {
-            (*h).next = map_chunk(slot);
+            let base = map_chunk(slot);
+            prepare_chunk(h, base, slot);
+            (*h).next = base;
             (*h).left = STACKS_PER_CHUNK;
         }
         let guard = (*h).next;
         (*h).next += slot;
         (*h).left -= 1;
         (*h).lock.unlock();
-        install_guard(guard);
         STACKS.fetch_add(1, Ordering::Relaxed);
         let lo = guard + guard_size();
         Stack { lo, hi: lo + size }

@@ -38,7 +38,7 @@ pub fn nanotime() -> i64 {
     };
     // SAFETY: ts is a valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 fn timer0(pp: *mut P) -> &'static AtomicI64 {
@@ -186,10 +186,6 @@ pub fn sleep(d: Duration) {
         }
         let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX / 2);
         (*gp).timer_when = nanotime().saturating_add(ns);
-        gopark(
-            Some(sleep_commit),
-            core::ptr::null_mut(),
-            WaitReason::Sleep,
-        );
+        gopark(Some(sleep_commit), core::ptr::null_mut(), WaitReason::Sleep);
     }
 }

@@ -40,6 +40,10 @@ pub enum Variant {
     Release,
     /// The dev profile with `-C dwarf-version=5` (in `target/fixtures/dwarf5`).
     Dwarf5,
+    /// The dev profile re-linked as a PIE (in `target/fixtures/pie`): the
+    /// examples' build.rs asks for `-no-pie`, so a linker wrapper drops it
+    /// and links with `-pie` (rustc's objects are position independent).
+    Pie,
 }
 
 /// (program, variant) -> the built binary or cargo's error output.
@@ -76,6 +80,7 @@ fn build_example(name: &str, variant: Variant) -> Result<PathBuf, String> {
         Variant::Debug => (fixtures_dir(), "debug"),
         Variant::Release => (fixtures_dir(), "release"),
         Variant::Dwarf5 => (fixtures_dir().join("dwarf5"), "debug"),
+        Variant::Pie => (fixtures_dir().join("pie"), "debug"),
     };
     let mut cmd = Command::new(cargo());
     cmd.current_dir(&ws)
@@ -96,12 +101,22 @@ fn build_example(name: &str, variant: Variant) -> Result<PathBuf, String> {
     cmd.env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    if variant == Variant::Dwarf5 {
-        // RUSTFLAGS replaces .cargo/config.toml's rustflags: repeat them.
-        cmd.env(
-            "RUSTFLAGS",
-            "-C force-frame-pointers=yes -C dwarf-version=5",
-        );
+    // RUSTFLAGS replaces .cargo/config.toml's rustflags: repeat them.
+    match variant {
+        Variant::Dwarf5 => {
+            cmd.env(
+                "RUSTFLAGS",
+                "-C force-frame-pointers=yes -C dwarf-version=5",
+            );
+        }
+        Variant::Pie => {
+            let linker = pie_linker()?;
+            cmd.env(
+                "RUSTFLAGS",
+                format!("-C force-frame-pointers=yes -C linker={}", linker.display()),
+            );
+        }
+        Variant::Debug | Variant::Release => {}
     }
     let out = cmd
         .output()
@@ -114,6 +129,18 @@ fn build_example(name: &str, variant: Variant) -> Result<PathBuf, String> {
         return Err(format!("{} was not built", bin.display()));
     }
     Ok(bin)
+}
+
+/// Writes `target/fixtures/pie-cc`: `cc` without `-no-pie`, with `-pie`.
+fn pie_linker() -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = fixtures_dir().join("pie-cc");
+    let script = "#!/bin/sh\n# Link as a PIE: drop -no-pie, add -pie.\nfor a in \"$@\"; do\n  shift\n  [ \"$a\" = \"-no-pie\" ] || set -- \"$@\" \"$a\"\ndone\nexec cc -pie \"$@\"\n";
+    std::fs::create_dir_all(fixtures_dir()).map_err(|e| e.to_string())?;
+    write_if_changed(&path, script);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// The `go` tool: `go` on PATH, else Debian's `/usr/lib/go-1.19/bin/go`.

@@ -22,8 +22,6 @@ const PINGPONG_N: usize = 200_000;
 const SWITCH_N: usize = 1_000_000;
 const RSS_N: usize = 100_000;
 
-runtime::main!(main);
-
 fn spawn() -> f64 {
     let wg = WaitGroup::new();
     wg.add(SPAWN_N as isize);
@@ -119,6 +117,7 @@ fn vm_rss() -> i64 {
     kb * 1024
 }
 
+#[runtime::main]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 || args[2].parse::<usize>().is_err() {

@@ -15,8 +15,6 @@ use std::sync::Arc;
 use runtime::chan::channel;
 use runtime::sync::{Mutex, WaitGroup};
 
-runtime::main!(main);
-
 fn deadlock() {
     let c = channel::<i32>(0);
     let c1 = c.clone();
@@ -50,6 +48,7 @@ fn deadlock() {
     drop(c);
 }
 
+#[runtime::main]
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     match mode.as_str() {

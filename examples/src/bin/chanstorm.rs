@@ -14,6 +14,7 @@
 //!   woken by close (receivers get None, senders panic-free because they
 //!   use a select with a done channel).
 //! * `ring`: a token passed around a ring of goroutines, each adding one.
+//! * `fair`: a select over two always-ready channels picks both often.
 //!
 //! Each storm prints `<name> ok count=N sum=S`; a mismatch panics (exit 2).
 #![no_main]
@@ -23,8 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use runtime::chan::{Chan, TryRecvError, channel};
 use runtime::sync::{Mutex, WaitGroup};
-
-runtime::main!(main);
 
 /// Expected count and sum of the values `0..n`.
 fn expect(n: u64) -> (u64, u64) {
@@ -241,6 +240,30 @@ fn close_storm(n: u64) {
     check("close", woken.get(), (2 * n, 2 * n));
 }
 
+/// Select's random poll order: with both channels always ready, each of
+/// the two cases must be chosen often (Go picks uniformly; a fixed order
+/// would always take the first). The bound is loose enough that a fair coin
+/// misses it with probability far below 1e-30.
+fn fairness(rounds: u64) {
+    let (a, b): (Chan<u64>, Chan<u64>) = (channel(1), channel(1));
+    // Select takes channels by reference too.
+    let (a, b) = (&a, &b);
+    let (mut na, mut nb) = (0u64, 0u64);
+    for _ in 0..rounds {
+        a.try_send(1).ok();
+        b.try_send(2).ok();
+        runtime::select! {
+            recv(a) -> v => { assert_eq!(v, Some(1)); na += 1 },
+            recv(b) -> v => { assert_eq!(v, Some(2)); nb += 1 },
+        }
+    }
+    assert!(
+        na > rounds / 4 && nb > rounds / 4,
+        "select is not fair: a chosen {na} times, b {nb} times of {rounds}"
+    );
+    check("fair", (na + nb, 0), (rounds, 0));
+}
+
 /// A token goes `laps` times around a ring of `n` goroutines.
 fn ring(n: usize, laps: u64) {
     let chans: Vec<Chan<u64>> = (0..n).map(|_| channel(0)).collect();
@@ -267,6 +290,7 @@ fn ring(n: usize, laps: u64) {
     check("ring", (token, 0), (laps * (n as u64 - 1), 0));
 }
 
+#[runtime::main]
 fn main() {
     let scale: u64 = std::env::args()
         .nth(1)
@@ -279,5 +303,6 @@ fn main() {
     mutex_storm(32, 500 * scale);
     close_storm(200 * scale);
     ring(64, 100 * scale);
+    fairness(2000);
     println!("chanstorm ok");
 }

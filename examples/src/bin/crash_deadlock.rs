@@ -4,8 +4,7 @@
 
 use runtime::chan::channel;
 
-runtime::main!(main);
-
+#[runtime::main]
 fn main() {
     let ch = channel::<i32>(0);
     let c2 = ch.clone();

@@ -5,8 +5,6 @@
 
 use runtime::chan::channel;
 
-runtime::main!(main);
-
 #[inline(never)]
 fn recurse(depth: u64) -> u64 {
     let buf = core::hint::black_box([depth as u8; 512]);
@@ -16,6 +14,7 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1) + buf[7] as u64
 }
 
+#[runtime::main]
 fn main() {
     let done = channel::<u64>(0);
     let d2 = done.clone();

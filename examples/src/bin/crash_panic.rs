@@ -5,8 +5,6 @@
 
 use runtime::chan::channel;
 
-runtime::main!(main);
-
 #[inline(never)]
 fn boom(v: u32) {
     if core::hint::black_box(v) == 42 {
@@ -14,6 +12,7 @@ fn boom(v: u32) {
     }
 }
 
+#[runtime::main]
 fn main() {
     let done = channel::<()>(0);
     let d2 = done.clone();

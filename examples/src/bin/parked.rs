@@ -13,8 +13,6 @@ use runtime::chan::channel;
 use runtime::runtime2::WaitReason;
 use runtime::sync::WaitGroup;
 
-runtime::main!(main);
-
 /// Where a debugger stops: all N goroutines are parked in "chan receive".
 #[unsafe(export_name = "main.ready")]
 #[inline(never)]
@@ -30,6 +28,7 @@ fn waiter(ch: runtime::chan::Chan<()>, wg: WaitGroup) {
     wg.done();
 }
 
+#[runtime::main]
 fn main() {
     let n: usize = match std::env::args().nth(1) {
         Some(a) => a.parse().expect("usage: parked [N]"),

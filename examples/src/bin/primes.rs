@@ -9,8 +9,6 @@
 
 use runtime::chan::{Chan, channel};
 
-runtime::main!(main);
-
 /// Sends 2, 3, 4, ... to `ch` forever.
 fn generate(ch: Chan<u64>) {
     let mut i = 2;
@@ -29,6 +27,7 @@ fn filter(input: Chan<u64>, output: Chan<u64>, prime: u64) {
     }
 }
 
+#[runtime::main]
 fn main() {
     let n: usize = match std::env::args().nth(1).map(|a| a.parse()) {
         None => 100,

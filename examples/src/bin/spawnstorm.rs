@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use runtime::sync::WaitGroup;
 
-runtime::main!(main);
-
+#[runtime::main]
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)

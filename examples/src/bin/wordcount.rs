@@ -18,8 +18,6 @@ use std::sync::Arc;
 use runtime::chan::channel;
 use runtime::sync::{Mutex, WaitGroup};
 
-runtime::main!(main);
-
 const CHUNK_LINES: usize = 512;
 
 fn usage() -> ! {
@@ -38,6 +36,7 @@ fn count_words(lines: &[String], counts: &mut HashMap<String, u64>) {
     }
 }
 
+#[runtime::main]
 fn main() {
     let mut workers = 4 * runtime::gomaxprocs(0).max(1) as usize;
     let mut top = 10usize;

@@ -1,0 +1,147 @@
+//! Scheduler self-check: timers, GOMAXPROCS changes, NumGoroutine, Gosched.
+//!
+//! Prints one line per check and `ok` at the end; any failure panics
+//! (exit 2). Run by examples/tests/programs.rs under GOMAXPROCS=1 and 2 and
+//! several GDBX_SEED values.
+#![no_main]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use runtime::chan::channel;
+use runtime::sync::WaitGroup;
+
+/// Goroutines sleeping different times wake in order of their deadlines,
+/// and not early; the main goroutine sleeps too while every other goroutine
+/// is asleep (only a timer can wake anything: no deadlock may be reported).
+fn timers() {
+    let out = channel::<u64>(16);
+    let start = Instant::now();
+    for ms in [40u64, 10, 30, 20] {
+        let out = out.clone();
+        runtime::go(move || {
+            runtime::sleep(Duration::from_millis(ms));
+            out.send(ms);
+        });
+    }
+    runtime::sleep(Duration::from_millis(5));
+    let got: Vec<u64> = (0..4).map(|_| out.recv().expect("value")).collect();
+    let el = start.elapsed();
+    assert_eq!(got, vec![10, 20, 30, 40], "timers fire in deadline order");
+    assert!(
+        el >= Duration::from_millis(40),
+        "slept at least 40ms, took {el:?}"
+    );
+    assert!(
+        el < Duration::from_secs(5),
+        "timers are not late by seconds: {el:?}"
+    );
+    println!("timers: woke in order after {} ms", el.as_millis());
+}
+
+/// Many short sleepers at once (timers spread over all Ps).
+fn many_sleepers() {
+    let wg = WaitGroup::new();
+    let n = 2000;
+    wg.add(n);
+    let done = Arc::new(AtomicUsize::new(0));
+    for i in 0..n {
+        let (wg, done) = (wg.clone(), done.clone());
+        runtime::go(move || {
+            runtime::sleep(Duration::from_micros(100 + (i as u64 % 50) * 20));
+            done.fetch_add(1, Ordering::Relaxed);
+            wg.done();
+        });
+    }
+    wg.wait();
+    assert_eq!(done.load(Ordering::Relaxed), n as usize);
+    println!("sleepers: {n} woke");
+}
+
+/// GOMAXPROCS can be queried and changed while goroutines run.
+fn gomaxprocs() {
+    let start = runtime::gomaxprocs(0);
+    assert!(start >= 1);
+    for want in [1, 3, 2, start] {
+        let prev = runtime::gomaxprocs(want);
+        assert_eq!(runtime::gomaxprocs(0), want);
+        let wg = WaitGroup::new();
+        let sum = Arc::new(AtomicUsize::new(0));
+        wg.add(100);
+        for i in 0..100 {
+            let (wg, sum) = (wg.clone(), sum.clone());
+            runtime::go(move || {
+                for _ in 0..10 {
+                    runtime::gosched();
+                }
+                sum.fetch_add(i, Ordering::Relaxed);
+                wg.done();
+            });
+        }
+        wg.wait();
+        assert_eq!(
+            sum.load(Ordering::Relaxed),
+            4950,
+            "after GOMAXPROCS {prev} -> {want}"
+        );
+    }
+    assert_eq!(runtime::gomaxprocs(0), start);
+    println!("gomaxprocs: {start} -> 1 -> 3 -> 2 -> {start}");
+}
+
+/// NumGoroutine counts live goroutines (ours: main + parked ones).
+fn num_goroutine() {
+    let base = runtime::num_goroutine();
+    let gate = channel::<()>(0);
+    let wg = WaitGroup::new();
+    wg.add(10);
+    for _ in 0..10 {
+        let (gate, wg) = (gate.clone(), wg.clone());
+        runtime::go(move || {
+            let _ = gate.recv();
+            wg.done();
+        });
+    }
+    while runtime::proc::count_waiting(runtime::runtime2::WaitReason::ChanReceive) < 10 {
+        runtime::gosched();
+    }
+    assert_eq!(runtime::num_goroutine(), base + 10);
+    gate.close();
+    wg.wait();
+    // The 10 exit right after wg.done(): wait until they are gone.
+    while runtime::num_goroutine() != base {
+        runtime::gosched();
+    }
+    println!("num_goroutine: {base} + 10 parked, back to {base}");
+}
+
+/// Two goroutines yielding to each other both make progress.
+fn gosched_fairness() {
+    let a = Arc::new(AtomicUsize::new(0));
+    let wg = WaitGroup::new();
+    wg.add(2);
+    for _ in 0..2 {
+        let (a, wg) = (a.clone(), wg.clone());
+        runtime::go(move || {
+            for _ in 0..10_000 {
+                a.fetch_add(1, Ordering::Relaxed);
+                runtime::gosched();
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+    assert_eq!(a.load(Ordering::Relaxed), 20_000);
+    println!("gosched: 20000 yields");
+}
+
+#[runtime::main]
+fn main() {
+    timers();
+    many_sleepers();
+    gomaxprocs();
+    num_goroutine();
+    gosched_fairness();
+    println!("ok");
+}

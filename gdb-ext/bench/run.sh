@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmark of the gdb extension (issue 5): `info goroutines` on `parked N`
+# for N = 1,000 / 10,000 / 100,000 and `goroutine all bt` on 10,000, and the
+# same `info goroutines` with Go 1.19's runtime-gdb.py on a Go program with N
+# parked goroutines (gdb-ext/bench/parked.go), when Go is installed.
+#
+#   bash gdb-ext/bench/run.sh            # from the workspace root
+#   NS="1000 10000" bash gdb-ext/bench/run.sh
+#
+# Prints one `TIME <command> | <seconds> | <lines>` line per measurement (best
+# of 3 runs inside one gdb; output captured with to_string, not printed).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WS=$PWD
+NS=${NS:-"1000 10000 100000"}
+GO=${GO:-/usr/lib/go-1.19/bin/go}
+OUT=${OUT:-$WS/target/gdbext-bench}
+mkdir -p "$OUT"
+
+cargo build -q --release -p gdb-ext
+cargo build -q -p examples --bin parked
+export GDBX_EXT_PATH=$WS/target/release/libgdbx_ext.so
+
+for n in $NS; do
+  echo "== gdbx: parked $n"
+  extra=()
+  case $n in 1000|10000) extra=(-ex 'python timed("goroutine all bt", 1)');; esac
+  gdb -batch -nx -iex "add-auto-load-safe-path $WS/target/debug" \
+      -iex "set pagination off" target/debug/parked \
+      -ex 'break main.ready' -ex "run $n" -ex "source $WS/gdb-ext/bench/timeit.py" \
+      -ex 'python timed("info goroutines")' \
+      -ex 'python timed("info goroutines -group")' "${extra[@]}" 2>&1 | grep -E '^(TIME|gdbx:)'
+done
+
+if [ -x "$GO" ]; then
+  src=$OUT/go-parked
+  mkdir -p "$src"
+  cp gdb-ext/bench/parked.go "$src/main.go"
+  [ -f "$src/go.mod" ] || printf 'module parked\n\ngo 1.19\n' > "$src/go.mod"
+  (cd "$src" && GOCACHE=${GOCACHE:-$OUT/gocache} "$GO" build -gcflags "-N -l" -o "$OUT/parked-go" .)
+  goroot=$("$GO" env GOROOT)
+  for n in $NS; do
+    echo "== Go runtime-gdb.py: parked-go $n"
+    extra=()
+    # runtime-gdb.py's `goroutine all bt` takes ~75 s for 1,000 goroutines: only there.
+    if [ "$n" = 1000 ]; then extra=(-ex 'python timed("goroutine all bt", 1)'); fi
+    gdb -batch -nx -iex "add-auto-load-safe-path $goroot/src/runtime/runtime-gdb.py" \
+        -iex "set pagination off" "$OUT/parked-go" \
+        -ex 'break main.ready' -ex "run $n" -ex "source $WS/gdb-ext/bench/timeit.py" \
+        -ex 'python timed("info goroutines", 1)' "${extra[@]}" 2>&1 | grep -E '^(TIME|Loading Go)'
+  done
+fi

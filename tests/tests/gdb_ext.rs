@@ -1,0 +1,624 @@
+//! The gdb extension (issue 5), tested as Go's runtime-gdb_test.go tests
+//! runtime-gdb.py: gdb runs in batch on example programs built fresh, the
+//! commands' output is cut into `echo BEGIN name` / `echo END` blocks, and
+//! each block is matched. The same stop is examined live and in a core file
+//! written by `gcore`.
+//!
+//! The native module is built here too (`cargo build -p gdb-ext` into
+//! target/fixtures) and handed to gdb with `GDBX_EXT_PATH`; gdb loads the
+//! extension through the `.debug_gdb_scripts` entry of the program once its
+//! folder is trusted (`-iex add-auto-load-safe-path`).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gdbx_tests::{Variant, example_bin, fixtures_dir, scratch, workspace_root};
+
+/// Parked goroutines in the programs under test.
+const N: usize = 20;
+
+/// Builds the native module once per test process.
+fn ext_module() -> &'static Path {
+    static EXT: OnceLock<PathBuf> = OnceLock::new();
+    EXT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let target = fixtures_dir();
+        let out = Command::new(&cargo)
+            .current_dir(workspace_root())
+            .args(["build", "-q", "-p", "gdb-ext", "--target-dir"])
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("run cargo build -p gdb-ext");
+        assert!(
+            out.status.success(),
+            "cargo build -p gdb-ext failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let so = target.join("debug").join("libgdbx_ext.so");
+        assert!(so.is_file(), "{} was not built", so.display());
+        so
+    })
+}
+
+/// One gdb batch run.
+struct Gdb {
+    bin: PathBuf,
+    core: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    /// Commands before the blocks (breakpoints, run).
+    pre: Vec<String>,
+    /// (name, commands) blocks, each output wrapped in BEGIN/END markers.
+    blocks: Vec<(String, Vec<String>)>,
+    /// Commands after the blocks (gcore).
+    post: Vec<String>,
+}
+
+struct Output {
+    all: String,
+    blocks: HashMap<String, String>,
+}
+
+impl Output {
+    fn block(&self, name: &str) -> &str {
+        match self.blocks.get(name) {
+            Some(b) => b,
+            None => panic!("no block {name} in gdb's output:\n{}", self.all),
+        }
+    }
+}
+
+impl Gdb {
+    fn new(bin: &Path) -> Gdb {
+        Gdb {
+            bin: bin.to_path_buf(),
+            core: None,
+            env: vec![
+                ("GDBX_EXT_PATH".into(), ext_module().display().to_string()),
+                // The programs: two Ps; stack guards gcore can read.
+                ("GOMAXPROCS".into(), "2".into()),
+                ("GOSTACKGUARD".into(), "mprotect".into()),
+            ],
+            pre: Vec::new(),
+            blocks: Vec::new(),
+            post: Vec::new(),
+        }
+    }
+
+    /// Stopped in `main.ready` of `parked N`.
+    fn at_ready(bin: &Path) -> Gdb {
+        let mut g = Gdb::new(bin);
+        g.pre = vec!["break main.ready".into(), format!("run {N}")];
+        g
+    }
+
+    fn block(&mut self, name: &str, cmds: &[&str]) -> &mut Self {
+        self.blocks
+            .push((name.into(), cmds.iter().map(|s| s.to_string()).collect()));
+        self
+    }
+
+    fn run(&self) -> Output {
+        // A directory per run: tests run in parallel threads.
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let dir = scratch(&format!(
+            "gdb_ext_run{}",
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let log = dir.join(format!(
+            "gdb-{}.log",
+            self.bin.file_name().unwrap().to_string_lossy()
+        ));
+        let file = File::create(&log).expect("create gdb log");
+        let mut cmd = Command::new("gdb");
+        let trusted = self.bin.parent().unwrap().display().to_string();
+        cmd.args(["-batch", "-nx", "-iex"])
+            .arg(format!("add-auto-load-safe-path {trusted}"))
+            .args(["-iex", "set pagination off", "-iex", "set width 0"])
+            .arg(&self.bin);
+        if let Some(core) = &self.core {
+            cmd.arg(core);
+        }
+        let mut ex = |c: &str| {
+            cmd.arg("-ex").arg(c);
+        };
+        for c in &self.pre {
+            ex(c);
+        }
+        for (name, cmds) in &self.blocks {
+            ex(&format!("echo BEGIN {name}\\n"));
+            for c in cmds {
+                ex(c);
+            }
+            ex("echo END\\n");
+        }
+        for c in &self.post {
+            ex(c);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        // One file for stdout and stderr keeps their order.
+        cmd.stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        let status = cmd.status().expect("run gdb (apt-get install gdb)");
+        let all = std::fs::read_to_string(&log).unwrap();
+        assert!(status.success(), "gdb failed ({status}):\n{all}");
+        let mut blocks = HashMap::new();
+        let mut rest = all.as_str();
+        while let Some(i) = rest.find("BEGIN ") {
+            let after = &rest[i + 6..];
+            let nl = after.find('\n').unwrap_or(after.len());
+            let name = after[..nl].to_string();
+            let body = &after[(nl + 1).min(after.len())..];
+            let end = body.find("END\n").unwrap_or(body.len());
+            blocks.insert(name, body[..end].to_string());
+            rest = &body[end..];
+        }
+        Output { all, blocks }
+    }
+}
+
+fn parked() -> PathBuf {
+    example_bin("parked", Variant::Debug)
+}
+
+fn no_python_errors(o: &Output) {
+    for bad in ["Traceback", "Python Exception", "Error occurred in Python"] {
+        assert!(!o.all.contains(bad), "{bad} in gdb's output:\n{}", o.all);
+    }
+}
+
+/// Data rows of `info goroutines` (after the header, before notes).
+fn goroutine_rows(block: &str) -> Vec<&str> {
+    block
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("Id"))
+        .skip(1)
+        .filter(|l| l.starts_with("* ") || l.starts_with("  ") && !l.trim_start().starts_with('?'))
+        .collect()
+}
+
+fn goid_of(row: &str) -> i64 {
+    row[2..]
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no goroutine id in {row:?}"))
+}
+
+/// The goroutine ids of the N parked waiters.
+fn waiters(block: &str) -> Vec<i64> {
+    goroutine_rows(block)
+        .into_iter()
+        .filter(|r| r.contains("parked::waiter"))
+        .map(goid_of)
+        .collect()
+}
+
+#[test]
+fn loading_prints_one_line() {
+    let o = Gdb::new(&parked())
+        .block("before", &["info goroutines"])
+        .run();
+    let loaded: Vec<&str> = o
+        .all
+        .lines()
+        .filter(|l| l.starts_with("gdbx: loaded runtime support for"))
+        .collect();
+    assert_eq!(loaded.len(), 1, "one load line:\n{}", o.all);
+    assert!(
+        loaded[0].contains(&parked().display().to_string()),
+        "{}",
+        loaded[0]
+    );
+    assert!(!loaded[0].contains("MISSING"), "{}", loaded[0]);
+    assert!(
+        o.block("before").contains("not running"),
+        "{}",
+        o.block("before")
+    );
+    no_python_errors(&o);
+}
+
+#[test]
+fn missing_native_module_says_how_to_build_it() {
+    let mut g = Gdb::new(&parked());
+    let empty = scratch("gdb_ext_no_module");
+    g.env = vec![
+        (
+            "GDBX_EXT_PATH".into(),
+            empty.join("libgdbx_ext.so").display().to_string(),
+        ),
+        ("GDBX_WORKSPACE".into(), empty.display().to_string()),
+    ];
+    let o = g.run();
+    let lines: Vec<&str> = o.all.lines().filter(|l| l.starts_with("gdbx:")).collect();
+    assert_eq!(lines.len(), 1, "one line from gdbx:\n{}", o.all);
+    assert!(lines[0].contains("cargo build -p gdb-ext"), "{}", lines[0]);
+    no_python_errors(&o);
+}
+
+/// The blocks run on the stop in main.ready, live and on its core.
+fn parked_blocks(g: &mut Gdb, w: Option<i64>) {
+    g.block("goroutines", &["info goroutines"])
+        .block("group", &["info goroutines -group"])
+        .block("running", &["info goroutines -status running"])
+        .block("limit", &["info goroutines -s waiting -limit 5"])
+        .block("location", &["info goroutines -location waiter"])
+        .block("badopt", &["info goroutines -bogus"])
+        .block("ms", &["info ms"])
+        .block("ps", &["info ps"])
+        .block("sched", &["info sched"])
+        .block("threads", &["info threads"])
+        .block("bt", &["bt"])
+        .block(
+            "funcs",
+            &["print $goid()", "print *$g()", "print *$m()", "print *$p()"],
+        )
+        .block("all", &["goroutine all bt"])
+        .block("unknown", &["goroutine 99999 bt"])
+        .block(
+            "printers",
+            &[
+                "print runtime::runtime2::ALLP",
+                "print runtime::runtime2::SCHED",
+                "print runtime::runtime2::M0",
+            ],
+        );
+    if let Some(w) = w {
+        let bt = format!("goroutine {w} bt");
+        let locals = format!("goroutine {w} info frame");
+        let select = format!("goroutine {w}");
+        g.block("gbt", &[bt.as_str()])
+            .block("glocals", &[locals.as_str()])
+            .block("gselect", &[select.as_str(), "bt", "goroutine off", "bt 1"]);
+    }
+}
+
+fn check_parked(o: &Output, w: i64) {
+    no_python_errors(o);
+    let rows = goroutine_rows(o.block("goroutines"));
+    let ids: Vec<i64> = rows.iter().map(|r| goid_of(r)).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "sorted by id:\n{}", o.block("goroutines"));
+    let running: Vec<&&str> = rows.iter().filter(|r| r.starts_with("* ")).collect();
+    assert_eq!(running.len(), 1, "{}", o.block("goroutines"));
+    assert!(
+        running[0].contains("running") && running[0].contains("main.ready"),
+        "{}",
+        running[0]
+    );
+    let waiting: Vec<&&str> = rows
+        .iter()
+        .filter(|r| {
+            r.contains("waiting (chan receive)")
+                && r.contains("parked::waiter (examples/src/bin/parked.rs:")
+        })
+        .collect();
+    assert_eq!(waiting.len(), N, "{}", o.block("goroutines"));
+    assert!(
+        waiting
+            .iter()
+            .all(|r| r.contains("examples/src/bin/parked.rs:") && r.contains(" by g1")),
+        "created at the go call by g1:\n{}",
+        o.block("goroutines")
+    );
+
+    let group = o.block("group");
+    assert!(
+        group
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{N} ")) && l.contains("parked::waiter")),
+        "{group}"
+    );
+    assert!(
+        group.contains(&format!("{} goroutines in", rows.len())),
+        "{group}"
+    );
+
+    let r = goroutine_rows(o.block("running"));
+    assert_eq!(r.len(), 1, "{}", o.block("running"));
+    let l = o.block("limit");
+    assert_eq!(goroutine_rows(l).len(), 5, "{l}");
+    let all_waiting = rows.iter().filter(|r| r.contains(" waiting ")).count();
+    assert!(
+        l.contains(&format!("({} more goroutines not shown", all_waiting - 5)),
+        "{l}"
+    );
+    assert_eq!(goroutine_rows(o.block("location")).len(), N);
+    assert!(
+        o.block("badopt").contains("unknown option"),
+        "{}",
+        o.block("badopt")
+    );
+    assert!(o.block("badopt").contains("usage: info goroutines"));
+
+    let ms = o.block("ms");
+    assert!(
+        ms.lines().any(|l| l.starts_with("* ") && l.contains("g1")),
+        "{ms}"
+    );
+    let ps = o.block("ps");
+    assert_eq!(
+        ps.lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .count(),
+        2,
+        "GOMAXPROCS=2 Ps:\n{ps}"
+    );
+    assert!(ps.contains("running"), "{ps}");
+    let sched = o.block("sched");
+    for k in ["global run queue:", "idle Ms:", "idle Ps:", "spinning Ms:"] {
+        assert!(sched.contains(k), "{k} in {sched}");
+    }
+    let threads = o.block("threads");
+    assert!(
+        threads
+            .lines()
+            .any(|l| l.contains("\"M") && l.contains(" g1\"")),
+        "thread names M<id> g<goid>:\n{threads}"
+    );
+    let bt = o.block("bt");
+    assert!(bt.contains("main.ready"), "{bt}");
+    assert!(
+        bt.contains("runtime.main") && bt.contains("runtime.goexit"),
+        "Go names:\n{bt}"
+    );
+    assert!(!bt.contains("runtime::rt0::runtime_main"), "{bt}");
+
+    let f = o.block("funcs");
+    assert!(f.contains("= 1\n"), "$goid() of the main goroutine:\n{f}");
+    assert!(f.contains("goroutine 1 [running] at main.ready"), "{f}");
+    assert!(
+        f.contains(" = M") && f.contains(" = P") && f.contains(" running M"),
+        "{f}"
+    );
+
+    let pr = o.block("printers");
+    assert!(pr.contains("allp (2 Ps) = {P0 "), "{pr}");
+    assert!(
+        pr.contains("global run queue:") && pr.contains("= M0 LWP"),
+        "{pr}"
+    );
+
+    let all = o.block("all");
+    assert!(all.contains("goroutine 1 [running]:"), "{all}");
+    assert_eq!(all.matches("[waiting (chan receive)]:").count(), N, "{all}");
+    assert!(all.matches("parked::waiter").count() >= N, "{all}");
+    assert!(
+        o.block("unknown").contains("no goroutine 99999"),
+        "{}",
+        o.block("unknown")
+    );
+
+    let gbt = o.block("gbt");
+    assert!(gbt.starts_with("#0 "), "frames from #0:\n{gbt}");
+    assert!(
+        gbt.contains("parked::waiter") && gbt.contains("runtime.goexit"),
+        "{gbt}"
+    );
+    assert!(
+        !gbt.contains("main.ready"),
+        "the thread's own frames are hidden:\n{gbt}"
+    );
+    let gl = o.block("glocals");
+    assert!(gl.contains("Stack level"), "{gl}");
+    let gs = o.block("gselect");
+    assert!(
+        gs.contains(&format!("[goroutine {w} (waiting (chan receive))")),
+        "{gs}"
+    );
+    assert!(gs.contains("parked::waiter"), "{gs}");
+    assert!(
+        gs.trim_end().lines().last().unwrap().contains("main.ready"),
+        "after `goroutine off`:\n{gs}"
+    );
+}
+
+#[test]
+fn parked_live_and_core() {
+    let bin = parked();
+    // Pass 1: learn the waiters' ids.
+    let mut g = Gdb::at_ready(&bin);
+    g.block("goroutines", &["info goroutines"]);
+    let first = g.run();
+    let ws = waiters(first.block("goroutines"));
+    assert_eq!(ws.len(), N, "{}", first.all);
+    let w = ws[N / 2];
+
+    // Pass 2: live, then gcore.
+    let core = scratch("gdb_ext_core").join("parked.core");
+    let mut g = Gdb::at_ready(&bin);
+    parked_blocks(&mut g, Some(w));
+    g.post = vec![format!("gcore {}", core.display())];
+    let live = g.run();
+    check_parked(&live, w);
+
+    // Pass 3: the core file of the same stop.
+    let mut g = Gdb::new(&bin);
+    g.core = Some(core.clone());
+    parked_blocks(&mut g, Some(w));
+    let dead = g.run();
+    check_parked(&dead, w);
+    // The same state, read from the core.
+    for b in ["goroutines", "group", "ps", "gbt"] {
+        assert_eq!(live.block(b), dead.block(b), "block {b}: live vs core");
+    }
+    let _ = std::fs::remove_file(&core);
+}
+
+#[test]
+fn release_build_locations() {
+    let bin = example_bin("parked", Variant::Release);
+    let mut g = Gdb::at_ready(&bin);
+    g.block("group", &["info goroutines -group"])
+        .block("all", &["goroutine all bt"]);
+    let o = g.run();
+    no_python_errors(&o);
+    assert!(
+        o.block("group")
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{N} ")) && l.contains("parked::waiter")),
+        "{}",
+        o.block("group")
+    );
+    assert_eq!(
+        o.block("all").matches("parked::waiter").count(),
+        N,
+        "{}",
+        o.block("all")
+    );
+}
+
+#[test]
+fn not_initialised_before_schedinit() {
+    for stop in ["_rt0_amd64", "runtime.check"] {
+        let mut g = Gdb::new(&parked());
+        g.pre = vec![format!("break {stop}"), "run 1".into()];
+        g.block("g", &["info goroutines"])
+            .block("ms", &["info ms"])
+            .block("ps", &["info ps"])
+            .block("sched", &["info sched"])
+            .block("all", &["goroutine all bt"]);
+        let o = g.run();
+        no_python_errors(&o);
+        for b in ["g", "ms", "ps", "sched", "all"] {
+            assert!(
+                o.block(b).contains("not initialised yet"),
+                "{stop}, {b}:\n{}",
+                o.block(b)
+            );
+        }
+    }
+}
+
+/// gdb's Python, run on the stop: corrupt allgs[1] (a wild pointer), the
+/// status of allgs[2], and make the last M of runtime.allm point back to the
+/// first (a cycle) - through gdb's view of the DWARF, so the test hard-codes
+/// no offset either.
+const CORRUPT: &str = "python exec(\"import struct\\ninf = gdb.selected_inferior()\\n\
+allgs = gdb.parse_and_eval('runtime::runtime2::ALLGS')\\n\
+inf.write_memory(int(allgs) + 8, struct.pack('<Q', 0x10))\\n\
+g2 = (allgs + 2).dereference().dereference()\\n\
+inf.write_memory(int(g2['atomicstatus'].address), struct.pack('<I', 777))\\n\
+head = gdb.parse_and_eval('runtime::runtime2::ALLM')\\n\
+m = head\\n\
+while int(m.dereference()['alllink']) != 0: m = m.dereference()['alllink']\\n\
+inf.write_memory(int(m.dereference()['alllink'].address), struct.pack('<Q', int(head)))\\n\")";
+
+#[test]
+fn garbage_memory_one_line_per_bad_entry() {
+    let mut g = Gdb::at_ready(&parked());
+    g.block("corrupt", &[CORRUPT])
+        .block("goroutines", &["info goroutines"])
+        .block("ms", &["info ms"]);
+    let o = g.run();
+    no_python_errors(&o);
+    let gs = o.block("goroutines");
+    let bad: Vec<&str> = gs
+        .lines()
+        .filter(|l| l.trim_start().starts_with('?'))
+        .collect();
+    assert_eq!(bad.len(), 2, "{gs}");
+    assert!(
+        bad.iter()
+            .any(|l| l.contains("allgs[1]") && l.contains("cannot read")),
+        "{gs}"
+    );
+    assert!(
+        bad.iter()
+            .any(|l| l.contains("allgs[2]") && l.contains("status 777")),
+        "{gs}"
+    );
+    // The rest is still listed: every waiter but the one corrupted.
+    let rows = goroutine_rows(gs);
+    assert!(rows.len() >= N - 1, "{gs}");
+    // Every M is still listed, then one line for the cycle.
+    let ms = o.block("ms");
+    assert!(ms.contains("loops back"), "{ms}");
+    assert!(ms.lines().any(|l| l.contains("g1")), "{ms}");
+    let listed = ms
+        .lines()
+        .filter(|l| !l.contains("LWP") && !l.trim_start().starts_with('?'))
+        .count();
+    assert!(listed >= 2, "every M listed before the cycle line:\n{ms}");
+}
+
+#[test]
+fn inside_a_context_switch() {
+    // Stop in the context switch (runtime.mcall: the G's context is being
+    // saved) and while goroutines are being created.
+    for (stop, skip) in [
+        ("runtime.mcall", 7),
+        ("runtime.gogo", 11),
+        ("runtime.newproc", 5),
+        ("runtime.schedule", 3),
+        ("runtime.sysmon", 0),
+    ] {
+        let mut g = Gdb::new(&parked());
+        g.pre = vec![
+            format!("break {stop}"),
+            format!("ignore 1 {skip}"),
+            format!("run {N}"),
+        ];
+        g.block("g", &["info goroutines"])
+            .block("ms", &["info ms"])
+            .block("all", &["goroutine all bt 3"])
+            .block("bt", &["bt"]);
+        let o = g.run();
+        no_python_errors(&o);
+        let gs = o.block("g");
+        let rows = goroutine_rows(gs);
+        assert!(
+            rows.first().is_some_and(|r| goid_of(r) == 1),
+            "{stop}: goroutine 1 listed:\n{gs}"
+        );
+        assert!(
+            !gs.contains(" ?  "),
+            "{stop}: no entry is garbage at a consistent stop:\n{gs}"
+        );
+        assert!(o.block("ms").contains("LWP"), "{stop}:\n{}", o.block("ms"));
+        assert!(
+            o.block("all").contains("goroutine 1 ["),
+            "{stop}:\n{}",
+            o.block("all")
+        );
+    }
+}
+
+#[test]
+fn contract_fields_exist_in_the_runtime() {
+    // Every field and symbol the extension reads (the list it resolves)
+    // exists in a freshly built program: renaming or removing one in
+    // runtime/src/runtime2.rs fails here, naming it.
+    let bin = debuginfo::Binary::open(parked()).expect("open parked");
+    let layouts = debuginfo::layout::Layouts::runtime(&bin).expect("DWARF layouts");
+    let missing = layouts.missing(debuginfo::layout::RUNTIME_FIELDS);
+    assert!(
+        missing.is_empty(),
+        "runtime fields the gdb extension reads are gone: {missing:?}"
+    );
+    for sym in debuginfo::layout::RUNTIME_SYMBOLS {
+        assert!(bin.symbol(sym).is_some(), "symbol {sym} is gone");
+    }
+    assert!(
+        bin.tls_tpoff("runtime.tlsg").is_some(),
+        "runtime.tlsg is not a TLS symbol"
+    );
+    // And the extension says so when it loads.
+    let o = Gdb::new(&parked()).run();
+    assert!(
+        o.all.contains("gdbx: loaded runtime support") && !o.all.contains("MISSING"),
+        "{}",
+        o.all
+    );
+}
