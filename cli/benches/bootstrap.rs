@@ -41,14 +41,20 @@ fn run_ok(cmd: &mut Command) {
     );
 }
 
-/// The plan's present steps, as gdbx resolves them.
-fn step_symbols(bin: &Path) -> Vec<String> {
+/// `gdbx symbols --format json [extra] BINARY`, parsed.
+fn symbols_doc(bin: &Path, extra: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_gdbx"))
-        .args(["symbols", "--plan", "ours", "--format", "json"])
+        .args(["symbols", "--format", "json"])
+        .args(extra)
         .arg(bin)
         .output()
         .expect("gdbx symbols");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The plan's present steps, as gdbx resolves them.
+fn step_symbols(bin: &Path) -> Vec<String> {
+    let doc = symbols_doc(bin, &["--plan", "ours"]);
     doc["steps"]
         .as_array()
         .unwrap()
@@ -60,12 +66,7 @@ fn step_symbols(bin: &Path) -> Vec<String> {
 
 /// How many steps of the plan are required (not optional).
 fn required_steps(bin: &Path) -> usize {
-    let out = Command::new(env!("CARGO_BIN_EXE_gdbx"))
-        .args(["symbols", "--format", "json"])
-        .arg(bin)
-        .output()
-        .expect("gdbx symbols");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let doc = symbols_doc(bin, &[]);
     doc["steps"]
         .as_array()
         .unwrap()

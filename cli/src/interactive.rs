@@ -1,8 +1,12 @@
 //! `gdbx gdb BINARY`: an interactive gdb with the project's extension on its
 //! path — like rust-gdb, for this runtime.
 //!
-//! Trust is added for exactly two directories (the binary's and the
-//! workspace's `python/`) with `add-auto-load-safe-path`; gdbx never says
+//! Trust is added for exactly two paths with `add-auto-load-safe-path`: the
+//! binary file itself (its `.debug_gdb_scripts` entry loads the extension;
+//! gdb matches a safe-path entry against the objfile's own name) and the
+//! workspace's `python/` directory. The binary's *directory* is not trusted:
+//! for a program in `/`, `/tmp` or `/usr/bin` that would trust every script
+//! (and `.gdbinit`) there, or everything at all. gdbx never says
 //! `set auto-load safe-path /`.
 
 use crate::{Fail, WORKSPACE, find_gdb};
@@ -11,13 +15,9 @@ use std::path::{Path, PathBuf};
 
 /// The gdb argument list (without the gdb path) for `binary`.
 pub fn gdb_args(binary: &Path, ws: &Path, extra: &[String]) -> Vec<String> {
-    let bin_dir = binary
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let bin_dir = bin_dir
+    let trusted = binary
         .canonicalize()
-        .unwrap_or_else(|_| bin_dir.to_path_buf());
+        .unwrap_or_else(|_| binary.to_path_buf());
     let python = ws.join("python");
     let py_str = python
         .display()
@@ -26,7 +26,7 @@ pub fn gdb_args(binary: &Path, ws: &Path, extra: &[String]) -> Vec<String> {
         .replace('\'', "\\'");
     let mut args = vec![
         "-iex".to_string(),
-        format!("add-auto-load-safe-path {}", bin_dir.display()),
+        format!("add-auto-load-safe-path {}", trusted.display()),
         "-iex".to_string(),
         format!("add-auto-load-safe-path {}", python.display()),
         "-iex".to_string(),
@@ -74,13 +74,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trusts_only_the_binary_dir_and_python() {
+    fn trusts_only_the_binary_and_python() {
         let args = gdb_args(
             Path::new("/nonexistent/dir/hello"),
             Path::new("/ws"),
             &["-ex".into(), "run".into()],
         );
-        assert!(args.contains(&"add-auto-load-safe-path /nonexistent/dir".to_string()));
+        assert!(args.contains(&"add-auto-load-safe-path /nonexistent/dir/hello".to_string()));
         assert!(args.contains(&"add-auto-load-safe-path /ws/python".to_string()));
         assert!(
             args.iter()
@@ -91,5 +91,9 @@ mod tests {
             Some("/nonexistent/dir/hello")
         );
         assert_eq!(&args[args.len() - 3..args.len() - 1], ["-ex", "run"]);
+        // A program in `/` must not make gdb trust `/`.
+        let args = gdb_args(Path::new("/hello"), Path::new("/ws"), &[]);
+        assert!(args.contains(&"add-auto-load-safe-path /hello".to_string()));
+        assert!(!args.iter().any(|a| a == "add-auto-load-safe-path /"));
     }
 }

@@ -231,53 +231,48 @@ impl Parser<'_> {
         Ok((name, self.value()?))
     }
 
+    /// The items of a tuple or list, the parser standing on its opening
+    /// byte: `item`s separated by ',' up to `close`.
+    fn items<T>(
+        &mut self,
+        close: u8,
+        expected: &'static str,
+        mut item: impl FnMut(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<Vec<T>, ParseError> {
+        self.i += 1;
+        let mut v = Vec::new();
+        if self.peek() == Some(close) {
+            self.i += 1;
+            return Ok(v);
+        }
+        loop {
+            v.push(item(self)?);
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(c) if c == close => {
+                    self.i += 1;
+                    return Ok(v);
+                }
+                _ => return Err(self.err(expected)),
+            }
+        }
+    }
+
     fn value(&mut self) -> Result<Value, ParseError> {
         match self.peek() {
             Some(b'"') => Ok(Value::Const(self.cstring()?)),
-            Some(b'{') => {
-                self.i += 1;
-                let mut fields = Vec::new();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(Value::Tuple(fields));
-                }
-                loop {
-                    fields.push(self.result()?);
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b'}') => return Ok(Value::Tuple(fields)),
-                        _ => {
-                            self.i -= 1;
-                            return Err(self.err("',' or '}'"));
-                        }
-                    }
-                }
-            }
+            Some(b'{') => Ok(Value::Tuple(self.items(
+                b'}',
+                "',' or '}'",
+                Self::result,
+            )?)),
             Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(Value::List(items));
-                }
-                loop {
-                    let item = match self.peek() {
-                        Some(b'"' | b'{' | b'[') => self.value()?,
-                        _ => {
-                            let (n, v) = self.result()?;
-                            Value::Tuple(vec![(n, v)])
-                        }
-                    };
-                    items.push(item);
-                    match self.next() {
-                        Some(b',') => {}
-                        Some(b']') => return Ok(Value::List(items)),
-                        _ => {
-                            self.i = self.i.saturating_sub(1);
-                            return Err(self.err("',' or ']'"));
-                        }
-                    }
-                }
+                let items = self.items(b']', "',' or ']'", |p| match p.peek() {
+                    Some(b'"' | b'{' | b'[') => p.value(),
+                    // A list of results: each `name=value` as a 1-tuple.
+                    _ => p.result().map(|r| Value::Tuple(vec![r])),
+                })?;
+                Ok(Value::List(items))
             }
             _ => Err(self.err("a value")),
         }
@@ -412,6 +407,29 @@ mod tests {
         assert!(parse_line("hello world").is_err());
         assert!(parse_line(r#"~"unterminated"#).is_err());
         assert!(parse_line(r#"^done,a={b="1""#).is_err());
+    }
+
+    /// Arbitrary lines made of MI's significant characters never panic
+    /// the parser (a cheap, deterministic stand-in for a fuzz target).
+    #[test]
+    fn arbitrary_lines_never_panic() {
+        const ALPHABET: &[u8] = b"^*+=~@&{}[],=\"\\0123456789abcdeno-_ \t\xc3\xa9";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let mut line = Vec::with_capacity(len);
+            let mut x = seed;
+            for _ in 0..len {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                line.push(ALPHABET[(x >> 33) as usize % ALPHABET.len()]);
+            }
+            let _ = parse_line(&String::from_utf8_lossy(&line));
+        }
     }
 
     #[test]

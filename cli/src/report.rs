@@ -1,7 +1,7 @@
 //! Rendering: the plan table (`gdbx symbols` and the head of
 //! `break-bootstrap`), the hits and verdict, JSON and JUnit XML.
 
-use crate::run::{Hit, RunOutcome, Verdict};
+use crate::run::{Hit, Problem, RunOutcome, Verdict};
 use debuginfo::plan::{Resolution, ResolvedStep, ThreadReq};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -56,9 +56,31 @@ fn hex(a: Option<u64>) -> String {
 }
 
 fn loc(step: &ResolvedStep) -> String {
-    step.location
-        .as_ref()
-        .map_or("-".to_string(), |l| l.to_string())
+    step.location.as_ref().map_or("-".to_string(), short_loc)
+}
+
+/// file:line for people: relative to the current directory when under it,
+/// and `<rustc>/library/...` for the standard library's remapped paths.
+/// (JSON keeps the full paths.)
+fn short_loc(l: &debuginfo::Location) -> String {
+    format!("{}:{}", short_path(&l.file), l.line)
+}
+
+fn short_path(file: &str) -> String {
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(rest) = file.strip_prefix(&*cwd.to_string_lossy())
+        && let Some(rest) = rest.strip_prefix('/')
+    {
+        return rest.to_string();
+    }
+    if let Some(rest) = file.strip_prefix("/rustc/")
+        && let Some((hash, tail)) = rest.split_once('/')
+        && hash.len() == 40
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return format!("<rustc>/{tail}");
+    }
+    file.to_string()
 }
 
 fn thread_label(t: ThreadReq) -> &'static str {
@@ -138,13 +160,10 @@ pub fn plan_table(res: &Resolution, style: Style) -> String {
         if let Some(pl) = &st.post_prologue_location
             && st.location.as_ref() != Some(pl)
         {
-            let _ = writeln!(s, "    {:<w$}  after prologue: {pl}", "");
+            let _ = writeln!(s, "    {:<w$}  after prologue: {}", "", short_loc(pl));
         }
         if let Some(wr) = &st.wrapper {
-            let l = wr
-                .location
-                .as_ref()
-                .map_or("-".to_string(), |l| l.to_string());
+            let l = wr.location.as_ref().map_or("-".to_string(), short_loc);
             let _ = writeln!(
                 s,
                 "    {:<w$}  ABI0 wrapper {} at {:#x} ({l}); breakpoint on the real function",
@@ -220,8 +239,8 @@ fn hit_line(h: &Hit, w: usize) -> String {
         None => format!("thread {}", h.thread),
     };
     let at = match (&h.file, h.line) {
-        (Some(f), Some(l)) => format!("{f}:{l}"),
-        (Some(f), None) => f.clone(),
+        (Some(f), Some(l)) => format!("{}:{l}", short_path(f)),
+        (Some(f), None) => short_path(f),
         _ => "-".into(),
     };
     format!(
@@ -286,16 +305,65 @@ fn xml(s: &str) -> String {
     o
 }
 
+/// JUnit counters and the `<testcase>` elements written so far.
+#[derive(Default)]
+struct JunitCases {
+    xml: String,
+    tests: usize,
+    failures: usize,
+    skipped: usize,
+}
+
+impl JunitCases {
+    /// One `<testcase>`: its `problems` become one `<failure>` (the first
+    /// one's kind, every message); without any, `skip` marks it skipped (an
+    /// optional step not hit); `output` is its `<system-out>`.
+    fn case(
+        &mut self,
+        suite: &str,
+        name: &str,
+        time_s: f64,
+        problems: &[&Problem],
+        skip: bool,
+        output: Option<&str>,
+    ) {
+        self.tests += 1;
+        let _ = writeln!(
+            self.xml,
+            "    <testcase classname=\"{suite}\" name=\"{}\" time=\"{time_s:.6}\">",
+            xml(name)
+        );
+        if let Some(p) = problems.first() {
+            self.failures += 1;
+            let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+            let _ = writeln!(
+                self.xml,
+                "      <failure type=\"{}\" message=\"{}\"/>",
+                p.kind,
+                xml(&messages.join("; "))
+            );
+        } else if skip {
+            self.skipped += 1;
+            let _ = writeln!(
+                self.xml,
+                "      <skipped message=\"optional step not hit\"/>"
+            );
+        }
+        if let Some(o) = output {
+            let _ = writeln!(self.xml, "      <system-out>{}</system-out>", xml(o));
+        }
+        self.xml.push_str("    </testcase>\n");
+    }
+}
+
 /// `break-bootstrap --format junit`: one test case per step, plus one for
 /// the run itself (crash, timeout, gdb failure).
 pub fn junit(res: &Resolution, out: &RunOutcome, v: &Verdict) -> String {
     let suite = format!("gdbx.bootstrap.{}", res.plan.as_str());
-    let mut cases = String::new();
-    let (mut failures, mut skipped, mut tests) = (0, 0, 0);
+    let mut c = JunitCases::default();
     for st in &res.steps {
-        tests += 1;
         let hit = out.hits.iter().find(|h| h.step == st.name);
-        let problems: Vec<_> = v
+        let problems: Vec<&Problem> = v
             .problems
             .iter()
             .filter(|p| p.step.as_deref() == Some(&st.name))
@@ -309,55 +377,33 @@ pub fn junit(res: &Resolution, out: &RunOutcome, v: &Verdict) -> String {
                 .map_or(0.0, |p| p.time_ms);
             (h.time_ms - prev) / 1000.0
         });
-        let _ = writeln!(
-            cases,
-            "    <testcase classname=\"{suite}\" name=\"{:02} {}\" time=\"{time:.6}\">",
-            st.index,
-            xml(&st.name)
-        );
-        if let Some(p) = problems.first() {
-            failures += 1;
-            let _ = writeln!(
-                cases,
-                "      <failure type=\"{}\" message=\"{}\"/>",
-                p.kind,
-                xml(&p.message)
-            );
-        } else if hit.is_none() {
-            skipped += 1;
-            let _ = writeln!(cases, "      <skipped message=\"optional step not hit\"/>");
-        }
-        if let Some(h) = hit {
-            let _ = writeln!(
-                cases,
-                "      <system-out>{}</system-out>",
-                xml(hit_line(h, 0).trim())
-            );
-        }
-        cases.push_str("    </testcase>\n");
-    }
-    tests += 1;
-    let run_problems: Vec<_> = v.problems.iter().filter(|p| p.step.is_none()).collect();
-    let _ = writeln!(
-        cases,
-        "    <testcase classname=\"{suite}\" name=\"program runs to completion\" time=\"{:.6}\">",
-        out.elapsed_ms / 1000.0
-    );
-    if let Some(p) = run_problems.first() {
-        failures += 1;
-        let _ = writeln!(
-            cases,
-            "      <failure type=\"{}\" message=\"{}\"/>",
-            p.kind,
-            xml(&p.message)
+        let line = hit.map(|h| hit_line(h, 0));
+        c.case(
+            &suite,
+            &format!("{:02} {}", st.index, st.name),
+            time,
+            &problems,
+            hit.is_none(),
+            line.as_deref().map(str::trim),
         );
     }
-    let _ = writeln!(
-        cases,
-        "      <system-out>{}</system-out>",
-        xml(&out.program_output)
+    c.case(
+        &suite,
+        "program runs to completion",
+        out.elapsed_ms / 1000.0,
+        &v.problems
+            .iter()
+            .filter(|p| p.step.is_none())
+            .collect::<Vec<_>>(),
+        false,
+        Some(&out.program_output),
     );
-    cases.push_str("    </testcase>\n");
+    let JunitCases {
+        xml: cases,
+        tests,
+        failures,
+        skipped,
+    } = c;
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"gdbx break-bootstrap\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{t:.6}\">\n  <testsuite name=\"{suite}\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{t:.6}\">\n{cases}  </testsuite>\n</testsuites>\n",
         t = out.elapsed_ms / 1000.0

@@ -67,6 +67,9 @@ pub struct ProgramExit {
     pub signal: Option<String>,
     /// A fatal signal it received (crash), and where.
     pub crash: Option<String>,
+    /// How many steps had been hit when that signal arrived (None: all).
+    #[serde(skip)]
+    pub crash_after: Option<usize>,
     /// gdbx's timeout killed it.
     pub timed_out: bool,
     /// The load bias applied to the plan's addresses (PIE).
@@ -264,6 +267,7 @@ fn drive(
                         _ => String::new(),
                     };
                     out.exit.crash = Some(format!("{sig} in {func}{at}"));
+                    out.exit.crash_after = Some(out.hits.len());
                 }
             }
             _ => {}
@@ -539,55 +543,43 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
             },
         }
     }
-    let mut failed = false;
+    // The run's own failures (status 3), each saying how far it got.
+    let after = |hits: &[Hit]| {
+        hits.last().map_or("before any step".into(), |h| {
+            format!("after #{} {}", h.order, h.step)
+        })
+    };
+    let mut run_problems: Vec<(&'static str, String)> = Vec::new();
     if let Some(e) = &out.gdb_error {
-        failed = true;
-        problems.push(Problem {
-            step: None,
-            kind: "gdb",
-            message: e.clone(),
-        });
+        run_problems.push(("gdb", e.clone()));
     }
     if out.exit.timed_out {
-        failed = true;
         let last = out.hits.last().map_or("no step was hit".into(), |h| {
             format!("last hit: #{} {}", h.order, h.step)
         });
-        problems.push(Problem {
-            step: None,
-            kind: "timeout",
-            message: format!("the program was killed by gdbx's timeout; {last}"),
-        });
+        let message = format!("the program was killed by gdbx's timeout; {last}");
+        run_problems.push(("timeout", message));
     }
     if let Some(c) = &out.exit.crash {
-        failed = true;
-        let last = out.hits.last().map_or("before any step".into(), |h| {
-            format!("after #{} {}", h.order, h.step)
-        });
-        problems.push(Problem {
-            step: None,
-            kind: "crash",
-            message: format!("the program crashed: {c}, {last}"),
-        });
+        // The last step hit before the signal, not the last of the run (a
+        // program that handles the fault may still reach runtime.exit).
+        let before = out.exit.crash_after.unwrap_or(out.hits.len());
+        let last = after(&out.hits[..before.min(out.hits.len())]);
+        run_problems.push(("crash", format!("the program crashed: {c}, {last}")));
     } else if let Some(sig) = &out.exit.signal {
-        failed = true;
-        problems.push(Problem {
-            step: None,
-            kind: "crash",
-            message: format!("the program was killed by {sig}"),
-        });
+        run_problems.push(("crash", format!("the program was killed by {sig}")));
     }
     if let Some(code) = out.exit.exit_code.filter(|&c| c != 0) {
-        failed = true;
-        let last = out.hits.last().map_or("before any step".into(), |h| {
-            format!("after #{} {}", h.order, h.step)
-        });
-        problems.push(Problem {
-            step: None,
-            kind: "exit_status",
-            message: format!("the program failed: it exited with status {code}, {last}"),
-        });
+        let last = after(&out.hits);
+        let message = format!("the program failed: it exited with status {code}, {last}");
+        run_problems.push(("exit_status", message));
     }
+    let failed = !run_problems.is_empty();
+    problems.extend(run_problems.into_iter().map(|(kind, message)| Problem {
+        step: None,
+        kind,
+        message,
+    }));
     let status = if failed {
         3
     } else if problems.is_empty() {
@@ -748,6 +740,15 @@ mod tests {
             v.problems
                 .iter()
                 .any(|p| p.kind == "crash" && p.message.contains("after #2 b")),
+            "{v:?}"
+        );
+        // The signal came after the first hit; the second came later.
+        o.exit.crash_after = Some(1);
+        let v = judge(&plan(), &o);
+        assert!(
+            v.problems
+                .iter()
+                .any(|p| p.kind == "crash" && p.message.contains("after #1 a")),
             "{v:?}"
         );
         let mut o = outcome(&["a"]);

@@ -120,16 +120,7 @@ fn neither_ours_nor_go_needs_a_plan() {
 
 #[test]
 fn stripped_debug_info_warns_and_still_works() {
-    let d = scratch("stripdebug");
-    let f = d.join("hello");
-    run_tool(
-        "objcopy",
-        &[
-            "--strip-debug".as_ref(),
-            go_hello(false).as_os_str(),
-            f.as_os_str(),
-        ],
-    );
+    let f = strip_debug("stripdebug", &go_hello(false));
     let out = gdbx([
         "symbols".as_ref(),
         "--format".as_ref(),
@@ -144,12 +135,7 @@ fn stripped_debug_info_warns_and_still_works() {
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["dwarf"], false);
-    for s in doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["optional"] == false)
-    {
+    for s in required_steps(&doc) {
         assert_eq!(s["present"], true, "{s}");
         assert!(s["location"].is_null());
     }

@@ -118,12 +118,7 @@ fn runtime_panic_is_status_3_after_main_main() {
 #[test]
 fn stack_overflow_crash_is_status_3_and_says_where() {
     let doc = bootstrap_json(&example_bin("crash_overflow", Variant::Debug), &[], 3);
-    let problems = doc["verdict"]["problems"].as_array().unwrap();
-    let crash = problems
-        .iter()
-        .find(|p| p["kind"] == "crash")
-        .expect("crash");
-    let msg = crash["message"].as_str().unwrap();
+    let msg = problem(&doc, "crash")["message"].as_str().unwrap();
     assert!(
         msg.contains("SIGSEGV in") && msg.contains("recurse") && msg.contains("after #"),
         "{msg}"
@@ -132,16 +127,7 @@ fn stack_overflow_crash_is_status_3_and_says_where() {
 
 #[test]
 fn stripped_debug_info_still_runs_from_the_symbol_table() {
-    let d = gdbx_tests::scratch("ours-stripdebug");
-    let f = d.join("hello");
-    gdbx_tests::run_tool(
-        "objcopy",
-        &[
-            "--strip-debug".as_ref(),
-            example_bin("hello", Variant::Debug).as_os_str(),
-            f.as_os_str(),
-        ],
-    );
+    let f = strip_debug("ours-stripdebug", &example_bin("hello", Variant::Debug));
     let out = gdbx([
         "break-bootstrap".as_ref(),
         "--format".as_ref(),

@@ -88,12 +88,7 @@ fn ours_release_resolves_every_required_step() {
     let bin = example_bin("hello", Variant::Release);
     let doc = symbols_json(&bin, &[]);
     assert_eq!(doc["flavor"]["kind"], "ours");
-    for s in doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["optional"] == false)
-    {
+    for s in required_steps(&doc) {
         assert_eq!(s["present"], true, "{s}");
     }
     assert_matches_gdb(&bin, &doc);

@@ -529,6 +529,48 @@ mod tests {
         assert!(err(&h).contains("32-bit ELF"), "{}", err(&h));
     }
 
+    /// Truncations and corruptions of a real ELF (this test binary) give an
+    /// error or a binary, never a panic; resolving a plan on whatever opens
+    /// never panics either.
+    #[test]
+    fn corrupt_inputs_never_panic() {
+        let exe = std::fs::read("/proc/self/exe").unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut opened = 0;
+        for i in 0..64 {
+            // Truncated at an arbitrary point (the headers, the middle, near the end).
+            let cut = match i {
+                0..=15 => i * 8,
+                _ => (rand() % exe.len() as u64) as usize,
+            };
+            let r = Binary::from_bytes("cut".into(), exe[..cut].to_vec());
+            assert!(
+                r.is_err(),
+                "a file cut at {cut} of {} bytes opened",
+                exe.len()
+            );
+            // Random bytes overwritten in the first 4 KiB (headers, tables).
+            let mut bytes = exe.clone();
+            for _ in 0..8 {
+                let at = 16 + (rand() % 4000) as usize;
+                bytes[at] = rand() as u8;
+            }
+            if let Ok(bin) = Binary::from_bytes("flipped".into(), bytes) {
+                // Resolving (DWARF included) is slow in a debug build: a few suffice.
+                if opened < 3 {
+                    let _ = crate::plan::resolve(&bin, &crate::plan::Plan::ours());
+                }
+                opened += 1;
+            }
+        }
+    }
+
     #[test]
     fn uvarint_decodes() {
         assert_eq!(uvarint(&[0x08]), Some((8, 1)));

@@ -85,6 +85,24 @@ const fn chain(name: &'static str, what: &'static str) -> StepSpec {
     }
 }
 
+/// An optional background step that runs after `runtime.main` (sysmon on
+/// its own thread, the scavenger as a goroutine).
+const fn background(name: &'static str, thread: ThreadReq, what: &'static str) -> StepSpec {
+    StepSpec {
+        name,
+        thread,
+        after: Some("runtime.main"),
+        optional: true,
+        what,
+    }
+}
+
+const SYSMON: StepSpec = background(
+    "runtime.sysmon",
+    ThreadReq::Own,
+    "system monitor on its own thread (no P)",
+);
+
 impl Plan {
     /// Contract 1 (14 steps) plus sysmon and the scavenger (optional, after `runtime.main`).
     pub fn ours() -> Plan {
@@ -111,20 +129,12 @@ impl Plan {
                 chain("main.init", "the program's init"),
                 chain("main.main", "the program's main"),
                 chain("runtime.exit", "exit status to the kernel"),
-                StepSpec {
-                    name: "runtime.sysmon",
-                    thread: ThreadReq::Own,
-                    after: Some("runtime.main"),
-                    optional: true,
-                    what: "system monitor on its own thread (no P)",
-                },
-                StepSpec {
-                    name: "runtime.scavenger",
-                    thread: ThreadReq::Goroutine,
-                    after: Some("runtime.main"),
-                    optional: true,
-                    what: "returns unused memory to the OS (a goroutine)",
-                },
+                SYSMON,
+                background(
+                    "runtime.scavenger",
+                    ThreadReq::Goroutine,
+                    "returns unused memory to the OS (a goroutine)",
+                ),
             ],
         }
     }
@@ -154,20 +164,12 @@ impl Plan {
                 chain("runtime.main", "on the main G: starts sysmon, gcenable"),
                 chain("main.main", "the program's main"),
                 chain("runtime.exit", "exit status to the kernel"),
-                StepSpec {
-                    name: "runtime.sysmon",
-                    thread: ThreadReq::Own,
-                    after: Some("runtime.main"),
-                    optional: true,
-                    what: "system monitor on its own thread (no P)",
-                },
-                StepSpec {
-                    name: "runtime.bgscavenge",
-                    thread: ThreadReq::Goroutine,
-                    after: Some("runtime.main"),
-                    optional: true,
-                    what: "background scavenger goroutine",
-                },
+                SYSMON,
+                background(
+                    "runtime.bgscavenge",
+                    ThreadReq::Goroutine,
+                    "background scavenger goroutine",
+                ),
             ],
         }
     }

@@ -6,7 +6,9 @@
 //!
 //! Skipped (with a message) only when gdb is not installed; CI installs it.
 
-use std::process::Command;
+mod common;
+
+use common::{gdb_batch, gdb_log, have_gdb, hit_script, parse_hits};
 
 /// Contract 1, steps 1-14 (sysmon and the scavenger belong to issue 3).
 const PLAN: &[&str] = &[
@@ -26,50 +28,14 @@ const PLAN: &[&str] = &[
     "runtime.exit",
 ];
 
-fn have_gdb() -> bool {
-    Command::new("gdb")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn script() -> String {
-    let mut s = String::from("set pagination off\nset confirm off\nset breakpoint pending off\n");
-    for sym in PLAN {
-        s.push_str(&format!(
-            "break {sym}\ncommands\nsilent\nprintf \"HIT {sym} %d\\n\", $_thread\ncontinue\nend\n"
-        ));
-    }
-    s.push_str("run\n");
-    s
-}
-
 fn hits(procs: &str) -> (Vec<(String, u32)>, String) {
-    let dir = std::env::temp_dir().join(format!("gdb_bootstrap_{}_{procs}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("bootstrap.gdb");
-    std::fs::write(&path, script()).unwrap();
-    let out = Command::new("gdb")
-        .args(["-batch", "-nx", "-x"])
-        .arg(&path)
-        .arg(env!("CARGO_BIN_EXE_hello"))
-        .env("GOMAXPROCS", procs)
-        .output()
-        .expect("run gdb");
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let mut v = Vec::new();
-    for line in stdout.lines() {
-        if let Some(rest) = line.strip_prefix("HIT ") {
-            let mut it = rest.split_whitespace();
-            let sym = it.next().unwrap().to_string();
-            let th: u32 = it.next().unwrap().parse().unwrap();
-            v.push((sym, th));
-        }
-    }
-    (v, format!("{stdout}\n--- stderr ---\n{stderr}"))
+    let out = gdb_batch(
+        &format!("gdb_bootstrap_{procs}"),
+        &hit_script(PLAN),
+        &[env!("CARGO_BIN_EXE_hello")],
+        &[("GOMAXPROCS", procs)],
+    );
+    (parse_hits(&common::text(&out.stdout)), gdb_log(&out))
 }
 
 fn check_order(procs: &str) {
@@ -128,4 +94,69 @@ fn gdb_sees_contract_1_in_order() {
     }
     check_order("1");
     check_order("2");
+}
+
+/// A parked goroutine's saved context (`G.sched`: sp, pc, bp) is what a
+/// debugger unwinds from: load it into the registers of a stopped thread
+/// and gdb's ordinary DWARF unwinding walks from `gopark` back through the
+/// channel receive and the goroutine's function to `runtime.goexit`, and
+/// stops there cleanly.
+#[test]
+fn gdb_unwinds_a_parked_goroutine_from_its_gobuf() {
+    if !have_gdb() {
+        eprintln!("SKIPPED gdb_unwinds_a_parked_goroutine_from_its_gobuf: gdb is not installed");
+        return;
+    }
+    let script = "set pagination off\nset confirm off\nset language c\n\
+        break main.ready\nrun\n\
+        set $n = 'runtime::runtime2::ALLGLEN'\nset $i = 0\nset $found = 0\n\
+        while $i < $n && !$found\n\
+          set $g = 'runtime::runtime2::ALLGS'[$i]\n\
+          if $g->atomicstatus == 4 && $g->waitreason == 1\n\
+            set $found = 1\n\
+          else\n\
+            set $i = $i + 1\n\
+          end\n\
+        end\n\
+        printf \"FOUND %d goid=%d\\n\", $found, $g->goid\n\
+        set $sp = $g->sched.sp\nset $rbp = $g->sched.bp\nset $pc = $g->sched.pc\n\
+        echo BEGIN bt\\n\nbt\necho END bt\\n\nkill\n";
+    let out = gdb_batch(
+        "gdb_parked",
+        script,
+        &[env!("CARGO_BIN_EXE_parked"), "3"],
+        &[("GOMAXPROCS", "2")],
+    );
+    let log = gdb_log(&out);
+    assert!(
+        log.contains("FOUND 1 goid="),
+        "no goroutine parked in chan receive\n{log}"
+    );
+    let bt: String = log
+        .split("BEGIN bt")
+        .nth(1)
+        .and_then(|s| s.split("END bt").next())
+        .unwrap_or_default()
+        .to_string();
+    let frames: Vec<&str> = bt.lines().filter(|l| l.starts_with('#')).collect();
+    assert!(frames.len() >= 3, "too few frames\n{log}");
+    assert!(
+        frames.last().unwrap().contains("goexit"),
+        "unwinding must end at runtime.goexit\n{log}"
+    );
+    assert!(
+        bt.contains("parked"),
+        "the goroutine's own function is on the stack\n{log}"
+    );
+    if cfg!(debug_assertions) {
+        assert!(
+            frames[0].contains("gopark"),
+            "innermost frame is gopark\n{log}"
+        );
+        assert!(bt.contains("waiter"), "{log}");
+    }
+    assert!(
+        !bt.contains("Backtrace stopped") && !bt.contains("corrupt"),
+        "unwinding must stop cleanly\n{log}"
+    );
 }

@@ -2,17 +2,9 @@
 //! `hello world!`; `parked N` parks N goroutines and releases them; the
 //! crash programs fail the way Go programs fail (message + exit status 2).
 
-use std::process::{Command, Output};
+mod common;
 
-fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(bin);
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output()
-        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))
-}
+use common::{run, text};
 
 /// The id N of the first `goroutine N [running]:` line (the first user
 /// goroutine is 2, or later if the runtime starts goroutines of its own).
@@ -23,10 +15,6 @@ fn running_goroutine(err: &str) -> Option<u64> {
             .parse()
             .ok()
     })
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
@@ -64,36 +52,42 @@ fn parked_parks_and_releases() {
     }
 }
 
+/// Run a crash program with `env`; it must exit with status 2. Returns
+/// (stdout, stderr).
+fn crash(bin: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = run(bin, &[], env);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{env:?} stderr: {err}");
+    (text(&out.stdout), err)
+}
+
 #[test]
 fn deadlock_is_fatal_like_go() {
     for procs in ["1", "2"] {
-        let out = run(
+        let (out, err) = crash(
             env!("CARGO_BIN_EXE_crash_deadlock"),
-            &[],
             &[("GOMAXPROCS", procs)],
         );
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
         assert!(
             err.starts_with("fatal error: all goroutines are asleep - deadlock!\n"),
             "{err}"
         );
         assert!(err.contains("goroutine 1 [chan send]:"), "{err}");
         assert!(err.contains("[chan receive]:"), "{err}");
-        assert_eq!(text(&out.stdout), "");
+        // Go's dump: each goroutine's frames, then where it was created.
+        assert!(err.contains("crash_deadlock.rs:17 +0x"), "{err}");
+        assert!(
+            err.contains("created by goroutine 1\n\texamples/src/bin/crash_deadlock.rs:11"),
+            "{err}"
+        );
+        assert_eq!(out, "");
     }
 }
 
 #[test]
 fn panic_in_goroutine_is_fatal_like_go() {
     for procs in ["1", "2"] {
-        let out = run(
-            env!("CARGO_BIN_EXE_crash_panic"),
-            &[],
-            &[("GOMAXPROCS", procs)],
-        );
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        let (out, err) = crash(env!("CARGO_BIN_EXE_crash_panic"), &[("GOMAXPROCS", procs)]);
         assert!(
             err.starts_with("panic: boom in goroutine: value 42\n\ngoroutine "),
             "{err}"
@@ -107,20 +101,17 @@ fn panic_in_goroutine_is_fatal_like_go() {
             err.contains("crash_panic.rs:"),
             "backtrace has file:line: {err}"
         );
-        assert!(!text(&out.stdout).contains("unreachable"));
+        assert!(!out.contains("unreachable"));
     }
 }
 
 #[test]
 fn stack_overflow_is_fatal_like_go() {
     for procs in ["1", "2"] {
-        let out = run(
+        let (_, err) = crash(
             env!("CARGO_BIN_EXE_crash_overflow"),
-            &[],
             &[("GOMAXPROCS", procs)],
         );
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
         assert!(err.contains("fatal error: stack overflow\n"), "{err}");
         assert!(running_goroutine(&err).is_some_and(|id| id >= 2), "{err}");
         assert!(
@@ -132,13 +123,10 @@ fn stack_overflow_is_fatal_like_go() {
 
 #[test]
 fn stack_size_follows_gostacksize() {
-    let out = run(
+    let (_, err) = crash(
         env!("CARGO_BIN_EXE_crash_overflow"),
-        &[],
         &[("GOSTACKSIZE", "256k")],
     );
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert!(
         err.contains("goroutine stack exceeds 262144-byte limit"),
         "{err}"

@@ -68,6 +68,7 @@ fn chanstorm_no_value_lost() {
                 "buffered-big ok count=32000 sum=511984000",
                 "select ok count=12000 sum=71994000",
                 "mutex ok count=16000 sum=0",
+                "mutex-starve ok count=160 sum=0",
                 "close ok count=400 sum=400",
                 "ring ok count=6300 sum=0",
                 "fair ok count=2000 sum=0",

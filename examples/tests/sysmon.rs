@@ -8,39 +8,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Barrier, mpsc};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-const WATCHDOG: Duration = Duration::from_secs(120);
-
-/// Run a program to completion, killing it after `WATCHDOG`.
-fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(bin);
-    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let child = c
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
-    let pid = child.id() as i32;
-    let (tx, rx) = mpsc::channel::<()>();
-    let dog = std::thread::spawn(move || {
-        if rx.recv_timeout(WATCHDOG).is_err() {
-            // SAFETY: kill(2) on our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    });
-    let out = child.wait_with_output().expect("wait");
-    let _ = tx.send(());
-    dog.join().unwrap();
-    out
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{gdb_batch, gdb_log, have_gdb, hit_script, parse_hits, run, text};
 
 /// Kills the child when dropped (also on a failed assertion).
 struct Guard(Child);
@@ -50,14 +23,6 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn have_gdb() -> bool {
-    Command::new("gdb")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
 
 /// `burst 1000 --sleep 1`: main parks (WaitGroup) and then idles for 1 s,
@@ -71,43 +36,15 @@ fn gdb_sees_sysmon_on_its_own_thread_and_the_scavenger_after_runtime_main() {
     for procs in ["1", "2"] {
         // Displaced stepping stays on (gdb's default): the runtime pads its
         // ELF entry point, which gdb uses as scratch space (asm.rs).
-        let mut s =
-            String::from("set pagination off\nset confirm off\nset breakpoint pending off\n");
-        for sym in ["runtime.main", "runtime.sysmon", "runtime.scavenger"] {
-            s.push_str(&format!(
-                "break {sym}\ncommands\nsilent\nprintf \"HIT {sym} %d\\n\", $_thread\ncontinue\nend\n"
-            ));
-        }
-        s.push_str("run\n");
-        let dir = std::env::temp_dir().join(format!("gdb_sysmon_{}_{procs}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sysmon.gdb");
-        std::fs::write(&path, s).unwrap();
-        let out = run(
-            "gdb",
-            &[
-                "-batch",
-                "-nx",
-                "-x",
-                path.to_str().unwrap(),
-                "--args",
-                env!("CARGO_BIN_EXE_burst"),
-                "1000",
-                "--sleep",
-                "1",
-            ],
+        let script = hit_script(&["runtime.main", "runtime.sysmon", "runtime.scavenger"]);
+        let out = gdb_batch(
+            &format!("gdb_sysmon_{procs}"),
+            &script,
+            &[env!("CARGO_BIN_EXE_burst"), "1000", "--sleep", "1"],
             &[("GOMAXPROCS", procs)],
         );
-        let _ = std::fs::remove_dir_all(&dir);
-        let o = text(&out.stdout);
-        let hits: Vec<(String, u32)> = o
-            .lines()
-            .filter_map(|l| l.strip_prefix("HIT "))
-            .map(|l| {
-                let (s, t) = l.split_once(' ').unwrap();
-                (s.to_string(), t.trim().parse().unwrap())
-            })
-            .collect();
+        let o = gdb_log(&out);
+        let hits = parse_hits(&text(&out.stdout));
         let pos = |sym: &str| hits.iter().position(|(s, _)| s == sym);
         let main = pos("runtime.main").unwrap_or_else(|| panic!("runtime.main not hit: {o}"));
         let sysmon = pos("runtime.sysmon").unwrap_or_else(|| panic!("runtime.sysmon not hit: {o}"));
@@ -177,12 +114,13 @@ fn check_sched_line(l: &str, procs: usize, detailed: bool) {
 fn schedtrace_lines_appear_and_parse() {
     for procs in [1usize, 2] {
         let p = procs.to_string();
+        // `burst 100 --sleep 1` lives > 1 s, so sysmon surely traces.
         let out = run(
-            env!("CARGO_BIN_EXE_preempt"),
-            &[],
+            env!("CARGO_BIN_EXE_burst"),
+            &["100", "--sleep", "1"],
             &[
                 ("GOMAXPROCS", &p),
-                ("GODEBUG", "gctrace=1,schedtrace=1,bogus,madeup=7"),
+                ("GODEBUG", "gctrace=1,schedtrace=100,bogus,madeup=7"),
             ],
         );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -194,11 +132,11 @@ fn schedtrace_lines_appear_and_parse() {
         }
 
         let out = run(
-            env!("CARGO_BIN_EXE_preempt"),
-            &[],
+            env!("CARGO_BIN_EXE_burst"),
+            &["100", "--sleep", "1"],
             &[
                 ("GOMAXPROCS", &p),
-                ("GODEBUG", "schedtrace=1,scheddetail=1"),
+                ("GODEBUG", "schedtrace=100,scheddetail=1"),
             ],
         );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -274,8 +212,12 @@ fn schedtrace_lines_appear_and_parse() {
 
 #[test]
 fn busy_goroutine_with_preemption_points_does_not_starve_others() {
-    for procs in ["1", "2"] {
-        let out = run(env!("CARGO_BIN_EXE_preempt"), &[], &[("GOMAXPROCS", procs)]);
+    for (procs, args) in [("1", &[][..]), ("2", &[][..]), ("1", &["chan"][..])] {
+        let out = run(
+            env!("CARGO_BIN_EXE_preempt"),
+            args,
+            &[("GOMAXPROCS", procs)],
+        );
         let o = text(&out.stdout);
         assert_eq!(
             out.status.code(),
@@ -552,5 +494,31 @@ fn sigquit_dumps_every_goroutine_and_exits_2() {
             "{header}"
         );
         assert!(block.lines().count() >= 2, "{block}");
+    }
+}
+
+#[test]
+fn async_preemption_by_signal_is_opt_in_and_keeps_registers() {
+    for procs in ["1", "2"] {
+        let out = run(
+            env!("CARGO_BIN_EXE_asyncpreempt"),
+            &[],
+            &[("GOMAXPROCS", procs), ("GODEBUG", "asyncpreempt=1")],
+        );
+        let o = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "P={procs}: {o} {}",
+            text(&out.stderr)
+        );
+        // At one P main runs again only if the loop (which has no safe
+        // point) was preempted by signal; the checksum proves every
+        // register survived the preemptions.
+        assert_eq!(
+            o,
+            "main: ran while the spinner spins\nother: ran\nchecksum same=true\nok async_preempted=true\n",
+            "P={procs}"
+        );
     }
 }

@@ -29,7 +29,7 @@ for n in $NS; do
       -iex "set pagination off" target/debug/parked \
       -ex 'break main.ready' -ex "run $n" -ex "source $WS/gdb-ext/bench/timeit.py" \
       -ex 'python timed("info goroutines")' \
-      -ex 'python timed("info goroutines -group")' "${extra[@]}" 2>&1 | grep -E '^(TIME|gdbx:)'
+      -ex 'python timed("info goroutines -group")' "${extra[@]}" 2>&1 | grep -E '^(TIME|gdbx:|Python|Error|Traceback|gdb\.)'
 done
 
 if [ -x "$GO" ]; then
@@ -47,6 +47,6 @@ if [ -x "$GO" ]; then
     gdb -batch -nx -iex "add-auto-load-safe-path $goroot/src/runtime/runtime-gdb.py" \
         -iex "set pagination off" "$OUT/parked-go" \
         -ex 'break main.ready' -ex "run $n" -ex "source $WS/gdb-ext/bench/timeit.py" \
-        -ex 'python timed("info goroutines", 1)' "${extra[@]}" 2>&1 | grep -E '^(TIME|Loading Go)'
+        -ex 'python timed("info goroutines", 1)' "${extra[@]}" 2>&1 | grep -E '^(TIME|Loading Go|Python|Error|Traceback)'
   done
 fi

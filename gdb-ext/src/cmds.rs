@@ -200,8 +200,11 @@ impl Ctx<'_> {
             return (None, (0, 0));
         }
         let (lo, hi) = (g.sp, if g.hi > g.sp { g.hi } else { u64::MAX });
-        let mut fallback = None;
-        let mut fallback_named = false;
+        // Frames that could stand for the G when no user code is on its
+        // stack (outermost last); judged only then, since that costs symbol
+        // lookups.
+        let mut candidates: Vec<(u64, usize)> = Vec::new();
+        let mut found = None;
         let (mut pc, mut bp) = (g.pc, g.bp);
         let mut last = false;
         for _ in 0..MAX_FRAMES {
@@ -209,19 +212,11 @@ impl Ctx<'_> {
             let probe = pc - 1;
             let (user, fb) = self.classify(probe);
             if let Some(u) = user {
-                fallback = Some((probe, u));
+                found = Some((probe, u));
                 break;
             }
-            if let Some(f) = fb
-                && !self.is_entry(probe, g)
-            {
-                // Prefer a function the runtime exports under a Go name
-                // (runtime.scavenger) over the closures around it.
-                let named = self.syms.go_name(probe).is_some();
-                if named || !fallback_named {
-                    fallback = Some((probe, f));
-                    fallback_named = named;
-                }
+            if let Some(f) = fb {
+                candidates.push((probe, f));
             }
             if last || bp == 0 || !bp.is_multiple_of(8) || bp < lo || bp >= hi {
                 break;
@@ -242,6 +237,16 @@ impl Ctx<'_> {
                 bp = next;
             }
         }
+        // No user code: prefer the outermost function the runtime exports
+        // under a Go name (runtime.scavenger) over the closures around it,
+        // and never the entry trampoline (G.startpc).
+        let fallback = found.or_else(|| {
+            let usable = || candidates.iter().rev().filter(|c| !self.is_entry(c.0, g));
+            usable()
+                .find(|c| self.syms.go_name(c.0).is_some())
+                .or_else(|| usable().next())
+                .copied()
+        });
         if used.0 > used.1 {
             used = (0, 0);
         }
@@ -312,7 +317,7 @@ impl Ctx<'_> {
         }
         let raw = self
             .bin
-            .read_at(g.cfile, g.cfile_len)
+            .read_at(g.cfile.wrapping_sub(self.rt.bias), g.cfile_len)
             .or_else(|| self.mem.bytes(g.cfile, g.cfile_len as usize).ok());
         let file = match raw {
             Some(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -520,29 +525,76 @@ impl Ctx<'_> {
             }
             let _ = writeln!(out, "{} goroutines in {} locations", rows.len(), total);
         } else {
-            let _ = writeln!(
-                out,
-                "  {:<7} {:<28} {:<14} {:<50}  Created at",
-                "Id", "Status", "M/thread", "Location"
-            );
             let limit = f.limit.unwrap_or(usize::MAX);
-            for r in rows.iter().take(limit) {
-                let mark = if r.on_cpu { '*' } else { ' ' };
-                let mt = match (r.m_id, r.thread) {
-                    (Some(m), Some(t)) => format!("M{m} thread {t}"),
-                    (Some(m), None) => format!("M{m}"),
-                    (None, Some(t)) => format!("thread {t}"),
-                    (None, None) => "-".into(),
-                };
-                let _ = writeln!(
-                    out,
-                    "{mark} {:<7} {:<28} {:<14} {:<50}  {}",
-                    r.g.goid,
-                    self.status_text(&r.g),
-                    mt,
-                    r.loc,
-                    r.created
-                );
+            let shown = &rows[..rows.len().min(limit)];
+            // Hand-rolled rather than `format!` per row: 100,000 rows.
+            let mut statuses: FastMap<(u32, u64), String> = FastMap::default();
+            for r in shown {
+                statuses
+                    .entry((r.g.status, r.g.reason))
+                    .or_insert_with(|| self.status_text(&r.g));
+            }
+            let mt = |r: &Row| match (r.m_id, r.thread) {
+                (Some(m), Some(t)) => format!("M{m} thread {t}"),
+                (Some(m), None) => format!("M{m}"),
+                (None, Some(t)) => format!("thread {t}"),
+                (None, None) => "-".into(),
+            };
+            // Columns as wide as their widest cell (and the header).
+            let w_id = shown
+                .iter()
+                .map(|r| r.g.goid.to_string().len())
+                .max()
+                .unwrap_or(0)
+                .max(2);
+            let w_st = statuses
+                .values()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(6);
+            let w_mt = shown
+                .iter()
+                .filter(|r| r.m_id.is_some() || r.thread.is_some())
+                .map(|r| mt(r).len())
+                .max()
+                .unwrap_or(0)
+                .max(8);
+            let w_loc = shown
+                .iter()
+                .map(|r| r.loc.chars().count())
+                .max()
+                .unwrap_or(0)
+                .clamp(8, 60);
+            out.push_str("  ");
+            pad(&mut out, "Id", w_id);
+            out.push(' ');
+            pad(&mut out, "Status", w_st);
+            out.push(' ');
+            pad(&mut out, "M/thread", w_mt);
+            out.push(' ');
+            pad(&mut out, "Location", w_loc);
+            out.push_str("  Created at\n");
+            let mut num = String::new();
+            for r in shown {
+                out.push(if r.on_cpu { '*' } else { ' ' });
+                out.push(' ');
+                num.clear();
+                let _ = write!(num, "{}", r.g.goid);
+                pad(&mut out, &num, w_id);
+                out.push(' ');
+                pad(&mut out, &statuses[&(r.g.status, r.g.reason)], w_st);
+                out.push(' ');
+                if r.m_id.is_none() && r.thread.is_none() {
+                    pad(&mut out, "-", w_mt);
+                } else {
+                    pad(&mut out, &mt(r), w_mt);
+                }
+                out.push(' ');
+                pad(&mut out, &r.loc, w_loc);
+                out.push_str("  ");
+                out.push_str(&r.created);
+                out.push('\n');
             }
             if rows.len() > limit {
                 let _ = writeln!(
@@ -718,13 +770,10 @@ impl Ctx<'_> {
                 bad.push(format!("global run queue loops back to G at {cur:#x}"));
                 break;
             }
-            match self.rt.read_g(self.mem, cur) {
-                Ok(g) => {
-                    q.push(g.goid);
-                    cur = {
-                        let raw = self.mem.bytes(cur, self.rt.g_size).unwrap_or_default();
-                        self.rt.g.schedlink.u(&raw)
-                    };
+            match self.mem.bytes(cur, self.rt.g_size) {
+                Ok(raw) => {
+                    q.push(self.rt.decode_g(cur, &raw).goid);
+                    cur = self.rt.g.schedlink.u(&raw);
                 }
                 Err(e) => {
                     bad.push(format!("global run queue: G at {cur:#x}: {e}"));
@@ -946,5 +995,13 @@ impl Ctx<'_> {
             out.push((t.num, name));
         }
         out
+    }
+}
+
+/// Appends `s` left-aligned in `width` columns (like `{:<width}`).
+fn pad(out: &mut String, s: &str, width: usize) {
+    out.push_str(s);
+    for _ in s.chars().count()..width {
+        out.push(' ');
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod cmds;
 pub mod fastmap;
+pub mod gcore;
 pub mod mem;
 pub mod model;
 pub mod sym;
@@ -132,6 +133,25 @@ impl Program {
         self.rt.tpoff
     }
 
+    /// The ELF entry point (file address), to compute a PIE's load bias
+    /// from the run-time `AT_ENTRY`.
+    fn entry(&self) -> u64 {
+        self.bin.entry()
+    }
+
+    /// Sets the load bias (run-time minus file addresses; 0 unless PIE).
+    /// A PIE's wait-reason table holds relocated pointers: read it again
+    /// from memory with `read`.
+    #[pyo3(signature = (bias, read = None))]
+    fn set_bias(&mut self, bias: u64, read: Option<Bound<'_, PyAny>>) {
+        self.rt.bias = bias;
+        self.syms.set_bias(bias);
+        if bias != 0 {
+            let mem = Memory::new(&self.backing, read);
+            self.rt.read_reason_strings_mem(&self.bin, &mem);
+        }
+    }
+
     /// Where memory is read from besides gdb: `("proc", pid)`,
     /// `("core", path)` or `("gdb", None)`.
     #[pyo3(signature = (kind, arg = None))]
@@ -146,6 +166,18 @@ impl Program {
             Backing::Proc(..) => "proc".into(),
             Backing::Core(..) => "core".into(),
         })
+    }
+
+    /// After gdb's `gcore` wrote `path` from the live process: copy in the
+    /// parts of mappings gdb skipped (see [`gcore`]). Returns (segments
+    /// repaired, bytes copied, unreadable pages); (0, 0, 0) when the
+    /// program is not a live process.
+    fn repair_core(&self, path: &str) -> PyResult<(u64, u64, u64)> {
+        let Backing::Proc(mem, _) = &self.backing else {
+            return Ok((0, 0, 0));
+        };
+        let r = gcore::repair(path, mem).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok((r.segments, r.bytes, r.unreadable_pages))
     }
 
     /// `info goroutines ARGS`.
@@ -263,6 +295,25 @@ impl Program {
                 pcs: Vec::new(),
             };
             c.m_for_thread(&t, &ms).map_or(0, |m| m.addr)
+        })
+    }
+
+    /// The threads (numbers) whose current g is a goroutine rather than an
+    /// M's g0: only their frames can hold a goroutine's location.
+    fn user_threads(&self, read: Bound<'_, PyAny>, threads: Vec<PyThread>) -> Vec<i64> {
+        self.with(Some(read), threads, |c| {
+            let g0s: Vec<u64> =
+                c.rt.read_ms(c.mem)
+                    .map(|r| r.0.iter().map(|m| m.g0).collect())
+                    .unwrap_or_default();
+            c.threads
+                .iter()
+                .filter(|t| {
+                    c.rt.thread_g(c.mem, t.fs_base)
+                        .is_some_and(|g| g != 0 && !g0s.contains(&g))
+                })
+                .map(|t| t.num)
+                .collect()
         })
     }
 

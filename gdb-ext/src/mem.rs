@@ -191,7 +191,7 @@ impl<'a, 'py> Memory<'a, 'py> {
         let mut buf = vec![0u8; total];
         let mut ok = vec![false; reqs.len()];
         if let Backing::Proc(_, pid) = self.backing {
-            vm_read(*pid, reqs, &offs, &mut buf, &mut ok);
+            vm_read_parallel(*pid, reqs, &offs, &mut buf, &mut ok);
         }
         for (i, &(addr, len)) in reqs.iter().enumerate() {
             if !ok[i] {
@@ -271,6 +271,32 @@ impl Batch {
             None
         }
     }
+}
+
+/// [`vm_read`] split over two threads for big batches (100,000 goroutine
+/// stacks): the kernel's per-piece work (page walk, pin, copy) then runs on
+/// two cores. The threads touch disjoint parts of `buf` and `ok`.
+fn vm_read_parallel(
+    pid: libc::pid_t,
+    reqs: &[(u64, usize)],
+    offs: &[usize],
+    buf: &mut [u8],
+    ok: &mut [bool],
+) {
+    const SPLIT_ABOVE: usize = 16 * 1024;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    if reqs.len() < SPLIT_ABOVE || threads < 2 {
+        vm_read(pid, reqs, offs, buf, ok);
+        return;
+    }
+    let k = reqs.len() / 2;
+    let (buf_a, buf_b) = buf.split_at_mut(offs[k]);
+    let (ok_a, ok_b) = ok.split_at_mut(k);
+    let offs_b: Vec<usize> = offs[k..].iter().map(|o| o - offs[k]).collect();
+    std::thread::scope(|s| {
+        s.spawn(|| vm_read(pid, &reqs[k..], &offs_b, buf_b, ok_b));
+        vm_read(pid, &reqs[..k], &offs[..=k], buf_a, ok_a);
+    });
 }
 
 /// `process_vm_readv` over `reqs`, 1024 pieces per call. Marks the pieces

@@ -135,6 +135,8 @@ pub struct Runtime {
     pub tpoff: Option<i64>,
     /// Contract items the binary lacks (`G.goid`, `symbol runtime.allm`).
     pub missing: Vec<String>,
+    /// Load bias of a PIE (run-time minus file addresses; 0 otherwise).
+    pub bias: u64,
 }
 
 /// CamelCase enumerator name -> Go-style words (`ChanReceive` -> `chan receive`).
@@ -258,8 +260,38 @@ impl Runtime {
         }
     }
 
+    /// As [`Runtime::read_reason_strings`], from the inferior's memory (a
+    /// PIE's table is only right once relocated).
+    pub fn read_reason_strings_mem(&mut self, bin: &debuginfo::Binary, mem: &Memory) {
+        let Some(sym) = bin.symbol("runtime.waitReasonStrings") else {
+            return;
+        };
+        let n = (sym.size / 16) as usize;
+        let Ok(table) = mem.bytes(sym.address.wrapping_add(self.bias), n * 16) else {
+            return;
+        };
+        for i in 0..n {
+            let ptr = u64::from_le_bytes(table[i * 16..i * 16 + 8].try_into().unwrap());
+            let len = u64::from_le_bytes(table[i * 16 + 8..i * 16 + 16].try_into().unwrap());
+            if len > 256 {
+                continue;
+            }
+            let s = if len == 0 {
+                Ok(Vec::new())
+            } else {
+                mem.bytes(ptr, len as usize)
+            };
+            if let Ok(s) = s
+                && let Ok(s) = String::from_utf8(s)
+            {
+                self.reasons.insert(i as u64, s);
+            }
+        }
+    }
+
+    /// Run-time address of a contract symbol.
     pub fn sym(&self, name: &str) -> Option<u64> {
-        self.syms.get(name).copied()
+        self.syms.get(name).map(|a| a.wrapping_add(self.bias))
     }
 
     pub fn reason(&self, v: u64) -> String {

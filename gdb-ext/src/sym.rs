@@ -37,6 +37,8 @@ pub struct Symbols {
     text: Vec<(u64, u64, Rc<str>)>,
     root: String,
     cache: RefCell<FastMap<u64, Rc<Vec<Frame>>>>,
+    /// Load bias of a PIE (run-time minus file addresses).
+    bias: u64,
 }
 
 /// Name prefixes of non-user code.
@@ -90,11 +92,21 @@ impl Symbols {
             text,
             root,
             cache: RefCell::new(FastMap::default()),
+            bias: 0,
         }
     }
 
-    /// The ELF symbol containing `pc`.
+    /// Run-time addresses minus this are file addresses (0 unless PIE).
+    pub fn set_bias(&mut self, bias: u64) {
+        if bias != self.bias {
+            self.bias = bias;
+            self.cache.borrow_mut().clear();
+        }
+    }
+
+    /// The ELF symbol containing the run-time address `pc`.
     pub fn elf_symbol(&self, pc: u64) -> Option<&str> {
+        let pc = pc.wrapping_sub(self.bias);
         let i = self.text.partition_point(|t| t.0 <= pc);
         // Look back over a few symbols that start at or below pc.
         self.text[..i]
@@ -108,6 +120,7 @@ impl Symbols {
     /// Are `a` and `b` in the same function (ELF symbol)?
     pub fn same_function(&self, a: u64, b: u64) -> bool {
         let start = |pc: u64| {
+            let pc = pc.wrapping_sub(self.bias);
             let i = self.text.partition_point(|t| t.0 <= pc);
             self.text[..i]
                 .iter()
@@ -150,7 +163,7 @@ impl Symbols {
         }
         let mut out = Vec::new();
         if let Some(loader) = &self.loader
-            && let Ok(mut it) = loader.find_frames(probe)
+            && let Ok(mut it) = loader.find_frames(probe.wrapping_sub(self.bias))
         {
             while let Ok(Some(fr)) = it.next() {
                 let func = fr

@@ -37,7 +37,6 @@ class State:
         self.objfile = objfile
         self.mtime = _mtime(objfile)
         self.target_key = None
-        self.names_key = None
         self.names = None
 
     # -- memory and target -------------------------------------------------
@@ -57,6 +56,7 @@ class State:
             self.prog.attach("core", core_path())
         else:
             self.prog.attach("gdb", None)
+        self.prog.set_bias(load_bias(self.prog), self.reader())
 
     def reader(self):
         inf = gdb.selected_inferior()
@@ -70,7 +70,8 @@ class State:
 
     def threads(self, pcs=True, max_frames=16):
         """[(num, lwp, fs_base, [pc...])] for every thread of the inferior;
-        the selected thread and frame are restored."""
+        pcs (gdb's unwinding, innermost first) only for the threads running a
+        goroutine. The selected thread and frame are restored."""
         inf = gdb.selected_inferior()
         out = []
         try:
@@ -88,21 +89,28 @@ class State:
         unwind._SUSPENDED[0] += 1
         gdb.invalidate_cached_frames()
         try:
-            for t in inf.threads():
-                if not t.is_valid() or t.is_exited():
-                    continue
+            live = [t for t in inf.threads() if t.is_valid() and not t.is_exited()]
+            for t in live:
                 try:
                     t.switch()
-                    f = gdb.newest_frame()
-                    fs = int(f.read_register("fs_base"))
-                    frames = []
-                    if pcs:
+                    fs = int(gdb.newest_frame().read_register("fs_base"))
+                except gdb.error:
+                    fs = 0
+                out.append((t.num, t.ptid[1] or t.ptid[2], fs, []))
+            if pcs:
+                want = set(self.prog.user_threads(self.reader(), out))
+                for t, row in zip(live, out):
+                    if t.num not in want:
+                        continue
+                    frames = row[3]
+                    try:
+                        t.switch()
+                        f = gdb.newest_frame()
                         while f is not None and len(frames) < max_frames:
                             frames.append(int(f.pc()))
                             f = f.older()
-                except gdb.error:
-                    fs, frames = 0, []
-                out.append((t.num, t.ptid[1] or t.ptid[2], fs, frames))
+                    except gdb.error:
+                        pass
         finally:
             unwind._SUSPENDED[0] -= 1
             gdb.invalidate_cached_frames()
@@ -132,6 +140,22 @@ def select_level(level):
         f = f.older()
     if f is not None:
         f.select()
+
+
+_ENTRY_RE = re.compile(r"^\d+\s+AT_ENTRY\s.*?(0x[0-9a-fA-F]+)\s*$", re.M)
+
+
+def load_bias(prog):
+    """A PIE's load bias: the run-time entry point (AT_ENTRY, live or from
+    the core) minus the ELF's. 0 for the non-PIE programs of examples/."""
+    try:
+        text = gdb.execute("info auxv", to_string=True)
+    except gdb.error:
+        return 0
+    m = _ENTRY_RE.search(text)
+    if not m:
+        return 0
+    return (int(m.group(1), 16) - prog.entry()) & 0xFFFFFFFFFFFFFFFF
 
 
 _CORE_RE = re.compile(r"Local core dump file:\s*`(.*)', file type")

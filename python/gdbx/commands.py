@@ -101,7 +101,38 @@ def _renumber(text, hidden):
     return _FRAME_NUM_RE.sub(lambda m: "#%-*d" % (len(m.group(1)), int(m.group(1)) - hidden), text)
 
 
-def _run_on(st, info, cmd, header, level=None):
+_FRAME_LINE_RE = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?(\S+) \(")
+
+
+def _fast_bt(st, cmd, hidden):
+    """`bt` without frame filters (gdb's fast path): the thread's own frames
+    (levels < hidden) are cut from the text, exported functions get their
+    Go names, frames are renumbered from #0. Returns None when `cmd` has a
+    form this does not handle (then the frame filter does the work)."""
+    words = cmd.split()
+    if any(w.startswith("-") and not w.lstrip("-").isdigit() for w in words[1:]):
+        return None  # options of its own: let gdb and the filter handle them
+    if words[1:] and words[-1].isdigit():
+        words[-1] = str(int(words[-1]) + hidden)
+    text = gdb.execute(" ".join([words[0], "-no-filters"] + words[1:]), from_tty=False, to_string=True)
+    out = []
+    keep = True
+    for line in text.splitlines(True):
+        m = _FRAME_LINE_RE.match(line)
+        if line.startswith("#"):
+            num = line[1:].split(" ", 1)[0]
+            keep = not (num.isdigit() and int(num) < hidden)
+        if not keep:
+            continue
+        if m and m.group(2) and int(m.group(2), 16) > 0:
+            name = st.prog.go_name(int(m.group(2), 16) - 1)
+            if name and name != m.group(3):
+                line = line[: m.start(3)] + name + line[m.end(3) :]
+        out.append(line)
+    return _renumber("".join(out), hidden)
+
+
+def _run_on(st, info, cmd, header, level=None, restore=True):
     """Runs `cmd` with the goroutine `info` as the current context."""
     goid = info["goid"]
     if header:
@@ -117,14 +148,16 @@ def _run_on(st, info, cmd, header, level=None):
         if target is None:
             gdb.write("gdbx: goroutine %d runs on thread %d, which gdb does not list\n" % (goid, thread))
             return
-        target.switch()
-        try:
-            if cmd:
+        if not cmd:
+            unwind.deselect_goroutine(quiet=True)
+            target.switch()
+            gdb.write("[goroutine %d is running on thread %d: switched to it]\n" % (goid, thread))
+            return
+        with unwind.thread_frames():
+            target.switch()
+            try:
                 gdb.execute(cmd, from_tty=False)
-            else:
-                gdb.write("[goroutine %d is running on thread %d: switched to it]\n" % (goid, thread))
-        finally:
-            if cmd:
+            finally:
                 cur.switch()
         return
     if not info["pc"]:
@@ -137,10 +170,14 @@ def _run_on(st, info, cmd, header, level=None):
             % (goid, info["status"], hidden)
         )
         return
-    with unwind.goroutine_context(info, level):
-        if _BT_RE.match(cmd):
-            text = gdb.execute(cmd, from_tty=False, to_string=True)
-            gdb.write(_renumber(text, unwind.hidden_frames()))
+    bt = _BT_RE.match(cmd) is not None
+    with unwind.goroutine_context(info, level, select=not bt, restore=restore):
+        if bt:
+            hidden = unwind.hidden_frames()
+            text = _fast_bt(st, cmd, hidden)
+            if text is None:
+                text = _renumber(gdb.execute(cmd, from_tty=False, to_string=True), hidden)
+            gdb.write(text)
         else:
             gdb.execute(cmd, from_tty=False)
 
@@ -176,11 +213,15 @@ core files too. A running goroutine is its thread: the command runs there.
                 raise gdb.GdbError("usage: goroutine all COMMAND")
             infos = _call(st.prog.goroutines, st.reader(), threads, None)
             level = unwind.inline_depth()
-            for info in infos:
-                try:
-                    _run_on(st, info, cmd, True, level)
-                except gdb.error as e:
-                    gdb.write("gdbx: goroutine %d: %s\n" % (info["goid"], e))
+            saved = unwind.current()
+            try:
+                for info in infos:
+                    try:
+                        _run_on(st, info, cmd, True, level, restore=False)
+                    except gdb.error as e:
+                        gdb.write("gdbx: goroutine %d: %s\n" % (info["goid"], e))
+            finally:
+                unwind.restore(saved)
             return
         try:
             goid = int(first, 0)
@@ -190,6 +231,41 @@ core files too. A running goroutine is its thread: the command runs there.
         if not infos:
             raise gdb.GdbError("gdbx: no goroutine %d (see `info goroutines`)" % goid)
         _run_on(st, infos[0], cmd, False)
+
+
+class Gcore(gdb.Command):
+    """Save a core file of the program: gdb's generate-core-file, then the goroutine stacks it skipped.
+
+Usage: gcore [FILE]     (default core.PID)
+
+gdb copies each mapping in 1 MiB blocks and drops the rest of a mapping at the
+first block it cannot read whole. The runtime's stacks sit in big mappings
+with a guard page (MADV_GUARD_INSTALL) before each stack, so gdb alone loses
+every stack chunk. After gdb has written the file, the skipped parts are
+copied in page by page from the live process (guard pages stay zero)."""
+
+    def __init__(self):
+        super().__init__("gcore", gdb.COMMAND_FILES, gdb.COMPLETE_FILENAME)
+
+    def invoke(self, arg, from_tty):
+        inf = gdb.selected_inferior()
+        args = gdb.string_to_argv(arg)
+        path = args[0] if args else "core.%d" % inf.pid
+        gdb.execute("generate-core-file %s" % arg, from_tty=from_tty)
+        st = _state()
+        if st is None or not inf.pid:
+            return
+        st.sync_target()
+        try:
+            segs, nbytes, guards = st.prog.repair_core(path)
+        except RuntimeError as e:
+            gdb.write("gdbx: could not complete %s: %s\n" % (path, e))
+            return
+        if segs:
+            gdb.write(
+                "gdbx: copied %d bytes of %d mappings gdb skipped into %s (%d guard pages left as zeros)\n"
+                % (nbytes, segs, path, guards)
+            )
 
 
 _REGISTERED = []
@@ -204,3 +280,4 @@ def register():
     InfoPs()
     InfoSched()
     Goroutine()
+    Gcore()

@@ -32,6 +32,27 @@ class _Printer:
             return "%s at %#x: %s" % (self.kind, int(addr), e)
 
 
+class _Ptr:
+    """A computed pointer to a G, M or P (`print $g()`): the address and
+    the object's one-line description."""
+
+    def __init__(self, kind, val):
+        self.kind = kind
+        self.val = val
+
+    def to_string(self):
+        addr = int(self.val)
+        if addr == 0:
+            return "(*%s) 0x0" % self.kind
+        st = _state()
+        try:
+            st.sync_target()
+            desc = st.prog.describe(st.reader(), st.threads(pcs=self.kind == "G"), self.kind, addr)
+        except (RuntimeError, ValueError, gdb.error) as e:
+            desc = str(e)
+        return "(*%s) %#x: %s" % (self.kind, addr, desc)
+
+
 class _AllP:
     """`print 'runtime.allp'`: the live Ps, allp[0..gomaxprocs]."""
 
@@ -79,6 +100,11 @@ def _lookup(val):
         return None
     if t.code == gdb.TYPE_CODE_PTR:
         inner = t.target().strip_typedefs()
+        # Only computed pointers ($g(), $m(), $p()): pointers in variables and
+        # frame arguments print as plain addresses.
+        kind = names.get(str(inner.name)) if inner.code == gdb.TYPE_CODE_STRUCT else None
+        if kind in ("G", "M", "P") and val.address is None and not val.is_lazy:
+            return _Ptr(kind, val)
         if inner.code == gdb.TYPE_CODE_PTR and names.get(str(inner.target().strip_typedefs().name)) == "P":
             allp = st.prog.symbol("runtime.allp")
             addr = val.address
@@ -178,7 +204,7 @@ class PFunc(gdb.Function):
         if maddr == 0:
             return _ptr(st, "P", 0)
         m = _ptr(st, "M", maddr)
-        return m.dereference()["p"]
+        return _ptr(st, "P", int(m.dereference()["p"]))
 
 
 _REGISTERED = []

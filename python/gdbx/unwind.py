@@ -86,7 +86,7 @@ def inline_depth():
     return level
 
 
-def _activate(info, level=None):
+def _activate(info, level=None, select=True):
     t = gdb.selected_thread()
     if t is None:
         raise gdb.GdbError("gdbx: no thread to unwind the goroutine on")
@@ -100,6 +100,8 @@ def _activate(info, level=None):
     ctx["hidden"] = level + 1
     _CURRENT["ctx"] = ctx
     gdb.invalidate_cached_frames()
+    if not select:
+        return
     f = gdb.newest_frame()
     for _ in range(ctx["hidden"]):
         if f is not None:
@@ -114,11 +116,16 @@ def _deactivate():
 
 
 @contextlib.contextmanager
-def goroutine_context(info, level=None):
+def goroutine_context(info, level=None, select=True, restore=True):
     """Within the block, the selected thread unwinds as goroutine `info`
-    (`level`: the thread's inline depth, when already known)."""
+    (`level`: the thread's inline depth, when already known; `select`:
+    select the goroutine's innermost frame; `restore`: go back to the
+    previous state after the block, else the caller does with restore())."""
     saved = _CURRENT["ctx"]
-    _activate(info, level)
+    _activate(info, level, select)
+    if not restore:
+        yield
+        return
     try:
         yield
     finally:
@@ -128,6 +135,36 @@ def goroutine_context(info, level=None):
             gdb.newest_frame().select()
         except gdb.error:
             pass
+
+
+@contextlib.contextmanager
+def thread_frames():
+    """Within the block, threads unwind as themselves (no goroutine selected)."""
+    saved = _CURRENT["ctx"]
+    if saved is None:
+        yield
+        return
+    _CURRENT["ctx"] = None
+    gdb.invalidate_cached_frames()
+    try:
+        yield
+    finally:
+        _CURRENT["ctx"] = saved
+        gdb.invalidate_cached_frames()
+
+
+def current():
+    return _CURRENT["ctx"]
+
+
+def restore(saved):
+    """Back to the goroutine selection `saved` (from current())."""
+    _CURRENT["ctx"] = saved
+    gdb.invalidate_cached_frames()
+    try:
+        gdb.newest_frame().select()
+    except gdb.error:
+        pass
 
 
 def select_goroutine(info):
@@ -141,9 +178,10 @@ def hidden_frames():
     return ctx["hidden"] if ctx is not None else 0
 
 
-def deselect_goroutine():
+def deselect_goroutine(quiet=False):
     if _CURRENT["ctx"] is None:
-        gdb.write("gdbx: no goroutine is selected\n")
+        if not quiet:
+            gdb.write("gdbx: no goroutine is selected\n")
         return
     _deactivate()
     try:

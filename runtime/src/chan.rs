@@ -49,6 +49,17 @@
 //! * `qcount <= dataqsiz`; the live elements are the `qcount` slots starting
 //!   at `recvx` (mod `dataqsiz`); `sendx == (recvx + qcount) % dataqsiz`.
 //!
+//! ## Lock-free fast paths
+//!
+//! As Go, a *failing* non-blocking operation (`try_send` on a full channel,
+//! `try_recv` on an empty one) is decided without the lock, from atomic
+//! loads of `closed`, `qcount` and the queues' `first` pointers; the
+//! arguments for why the answer is linearisable are next to the code
+//! (`chansend`, `chanrecv`). For those loads to be data-race free, every
+//! write of these four words is an atomic store (made under the lock);
+//! reads under the lock stay plain. Anything that might succeed takes the
+//! lock. `select` always takes the locks.
+//!
 //! ## Select
 //!
 //! `select` (select.rs) puts one sudog per case, with `is_select` set, on
@@ -77,7 +88,7 @@ use std::sync::Arc;
 
 use crate::lock::Mutex;
 use crate::proc::{getg, goparkunlock, goready};
-use crate::runtime2::{G, WaitReason, atomic_u32};
+use crate::runtime2::{G, WaitReason, atomic_ptr, atomic_u32, atomic_usize};
 
 /// A wait record: one goroutine waiting on one channel (Go's `sudog`).
 ///
@@ -156,6 +167,24 @@ impl WaitQ {
         self.first.is_null()
     }
 
+    /// Writes `first`. Every write is atomic (Release) because the
+    /// non-blocking fast paths of [`Chan::try_send`] / [`Chan::try_recv`]
+    /// read it without the lock; reads under the lock stay plain (no write
+    /// can race with them).
+    fn set_first(&mut self, sgp: *mut Sudog) {
+        // SAFETY: `first` is a valid, aligned pointer-sized field.
+        unsafe { atomic_ptr(&raw mut self.first) }.store(sgp, Ordering::Release);
+    }
+
+    /// Reads `first` without the lock (fast paths only).
+    ///
+    /// # Safety
+    /// `q` points to a live queue.
+    unsafe fn first_unlocked(q: *const WaitQ) -> *mut Sudog {
+        // SAFETY: as set_first; concurrent writers use atomic stores.
+        unsafe { atomic_ptr(&raw const (*q).first as *mut *mut Sudog) }.load(Ordering::SeqCst)
+    }
+
     /// Appends `sgp` at the tail.
     ///
     /// # Safety
@@ -167,7 +196,7 @@ impl WaitQ {
             let x = self.last;
             if x.is_null() {
                 (*sgp).prev = ptr::null_mut();
-                self.first = sgp;
+                self.set_first(sgp);
                 self.last = sgp;
                 return;
             }
@@ -192,7 +221,7 @@ impl WaitQ {
             } else {
                 (*y).prev = sgp;
             }
-            self.first = sgp;
+            self.set_first(sgp);
         }
     }
 
@@ -215,11 +244,11 @@ impl WaitQ {
                 }
                 let y = (*sgp).next;
                 if y.is_null() {
-                    self.first = ptr::null_mut();
+                    self.set_first(ptr::null_mut());
                     self.last = ptr::null_mut();
                 } else {
                     (*y).prev = ptr::null_mut();
-                    self.first = y;
+                    self.set_first(y);
                     (*sgp).next = ptr::null_mut();
                 }
                 if (*sgp).is_select {
@@ -264,13 +293,13 @@ impl WaitQ {
             }
             if !y.is_null() {
                 (*y).prev = ptr::null_mut();
-                self.first = y;
+                self.set_first(y);
                 (*sgp).next = ptr::null_mut();
                 return;
             }
             // x == y == null: either the only element or already removed.
             if self.first == sgp {
-                self.first = ptr::null_mut();
+                self.set_first(ptr::null_mut());
                 self.last = ptr::null_mut();
             }
         }
@@ -404,7 +433,8 @@ impl<T> Hchan<T> {
                 if st.sendx == st.dataqsiz {
                     st.sendx = 0;
                 }
-                st.qcount += 1;
+                // Atomic: read by the lock-free fast paths.
+                atomic_usize(&raw mut st.qcount).store(st.qcount + 1, Ordering::Release);
                 return Attempt::Done(ptr::null_mut());
             }
             Attempt::WouldBlock
@@ -451,7 +481,7 @@ impl<T> Hchan<T> {
                 if st.recvx == st.dataqsiz {
                     st.recvx = 0;
                 }
-                st.qcount -= 1;
+                atomic_usize(&raw mut st.qcount).store(st.qcount - 1, Ordering::Release);
                 return Attempt::Done(ptr::null_mut());
             }
             if st.closed != 0 {
@@ -461,10 +491,56 @@ impl<T> Hchan<T> {
         }
     }
 
+    /// Go's `full`, read without the lock: a send could not proceed now
+    /// (unbuffered: no receiver waits; buffered: the buffer is full). The
+    /// answer may be stale by the time it is used; see the fast paths.
+    fn full_unlocked(&self) -> bool {
+        let st = self.st.get();
+        // SAFETY: atomic reads of fields whose writers all store atomically
+        // (under the lock); st points into this live channel.
+        unsafe {
+            if self.cap == 0 {
+                WaitQ::first_unlocked(&raw const (*st).recvq).is_null()
+            } else {
+                atomic_usize(&raw mut (*st).qcount).load(Ordering::SeqCst) == self.cap
+            }
+        }
+    }
+
+    /// Go's `empty`, read without the lock: a receive could not proceed now
+    /// from data (unbuffered: no sender waits; buffered: nothing buffered).
+    fn empty_unlocked(&self) -> bool {
+        let st = self.st.get();
+        // SAFETY: as full_unlocked.
+        unsafe {
+            if self.cap == 0 {
+                WaitQ::first_unlocked(&raw const (*st).sendq).is_null()
+            } else {
+                atomic_usize(&raw mut (*st).qcount).load(Ordering::SeqCst) == 0
+            }
+        }
+    }
+
+    /// `closed`, read without the lock.
+    fn closed_unlocked(&self) -> bool {
+        // SAFETY: as full_unlocked.
+        unsafe { atomic_u32(&raw mut (*self.st.get()).closed).load(Ordering::SeqCst) != 0 }
+    }
+
     /// Sends; blocks if `block`. Returns `WouldBlock` (value still in `ep`)
     /// only when not blocking; `Closed` (value still in `ep`) when the
     /// channel is or becomes closed.
     unsafe fn chansend(&self, ep: *mut MaybeUninit<T>, block: bool) -> Attempt {
+        // Preemption safe point (issue 3): no lock held yet.
+        crate::sysmon::preempt_check();
+        // Fast path (Go's chansend): a failing non-blocking send without the
+        // lock. We observe "not closed", then "full". A channel never goes
+        // from closed back to open, so it was not closed at the moment we
+        // saw it full: reporting "would block" is linearisable at that
+        // moment. (A closed channel falls through and panics under the lock.)
+        if !block && !self.closed_unlocked() && self.full_unlocked() {
+            return Attempt::WouldBlock;
+        }
         // SAFETY: ep is valid for the whole call (the caller's stack).
         unsafe {
             self.lock.lock();
@@ -502,6 +578,22 @@ impl<T> Hchan<T> {
 
     /// Receives into `ep`; blocks if `block`.
     unsafe fn chanrecv(&self, ep: *mut MaybeUninit<T>, block: bool) -> Attempt {
+        // Preemption safe point (issue 3): no lock held yet.
+        crate::sysmon::preempt_check();
+        // Fast path (Go's chanrecv): a non-blocking receive from an empty
+        // channel without the lock. Seen empty, then not closed: it was
+        // empty and open at the moment of the first load (closing is
+        // permanent), so "would block" is linearisable there. Seen empty,
+        // closed, and empty again: closed and drained (a closed channel
+        // gains no data), so "closed" is linearisable at the second check.
+        if !block && self.empty_unlocked() {
+            if !self.closed_unlocked() {
+                return Attempt::WouldBlock;
+            }
+            if self.empty_unlocked() {
+                return Attempt::Closed;
+            }
+        }
         // SAFETY: ep is valid for the whole call (the caller's stack).
         unsafe {
             self.lock.lock();
@@ -549,7 +641,7 @@ impl<T> Hchan<T> {
                 self.lock.unlock();
                 return false;
             }
-            st.closed = 1;
+            atomic_u32(&raw mut st.closed).store(1, Ordering::SeqCst);
             // Collect every waiter into a private list linked through
             // `next` (a dequeued sudog is in no queue, so the field is free),
             // then ready them after unlocking, as Go does with a gList.
@@ -837,6 +929,36 @@ mod tests {
         assert_eq!(g2.selectdone, 1);
         assert_eq!(g2.param, &raw mut b as *mut u8);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn nonblocking_fast_paths() {
+        // No goroutine needed: nothing here parks or readies anyone.
+        let c = channel::<u32>(1);
+        assert_eq!(c.try_recv(), Err(TryRecvError::Empty)); // empty: lock-free
+        assert_eq!(c.try_send(1), Ok(()));
+        assert_eq!(c.try_send(2), Err(2)); // full: lock-free
+        assert_eq!((c.len(), c.cap()), (1, 1));
+        assert_eq!(c.try_recv(), Ok(1));
+        assert_eq!(c.try_send(3), Ok(()));
+        c.close();
+        assert!(c.is_closed());
+        assert_eq!(c.try_recv(), Ok(3)); // buffered data survives close
+        assert_eq!(c.try_recv(), Err(TryRecvError::Closed)); // closed + drained: lock-free
+        let u = channel::<String>(0);
+        assert_eq!(u.try_send("x".into()), Err("x".to_string())); // no receiver
+        assert_eq!(u.try_recv(), Err(TryRecvError::Empty)); // no sender
+        u.close();
+        assert_eq!(u.try_recv(), Err(TryRecvError::Closed));
+        assert_eq!(u.recv(), None); // closed: never blocks
+    }
+
+    #[test]
+    #[should_panic(expected = "send on closed channel")]
+    fn try_send_on_closed_panics() {
+        let c = channel::<u8>(4);
+        c.close();
+        let _ = c.try_send(1);
     }
 
     #[test]

@@ -32,7 +32,14 @@
 //! * [`stack`] - guarded fixed-size stacks from big mappings;
 //! * [`time`] - per-P timers and `sleep`;
 //! * [`lock`] - futex mutex and notes;
-//! * [`signal`] - fatal errors, panics, stack overflow.
+//! * [`signal`] - fatal errors, panics, stack overflow;
+//! * [`sysmon`] - the system monitor thread: retake, preemption requests,
+//!   `GODEBUG=schedtrace/scheddetail`; [`asyncpreempt`] - opt-in
+//!   preemption by signal;
+//! * [`mod@syscall`] - entersyscall/exitsyscall and [`syscall()`];
+//! * [`netpoll`] / [`net`] - the epoll netpoller and sockets on it;
+//! * [`scavenge`] - the scavenger goroutine and [`memstats()`];
+//! * [`traceback`] - the SIGQUIT goroutine dump.
 //!
 //! # Caveat: thread-locals
 //!
@@ -54,6 +61,7 @@ pub mod stack;
 pub mod sync;
 pub mod time;
 // Issue 3 (SYSMON helper): sysmon, preemption, syscalls, netpoller, scavenger, dumps.
+pub mod asyncpreempt;
 mod gdbscript;
 pub mod net;
 pub mod netpoll;
@@ -62,6 +70,7 @@ pub mod syscall;
 pub mod sysmon;
 pub mod traceback;
 
+pub use asyncpreempt::async_preemptible;
 pub use proc::{go, gosched, num_goroutine};
 pub use scavenge::{MemStats, memstats};
 pub use syscall::syscall;

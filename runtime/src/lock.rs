@@ -79,6 +79,21 @@ pub fn futexwakeup(addr: &AtomicU32, cnt: u32) {
     }
 }
 
+thread_local! {
+    /// Runtime locks this thread holds or is acquiring (Go's `m.locks`).
+    /// A lock is released on the thread that took it (a park's unlock
+    /// function runs on the same M), so a per-thread count is exact; if it
+    /// ever were not, the count would stay non-zero, the safe direction.
+    static LOCKS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+}
+
+/// Number of runtime locks held by this thread (async-signal-safe: a
+/// const thread-local without destructor).
+#[inline]
+pub fn locks_held() -> u32 {
+    LOCKS.with(|c| c.get())
+}
+
 /// A runtime mutex (blocks the thread). `#[repr(C)]`: a debugger sees `key`.
 #[repr(C)]
 pub struct Mutex {
@@ -108,6 +123,10 @@ impl Mutex {
     /// Acquire the lock (spins briefly, then sleeps on the futex).
     #[inline]
     pub fn lock(&self) {
+        // Counted before acquiring (and uncounted after releasing), so the
+        // count is never 0 while the lock is held (asyncpreempt.rs).
+        LOCKS.with(|c| c.set(c.get().wrapping_add(1)));
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
         if self
             .key()
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
@@ -168,6 +187,8 @@ impl Mutex {
         if v == SLEEPING {
             futexwakeup(self.key(), 1);
         }
+        core::sync::atomic::compiler_fence(Ordering::SeqCst);
+        LOCKS.with(|c| c.set(c.get().wrapping_sub(1)));
     }
 
     /// Whether the lock is currently held by someone (diagnostics only).

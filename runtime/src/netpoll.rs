@@ -15,7 +15,7 @@
 //! * the last M to give up its P blocks in `epoll_wait` (instead of sleeping
 //!   on its note) while some goroutine waits for I/O, with a timeout of the
 //!   earliest timer or I/O deadline - [`findrunnable_block`]. Only one M
-//!   blocks there at a time: it is the one that swaps [`LASTPOLL`] to 0;
+//!   blocks there at a time: it is the one that swaps `LASTPOLL` to 0;
 //! * sysmon polls when nobody polled for 10 ms - [`sysmon_poll`];
 //! * an `eventfd` registered with the instance interrupts the blocked
 //!   poller ([`netpoll_break`]) when an earlier deadline appears or when the
@@ -555,4 +555,65 @@ pub fn sysmon_poll(now: i64) {
 /// Number of goroutines parked on the poller.
 pub fn waiters() -> u32 {
     WAITERS.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pd() -> *mut PollDesc {
+        Box::into_raw(Box::new(PollDesc {
+            fd: -1,
+            seq: AtomicU32::new(0),
+            rg: AtomicUsize::new(0),
+            wg: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            link: null_mut(),
+        }))
+    }
+
+    /// The rg/wg state machine of the module docs, transition by transition
+    /// (no goroutines needed: a fake G address stands for a parked G).
+    #[test]
+    fn waiter_state_machine() {
+        let p = pd();
+        let s = slot(p, Mode::Read);
+        // Nothing waits: a deadline wake-up changes nothing; an event is recorded.
+        assert!(unblock(p, Mode::Read, false).is_null());
+        assert_eq!(s.load(Ordering::Relaxed), 0);
+        assert!(unblock(p, Mode::Read, true).is_null());
+        assert_eq!(s.load(Ordering::Relaxed), PD_READY);
+        // Readiness is sticky until consumed.
+        assert!(unblock(p, Mode::Read, true).is_null());
+        assert_eq!(s.load(Ordering::Relaxed), PD_READY);
+        // A waiter committing (WAIT) loses the race to an event: its park
+        // commit fails, so it never sleeps.
+        s.store(PD_WAIT, Ordering::Relaxed);
+        assert!(unblock(p, Mode::Read, true).is_null());
+        assert_eq!(s.load(Ordering::Relaxed), PD_READY);
+        let fake_g = 0x1000 as *mut G;
+        // SAFETY: commit only touches the slot (fake_g is never dereferenced).
+        assert!(!unsafe { commit(fake_g, (s as *const AtomicUsize).cast_mut().cast()) });
+        // ... or to a deadline (slot back to 0): same.
+        s.store(PD_WAIT, Ordering::Relaxed);
+        assert!(unblock(p, Mode::Read, false).is_null());
+        assert_eq!(s.load(Ordering::Relaxed), 0);
+        // A committed waiter is parked: the waker takes it exactly once.
+        s.store(PD_WAIT, Ordering::Relaxed);
+        let before = WAITERS.load(Ordering::Relaxed);
+        // SAFETY: as above.
+        assert!(unsafe { commit(fake_g, (s as *const AtomicUsize).cast_mut().cast()) });
+        assert_eq!(s.load(Ordering::Relaxed), fake_g as usize);
+        assert_eq!(unblock(p, Mode::Read, true), fake_g);
+        assert_eq!(s.load(Ordering::Relaxed), PD_READY);
+        assert!(
+            unblock(p, Mode::Read, true).is_null(),
+            "readied at most once"
+        );
+        assert_eq!(WAITERS.load(Ordering::Relaxed), before);
+        // The write direction is independent.
+        assert_eq!(slot(p, Mode::Write).load(Ordering::Relaxed), 0);
+        // SAFETY: from Box::into_raw above.
+        drop(unsafe { Box::from_raw(p) });
+    }
 }

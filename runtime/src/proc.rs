@@ -74,6 +74,8 @@ use crate::runq::{globrunqget, globrunqput, runqdrain, runqempty, runqget, runqp
 use crate::runtime2::*;
 
 const GOIDCACHE: u64 = 16;
+/// Number of cache-line offsets new goroutines' stacks start at (see newproc1).
+const STACK_COLORS: usize = 32;
 
 /// Abort: `mcall` called on g0.
 #[unsafe(export_name = "runtime.badmcall")]
@@ -382,7 +384,16 @@ pub struct NewProc {
 }
 
 /// Create a goroutine running `np.entry(copy of np.data)` and put it in
-/// the current P's `runnext` (Go's newproc). Returns the new G.
+/// the current P's `runnext` (Go's newproc). Returns the new G (which may
+/// already have run - and finished - when this returns to a goroutine).
+///
+/// When the spawn overflows the P's local run queue (a goroutine spawning
+/// in a loop: 256 queued goroutines have not run yet), the spawner yields
+/// (`gosched`: to the back of the global queue, behind the goroutines it
+/// just created). The spawned goroutines then run while their Gs and stacks
+/// are still in cache, and dead Gs are reused hot, instead of tens of
+/// thousands of stacks piling up until the spawner blocks or is preempted.
+/// This is a scheduling point like any other (Go may preempt anywhere).
 #[unsafe(export_name = "runtime.newproc")]
 #[inline(never)]
 pub extern "C" fn newproc(np: &NewProc) -> *mut G {
@@ -394,9 +405,12 @@ pub extern "C" fn newproc(np: &NewProc) -> *mut G {
         }
         let pp = (*(*gp).m).p;
         let newg = newproc1(np, gp, pp);
-        runqput(pp, newg, true);
+        let spilled = runqput(pp, newg, true);
         if atomic_u32(&raw mut (*s()).main_started).load(Ordering::Relaxed) != 0 {
             wakep();
+        }
+        if spilled && (*(*gp).m).g0 != gp {
+            gosched();
         }
         newg
     }
@@ -414,14 +428,20 @@ unsafe fn newproc1(np: &NewProc, callergp: *mut G, pp: *mut P) -> *mut G {
                 g
             }
         };
+        // Cache colouring: every stack top sits at the same offset in its
+        // page, so without this the first frames of all goroutines compete
+        // for the same few L1/L2 sets. Shift the start by 0..31 cache lines
+        // (at most 1984 bytes: the first frames stay in the top page, so
+        // RSS per goroutine does not change).
+        let color = ((*pp).goidcache as usize % STACK_COLORS) * 64;
         let hi = (*newg).stack.hi;
-        let mut sp = hi;
+        let mut sp = hi - color;
         let arg = if np.size > 0 {
             sp = (sp - np.size) & !(np.align.max(16) - 1);
             core::ptr::copy_nonoverlapping(np.data, sp as *mut u8, np.size);
             sp as *mut u8
         } else {
-            hi as *mut u8
+            sp as *mut u8
         };
         sp &= !15;
         (*newg).sched = Gobuf {
@@ -467,6 +487,10 @@ const MAX_INLINE_CLOSURE: usize = 1024;
 
 /// Start a goroutine running `f` (Go's `go f()`). The spawn site is
 /// recorded for debuggers (`#[track_caller]`).
+///
+/// `go` is a scheduling point: the caller may yield to the goroutines it
+/// created (see [`newproc`]), so it must not be called while holding a
+/// runtime lock ([`crate::lock::Mutex`]); goroutine-level locks are fine.
 #[track_caller]
 pub fn go<F>(f: F)
 where
@@ -1270,7 +1294,7 @@ pub fn ready(gp: *mut G, next: bool) {
             globrunqput(s(), gp);
             (*s()).lock.unlock();
         } else {
-            runqput(pp, gp, next);
+            let _ = runqput(pp, gp, next);
         }
     }
     wakep();
@@ -1482,6 +1506,18 @@ unsafe fn stop_the_world() {
         atomic_u32(&raw mut (*sch).gcwaiting).store(1, Ordering::Release);
         atomic_u32(&raw mut (*(*mp).p).status).store(PGCSTOP, Ordering::Release);
         (*sch).stopwait -= 1;
+        // Ps lent out by Ms in system calls: take them (the returning M's
+        // CAS Psyscall -> Pidle fails and it sees gcwaiting).
+        for i in 0..gomaxprocs_now() as usize {
+            let pp = allp(i);
+            if atomic_u32(&raw mut (*pp).status)
+                .compare_exchange(PSYSCALL, PGCSTOP, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                crate::syscall::bump_syscalltick(i);
+                (*sch).stopwait -= 1;
+            }
+        }
         loop {
             let pp = pidleget();
             if pp.is_null() {

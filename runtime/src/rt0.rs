@@ -21,7 +21,7 @@
 //! `break runtime.check` works in gdb on dev and release builds alike.
 //!
 //! The program supplies `main.main` (and optionally `main.init`), normally
-//! through [`crate::main!`]. They are referenced weakly: a binary without
+//! through the attribute `#[runtime::main]`. They are referenced weakly: a binary without
 //! `main.main` still links and fails at run time with a `fatal error`.
 
 use core::arch::global_asm;
@@ -293,11 +293,16 @@ pub extern "C" fn hashinit() {
 }
 
 /// GOMAXPROCS from the environment: a positive integer is used (capped at
-/// 1024); anything else - unset, empty, zero, negative, not a number - is
-/// ignored and `ncpu` is used, as Go does.
+/// 1024); anything else - unset, empty, zero, negative, not a number, a
+/// sign or blanks around the digits, more than an int32 - is ignored and
+/// `ncpu` is used, as Go's `atoi32` + `n > 0` do.
 pub fn gomaxprocs_from_env(v: Option<&str>, ncpu: i32) -> i32 {
-    match v.and_then(|s| s.trim().parse::<i64>().ok()) {
-        Some(n) if n > 0 => n.min(crate::runtime2::MAX_GOMAXPROCS as i64) as i32,
+    // Rust's parse rejects blanks and overflow like atoi32, but takes '+'.
+    match v
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<i32>().ok())
+    {
+        Some(n) if n > 0 => n.min(crate::runtime2::MAX_GOMAXPROCS as i32),
         _ => ncpu,
     }
 }
@@ -413,5 +418,10 @@ mod tests {
         assert_eq!(gomaxprocs_from_env(Some("1"), 2), 1);
         assert_eq!(gomaxprocs_from_env(Some("7"), 2), 7);
         assert_eq!(gomaxprocs_from_env(Some("100000"), 2), 1024);
+        // Go's atoi32: no blanks, no '+', nothing past int32.
+        assert_eq!(gomaxprocs_from_env(Some(" 1"), 2), 2);
+        assert_eq!(gomaxprocs_from_env(Some("+1"), 2), 2);
+        assert_eq!(gomaxprocs_from_env(Some("-"), 2), 2);
+        assert_eq!(gomaxprocs_from_env(Some("4294967297"), 2), 2);
     }
 }

@@ -124,11 +124,12 @@ pub unsafe fn runqlen(pp: *mut P) -> u32 {
 }
 
 /// Put `gp` on `pp`'s local queue; with `next`, into `runnext` (the old
-/// runnext moves to the ring's tail). Overflow goes to the global queue.
+/// runnext moves to the ring's tail). Overflow goes to the global queue;
+/// returns true when that happened (the ring was full).
 ///
 /// # Safety
 /// Called only by `pp`'s owner; `gp` is runnable and on no queue.
-pub unsafe fn runqput(pp: *mut P, mut gp: *mut G, next: bool) {
+pub unsafe fn runqput(pp: *mut P, mut gp: *mut G, next: bool) -> bool {
     // SAFETY: owner-side protocol described in the module docs.
     unsafe {
         if next {
@@ -146,7 +147,7 @@ pub unsafe fn runqput(pp: *mut P, mut gp: *mut G, next: bool) {
                 }
             }
             if old == 0 {
-                return;
+                return false;
             }
             gp = old as *mut G;
         }
@@ -156,10 +157,10 @@ pub unsafe fn runqput(pp: *mut P, mut gp: *mut G, next: bool) {
             if t.wrapping_sub(h) < RUNQ_SIZE as u32 {
                 slot(pp, t).store(gp, Ordering::Relaxed);
                 tail(pp).store(t.wrapping_add(1), Ordering::Release);
-                return;
+                return false;
             }
             if runqputslow(pp, gp, h, t) {
-                return;
+                return true;
             }
             // The queue is not full any more (a thief took some): retry.
         }

@@ -233,6 +233,11 @@ pub struct G {
     pub syscallpc: usize,
     /// See `syscallsp`.
     pub syscallbp: usize,
+    /// Non-zero while the G runs inside `runtime::async_preemptible` (the
+    /// program declared that code free of locks and thread-local borrows):
+    /// only then may GODEBUG=asyncpreempt=1 preempt it by signal
+    /// (asyncpreempt.rs).
+    pub asyncsafe: u32,
 }
 
 impl G {

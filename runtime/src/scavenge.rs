@@ -63,7 +63,7 @@ pub const SCAV_AGE_NS: i64 = 100_000_000;
 /// Stacks released between two pacing sleeps.
 pub const BATCH: usize = 1024;
 /// Most Gs unlinked from the free list at once.
-const UNLINK_MAX: usize = 32768;
+const UNLINK_MAX: usize = 4096;
 
 const RUNNING: u32 = 0;
 const PARKED: u32 = 1;
@@ -177,8 +177,9 @@ pub extern "C" fn scavenger() {
         let (released, young) = scavenge_round();
         if released > 0 {
             ROUNDS.fetch_add(1, Ordering::Relaxed);
-            // SAFETY: malloc_trim is thread-safe.
-            unsafe { libc::malloc_trim(0) };
+            // SAFETY: malloc_trim is thread-safe. It may walk the whole
+            // heap: run it as a system call so the P keeps working.
+            crate::syscall::syscall(|| unsafe { libc::malloc_trim(0) });
             continue;
         }
         if young {
@@ -259,21 +260,25 @@ fn scavenge_round() -> (usize, bool) {
                 *bytes += (r.1 - r.0) as u64;
             }
         };
-        for &g in batch {
-            // SAFETY: g is dead and unlinked: nobody can run on its stack.
-            let st = unsafe { (*g).stack };
-            run = match run {
-                Some((lo, hi)) if hi + guard == st.lo => Some((lo, st.hi)),
-                Some(r) => {
-                    flush(r, &mut bytes);
-                    Some((st.lo, st.hi))
-                }
-                None => Some((st.lo, st.hi)),
-            };
-        }
-        if let Some(r) = run {
-            flush(r, &mut bytes);
-        }
+        // The madvise calls of one batch run as a system call (they may
+        // take a millisecond): the P is lent to others meanwhile.
+        crate::syscall::syscall(|| {
+            for &g in batch {
+                // SAFETY: g is dead and unlinked: nobody can run on its stack.
+                let st = unsafe { (*g).stack };
+                run = match run {
+                    Some((lo, hi)) if hi + guard == st.lo => Some((lo, st.hi)),
+                    Some(r) => {
+                        flush(r, &mut bytes);
+                        Some((st.lo, st.hi))
+                    }
+                    None => Some((st.lo, st.hi)),
+                };
+            }
+            if let Some(r) = run {
+                flush(r, &mut bytes);
+            }
+        });
         // SAFETY: link the batch back (gflock) and record it (SCAV_LOCK).
         unsafe {
             let sch = sched();
@@ -363,6 +368,32 @@ pub fn memstats() -> MemStats {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The park/wake protocol of the module docs (no scavenger goroutine in
+    /// unit tests: SCAVG is null, so a successful wake readies nobody).
+    #[test]
+    fn park_and_wake_protocol() {
+        STATE.store(RUNNING, Ordering::SeqCst);
+        PENDING.store(0, Ordering::SeqCst);
+        // Work appeared before the scavenger parks: the park is refused.
+        wake();
+        assert_eq!(STATE.load(Ordering::SeqCst), RUNNING);
+        // SAFETY: park_commit only touches the state words.
+        assert!(!unsafe { park_commit(null_mut(), null_mut()) });
+        assert_eq!(STATE.load(Ordering::SeqCst), RUNNING);
+        // Nothing pending: it parks; the next wake flips it back exactly once.
+        PENDING.store(0, Ordering::SeqCst);
+        // SAFETY: as above.
+        assert!(unsafe { park_commit(null_mut(), null_mut()) });
+        assert_eq!(STATE.load(Ordering::SeqCst), PARKED);
+        wake();
+        assert_eq!(STATE.load(Ordering::SeqCst), RUNNING);
+        wake();
+        assert_eq!(STATE.load(Ordering::SeqCst), RUNNING);
+        PENDING.store(0, Ordering::SeqCst);
+    }
+
     /// Returning a run of adjacent stacks with one madvise also zaps the
     /// guard pages between them: the guards must survive (guard regions
     /// persist across MADV_DONTNEED; mprotect guards are separate VMAs).

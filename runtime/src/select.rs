@@ -18,7 +18,7 @@
 //! 3. No case ready and a `default` exists: unlock and return `None`.
 //! 4. **Pass 2**: enqueue one [`Sudog`] per case (`is_select` set) on its
 //!    channel's `sendq`/`recvq`, chained through `waitlink` into
-//!    `G.waiting`, and park with [`selparkcommit`], which releases every
+//!    `G.waiting`, and park with `selparkcommit`, which releases every
 //!    lock only after the G's context is saved.
 //! 5. A peer that dequeues one of our sudogs must win `G.selectdone` (CAS 0
 //!    → 1, in `WaitQ::dequeue`); losers skip the record. The winner does
@@ -55,6 +55,7 @@
 //! `default`, the G waits with wait reason "select". The value of a `send`
 //! case that does not fire is dropped, like Go's evaluated-but-unsent value.
 
+use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::ptr;
 use core::sync::atomic::Ordering;
@@ -113,8 +114,10 @@ enum RecvState {
 /// gives `Some(v)` or `None` (closed and drained).
 pub struct RecvCase<'a, T: Send> {
     c: &'a Hchan<T>,
-    slot: MaybeUninit<T>,
-    sg: Sudog,
+    /// Written by a peer (through the sudog's `elem`) while we are parked,
+    /// hence in an UnsafeCell, as is the sudog the peer updates.
+    slot: UnsafeCell<MaybeUninit<T>>,
+    sg: UnsafeCell<Sudog>,
     state: RecvState,
 }
 
@@ -123,8 +126,8 @@ impl<'a, T: Send> RecvCase<'a, T> {
     pub fn new(c: &'a Chan<T>) -> Self {
         RecvCase {
             c: c.hchan(),
-            slot: MaybeUninit::uninit(),
-            sg: Sudog::new(ptr::null_mut(), ptr::null_mut(), ptr::null()),
+            slot: UnsafeCell::new(MaybeUninit::uninit()),
+            sg: UnsafeCell::new(Sudog::new(ptr::null_mut(), ptr::null_mut(), ptr::null())),
             state: RecvState::Pending,
         }
     }
@@ -137,7 +140,7 @@ impl<'a, T: Send> RecvCase<'a, T> {
                 self.state = RecvState::Taken;
                 // SAFETY: state Value means the slot holds a moved-in value,
                 // now moved out exactly once.
-                Some(unsafe { self.slot.assume_init_read() })
+                Some(unsafe { self.slot.get_mut().assume_init_read() })
             }
             RecvState::Closed => None,
             s => panic!("select: take() on a receive case in state {s:?}"),
@@ -149,7 +152,7 @@ impl<T: Send> Drop for RecvCase<'_, T> {
     fn drop(&mut self) {
         if self.state == RecvState::Value {
             // SAFETY: a received value nobody took.
-            unsafe { self.slot.assume_init_drop() };
+            unsafe { self.slot.get_mut().assume_init_drop() };
         }
     }
 }
@@ -166,7 +169,7 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
     }
     unsafe fn try_locked(&mut self) -> Attempt {
         // SAFETY: the caller holds the channel lock; slot is ours.
-        let r = unsafe { self.c.try_recv_locked(&mut self.slot) };
+        let r = unsafe { self.c.try_recv_locked(self.slot.get()) };
         match r {
             Attempt::Done(_) => self.state = RecvState::Value,
             Attempt::Closed => self.state = RecvState::Closed,
@@ -175,19 +178,19 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         r
     }
     unsafe fn enqueue(&mut self, gp: *mut G) -> *mut Sudog {
-        self.sg = Sudog::new(
-            gp,
-            self.slot.as_mut_ptr() as *mut u8,
-            self.c.addr() as *const u8,
-        );
-        self.sg.is_select = true;
-        // SAFETY: lock held; the case (and so sg) stays put until unqueued.
-        unsafe { self.c.st().recvq.enqueue(&mut self.sg) };
-        &mut self.sg
+        let sg = self.sg.get();
+        // SAFETY: no one sees the sudog before it is queued; lock held; the
+        // case (and so sg) stays put until unqueued.
+        unsafe {
+            *sg = Sudog::new(gp, self.slot.get() as *mut u8, self.c.addr() as *const u8);
+            (*sg).is_select = true;
+            self.c.st().recvq.enqueue(sg);
+        }
+        sg
     }
     unsafe fn unqueue(&mut self) {
         // SAFETY: lock held; sg is in recvq or in no queue.
-        unsafe { self.c.st().recvq.remove(&mut self.sg) };
+        unsafe { self.c.st().recvq.remove(self.sg.get()) };
     }
     fn woken(&mut self, success: bool) {
         self.state = if success {
@@ -200,15 +203,16 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         self.state != RecvState::Pending
     }
     fn sudog_addr(&self) -> *mut Sudog {
-        &self.sg as *const Sudog as *mut Sudog
+        self.sg.get()
     }
 }
 
 /// A send case: `send(c, v)`. If another case fires, `v` is dropped.
 pub struct SendCase<'a, T: Send> {
     c: &'a Hchan<T>,
-    value: MaybeUninit<T>,
-    sg: Sudog,
+    /// Read by a peer (through the sudog's `elem`) while we are parked.
+    value: UnsafeCell<MaybeUninit<T>>,
+    sg: UnsafeCell<Sudog>,
     /// The value is still ours (not sent).
     owned: bool,
     fired: bool,
@@ -219,8 +223,8 @@ impl<'a, T: Send> SendCase<'a, T> {
     pub fn new(c: &'a Chan<T>, v: T) -> Self {
         SendCase {
             c: c.hchan(),
-            value: MaybeUninit::new(v),
-            sg: Sudog::new(ptr::null_mut(), ptr::null_mut(), ptr::null()),
+            value: UnsafeCell::new(MaybeUninit::new(v)),
+            sg: UnsafeCell::new(Sudog::new(ptr::null_mut(), ptr::null_mut(), ptr::null())),
             owned: true,
             fired: false,
         }
@@ -235,7 +239,7 @@ impl<T: Send> Drop for SendCase<'_, T> {
     fn drop(&mut self) {
         if self.owned {
             // SAFETY: the value was never moved out.
-            unsafe { self.value.assume_init_drop() };
+            unsafe { self.value.get_mut().assume_init_drop() };
         }
     }
 }
@@ -252,7 +256,7 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
     }
     unsafe fn try_locked(&mut self) -> Attempt {
         // SAFETY: the caller holds the channel lock; the value is initialised.
-        let r = unsafe { self.c.try_send_locked(&mut self.value) };
+        let r = unsafe { self.c.try_send_locked(self.value.get()) };
         if let Attempt::Done(_) = r {
             self.owned = false;
             self.fired = true;
@@ -260,19 +264,19 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         r
     }
     unsafe fn enqueue(&mut self, gp: *mut G) -> *mut Sudog {
-        self.sg = Sudog::new(
-            gp,
-            self.value.as_mut_ptr() as *mut u8,
-            self.c.addr() as *const u8,
-        );
-        self.sg.is_select = true;
-        // SAFETY: lock held; the case (and so sg) stays put until unqueued.
-        unsafe { self.c.st().sendq.enqueue(&mut self.sg) };
-        &mut self.sg
+        let sg = self.sg.get();
+        // SAFETY: no one sees the sudog before it is queued; lock held; the
+        // case (and so sg) stays put until unqueued.
+        unsafe {
+            *sg = Sudog::new(gp, self.value.get() as *mut u8, self.c.addr() as *const u8);
+            (*sg).is_select = true;
+            self.c.st().sendq.enqueue(sg);
+        }
+        sg
     }
     unsafe fn unqueue(&mut self) {
         // SAFETY: lock held; sg is in sendq or in no queue.
-        unsafe { self.c.st().sendq.remove(&mut self.sg) };
+        unsafe { self.c.st().sendq.remove(self.sg.get()) };
     }
     fn woken(&mut self, success: bool) {
         // success: a receiver moved the value out. Otherwise the channel was
@@ -284,7 +288,7 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         self.fired
     }
     fn sudog_addr(&self) -> *mut Sudog {
-        &self.sg as *const Sudog as *mut Sudog
+        self.sg.get()
     }
 }
 
@@ -358,6 +362,8 @@ unsafe fn selparkcommit(_gp: *mut G, arg: *mut u8) -> bool {
 /// Panics with "send on closed channel" if the chosen case is a send on a
 /// closed channel.
 pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize> {
+    // Preemption safe point (issue 3): no lock held yet.
+    crate::sysmon::preempt_check();
     let n = cases.len();
     if n == 0 {
         if !block {

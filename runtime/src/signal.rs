@@ -137,27 +137,25 @@ pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
     exit_now(2)
 }
 
-/// Deadlock: print `fatal error: <msg>` and every goroutine with its wait
-/// reason, exit 2. Called with sched.lock held.
+/// Deadlock: print `fatal error: <msg>` and every goroutine the way Go
+/// does (`goroutine N [wait reason]:`, its frames unwound from the saved
+/// context, `created by goroutine P` and the spawn site), exit 2. Called
+/// with sched.lock held, never from a signal handler (it allocates); the
+/// DWARF is read on g0's stack.
 #[cold]
 #[inline(never)]
 pub fn fatal_deadlock(msg: &str) -> ! {
     let mut w = ErrWriter::new();
     let _ = writeln!(w, "fatal error: {msg}");
-    crate::proc::for_each_g(|gp| {
-        // SAFETY: Gs are never freed.
-        unsafe {
-            let st = crate::proc::readgstatus(gp);
-            if st == crate::runtime2::GDEAD {
-                return;
+    crate::asm::systemstack(|| {
+        let loader = addr2line::Loader::new("/proc/self/exe").ok();
+        crate::proc::for_each_g(|gp| {
+            // SAFETY: gp comes from allgs (Gs are never freed).
+            if let Some(t) = unsafe { crate::traceback::goroutine_text(gp, loader.as_ref()) } {
+                let _ = w.write_str("\n");
+                let _ = w.write_str(&t);
             }
-            let reason = if st == crate::runtime2::GWAITING {
-                (*gp).waitreason.as_str()
-            } else {
-                crate::runtime2::gstatus_str(st)
-            };
-            goroutine_header(&mut w, gp, reason);
-        }
+        });
     });
     w.flush();
     exit_now(2)

@@ -218,6 +218,8 @@ fn do_spin() {
 impl<T: ?Sized> Mutex<T> {
     /// Locks, parking the goroutine while another holds the lock.
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        // Preemption safe point (issue 3).
+        crate::sysmon::preempt_check();
         if self
             .state
             .compare_exchange(0, MUTEX_LOCKED, Ordering::Acquire, Ordering::Relaxed)
@@ -253,6 +255,11 @@ impl<T: ?Sized> Mutex<T> {
     /// Whether someone holds the lock now (diagnostics).
     pub fn is_locked(&self) -> bool {
         self.state.load(Ordering::Relaxed) & MUTEX_LOCKED != 0
+    }
+
+    /// Whether the mutex is in starvation mode now (diagnostics, tests).
+    pub fn is_starving(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & MUTEX_STARVING != 0
     }
 
     #[cold]

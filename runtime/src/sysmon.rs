@@ -10,13 +10,13 @@
 //!
 //! 1. sleep: 20 µs while it keeps finding work; after 50 idle rounds the
 //!    delay doubles each round up to 10 ms (Go's numbers). The sleep is a
-//!    `futex` wait on [`WAKE`] with that timeout, so it can be cut short;
+//!    `futex` wait on `WAKE` with that timeout, so it can be cut short;
 //! 2. if *every* P is idle there is nothing to watch: sysmon announces
-//!    `sysmonwait` (under `sched.lock`) and sleeps on [`WAKE`] with no
+//!    `sysmonwait` (under `sched.lock`) and sleeps on `WAKE` with no
 //!    timeout. The only way a P stops being idle is `pidleget` (also under
 //!    `sched.lock`), which calls [`pidleget_hook`] and wakes sysmon: no
 //!    sleep-and-hope, no lost wake-up (the flag and the P list change
-//!    under the same lock; the futex re-checks [`WAKE`] atomically);
+//!    under the same lock; the futex re-checks `WAKE` atomically);
 //! 3. polls the network if nobody polled for 10 ms (netpoll.rs);
 //! 4. `retake`: a P in a system call for at least one sysmon round
 //!    (≥ 20 µs) whose run queue has work - or that has been there for
@@ -47,24 +47,12 @@
 //! must only be called at the top of a runtime operation, before any lock
 //! is taken.
 //!
-//! ## Asynchronous preemption (GODEBUG=asyncpreempt=1): not enabled
+//! ## Asynchronous preemption (GODEBUG=asyncpreempt=1)
 //!
-//! Go can also preempt by signal (SIGURG): the handler checks that the
-//! interrupted PC is an *async safe point* - Go's compiler emits, for every
-//! instruction, whether the stack map is precise there and the function is
-//! not in the runtime or holding locks - and then injects a call to
-//! `asyncPreempt`, which saves every register and parks the G. In a Rust
-//! program nothing proves a PC safe: the interrupted code may hold a
-//! `std::sync::Mutex` (another G on the same M would then block the whole
-//! thread on it), be inside glibc `malloc` (its arena lock is per thread),
-//! hold a runtime spin/futex lock, or hold a reference into a
-//! `thread_local!` (the G may resume on another thread). The rules a safe
-//! implementation would need are therefore: (1) the PC is in the main
-//! executable's text, not in libc/ld.so/vDSO; (2) the M holds no runtime
-//! lock (a per-M lock count, which our `lock::Mutex` does not keep);
-//! (3) the code is inside a region the *program* declared free of locks and
-//! thread-locals. (3) cannot be checked by the runtime, so the key is
-//! parsed but ignored and preemption stays cooperative; see the report.
+//! Opt-in, and only for goroutines inside `runtime::async_preemptible`,
+//! at instructions the signal handler proves safe (program code, no runtime
+//! lock held, ...): sysmon sends SIGURG with each request. The rules and
+//! why they are needed are in asyncpreempt.rs.
 //!
 //! # GODEBUG
 //!
@@ -94,8 +82,8 @@ pub struct DebugVars {
     pub schedtrace: i32,
     /// `scheddetail=1`: the trace also prints every P, M and G.
     pub scheddetail: i32,
-    /// `asyncpreempt=1`: asks for asynchronous preemption (parsed, not
-    /// enabled: see the module docs).
+    /// `asyncpreempt=1`: asynchronous preemption by signal for goroutines
+    /// inside `runtime::async_preemptible` (asyncpreempt.rs).
     pub asyncpreempt: i32,
 }
 
@@ -207,6 +195,11 @@ pub fn start() {
     SCHEDTRACE.store(d.schedtrace, Ordering::Relaxed);
     SCHEDDETAIL.store(d.scheddetail, Ordering::Relaxed);
     crate::traceback::install_sigquit();
+    if d.asyncpreempt > 0 {
+        // Reading and demangling the symbol table needs more stack than a
+        // goroutine has: run it on g0.
+        crate::asm::systemstack(crate::asyncpreempt::enable);
+    }
     fn sysmon_entry() {
         sysmon()
     }
@@ -379,6 +372,9 @@ unsafe fn preemptone(pp: *mut P) -> bool {
         }
         atomic_u32(&raw mut (*gp).preempt).store(1, Ordering::Relaxed);
         PREEMPT_REQUESTS.fetch_add(1, Ordering::Relaxed);
+        if crate::asyncpreempt::enabled() {
+            crate::asyncpreempt::signal(mp);
+        }
         true
     }
 }
@@ -407,7 +403,9 @@ fn preempt_slow(gp: *mut G) {
     // SAFETY: gp is the running g of this thread.
     unsafe {
         let mp = (*gp).m;
-        if mp.is_null() || (*mp).g0 == gp || (*mp).p.is_null() {
+        // Never yield holding a runtime lock (a safe point reached from
+        // inside the runtime by mistake): the request stays pending.
+        if mp.is_null() || (*mp).g0 == gp || (*mp).p.is_null() || crate::lock::locks_held() != 0 {
             return;
         }
         atomic_u32(&raw mut (*gp).preempt).store(0, Ordering::Relaxed);
@@ -425,7 +423,8 @@ pub fn preempt_point() {
     preempt_check();
 }
 
-extern "C" fn gopreempt_m(gp: *mut G) -> ! {
+/// Yield the preempted `gp` (on g0 via `mcall`): to the global run queue.
+pub(crate) extern "C" fn gopreempt_m(gp: *mut G) -> ! {
     // SAFETY: on g0; gp's context was saved by mcall and it is ours.
     unsafe {
         let mp = (*getg()).m;

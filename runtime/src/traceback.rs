@@ -6,7 +6,7 @@
 //! The SIGQUIT handler does almost nothing - it cannot: symbolising a
 //! backtrace reads DWARF and allocates, which is not async-signal-safe (the
 //! interrupted thread may hold the malloc lock). It records the signal
-//! (pc, M, code) in [`QUIT`] & co. and wakes **sysmon** (one atomic store +
+//! (pc, M, code) in `QUIT` & co. and wakes **sysmon** (one atomic store +
 //! one futex wake, both async-signal-safe). sysmon is the natural dumper: it
 //! is a thread of its own, holds no P and no lock, and is always running.
 //! It then prints, for every goroutine that is not dead:
@@ -53,7 +53,7 @@ pub fn install_sigquit() {
         SigSet::empty(),
     );
     // SAFETY: the handler only does async-signal-safe work (atomics, futex
-    // wake, and write/_exit when sysmon is not running).
+    // wake).
     if let Err(e) = unsafe { sigaction(Signal::SIGQUIT, &sa) } {
         crate::signal::throw_fmt(format_args!("runtime: sigaction(SIGQUIT): {e}"));
     }
@@ -76,14 +76,10 @@ extern "C" fn sigquit(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
             QUIT_M.store((*(*gp).m).id, Ordering::Relaxed);
         }
     }
-    if crate::sysmon::started() {
-        crate::sysmon::wake_now();
-    } else {
-        let mut w = crate::signal::ErrWriter::new();
-        let _ = w.write_str("SIGQUIT: quit\n");
-        w.flush();
-        crate::signal::exit_now(2);
-    }
+    // The handler is installed by sysmon::start just before sysmon's thread
+    // is created, so sysmon runs (or will run) and checks QUIT after every
+    // sleep, including its first.
+    crate::sysmon::wake_now();
 }
 
 /// Called by sysmon after each sleep: dump and exit if SIGQUIT arrived.
@@ -128,7 +124,8 @@ pub unsafe fn frame_pcs(pc: usize, mut bp: usize, stack: Stack, max: usize) -> V
     v
 }
 
-fn strip_hash(name: &str) -> &str {
+/// `name` without rustc's `::h<16 hex>` hash suffix.
+pub fn strip_hash(name: &str) -> &str {
     match name.rfind("::h") {
         Some(i) if name.len() - i == 19 && name[i + 3..].bytes().all(|b| b.is_ascii_hexdigit()) => {
             &name[..i]
@@ -140,7 +137,15 @@ fn strip_hash(name: &str) -> &str {
 /// Symbolise `pcs` (the first is an exact pc, the others return addresses)
 /// into Go's `function()\n\tfile:line +0xoff\n` lines.
 pub fn format_frames(out: &mut String, pcs: &[usize], loader: Option<&addr2line::Loader>) {
+    // Run-time minus file addresses (non-zero for a PIE).
+    let bias = std::fs::File::open("/proc/self/exe")
+        .and_then(|mut f| {
+            let mut h = [0u8; 64];
+            std::io::Read::read_exact(&mut f, &mut h).map(|_| h)
+        })
+        .map_or(0, |h| crate::asyncpreempt::load_bias(&h));
     for (i, &pc) in pcs.iter().enumerate() {
+        let pc = pc.wrapping_sub(bias);
         let probe = if i == 0 { pc } else { pc - 1 } as u64;
         let mut printed = false;
         if let Some(l) = loader {

@@ -112,3 +112,31 @@ pub fn assert_plan_followed(doc: &serde_json::Value) {
     assert_eq!(doc["verdict"]["ok"], true, "{}", doc["verdict"]);
     assert_eq!(doc["verdict"]["status"], 0);
 }
+
+/// The first problem of `kind` in a `break-bootstrap --format json` document.
+pub fn problem<'a>(doc: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    problems
+        .iter()
+        .find(|p| p["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} problem in {problems:?}"))
+}
+
+/// The required (not optional) steps of a `symbols --format json` document.
+pub fn required_steps(doc: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["optional"] == false)
+}
+
+/// `objcopy --strip-debug BINARY` into a fresh scratch directory `name`.
+pub fn strip_debug(name: &str, binary: &Path) -> std::path::PathBuf {
+    let f = gdbx_tests::scratch(name).join("hello");
+    gdbx_tests::run_tool(
+        "objcopy",
+        &["--strip-debug".as_ref(), binary.as_os_str(), f.as_os_str()],
+    );
+    f
+}

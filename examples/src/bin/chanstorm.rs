@@ -10,6 +10,8 @@
 //!   receivers select over both plus a third that is closed at the end,
 //!   with try_send/try_recv + `default` spinners mixed in.
 //! * `mutex`: G goroutines increment a `sync::Mutex<u64>` K times each.
+//! * `mutex-starve`: the same with the holder sleeping 2 ms under the lock
+//!   now and then, which drives the mutex into starvation (handoff) mode.
 //! * `close`: many receivers and senders blocked on one channel are all
 //!   woken by close (receivers get None, senders panic-free because they
 //!   use a select with a done channel).
@@ -122,6 +124,11 @@ fn select_storm(senders: u64, per: u64, receivers: usize) {
                         }
                         runtime::gosched();
                     }
+                } else if s % 4 == 1 {
+                    runtime::select! {
+                        send(b, v) => {},
+                        send(a, v) => {},
+                    }
                 } else {
                     runtime::select! {
                         send(a, v) => {},
@@ -149,6 +156,17 @@ fn select_storm(senders: u64, per: u64, receivers: usize) {
                         recv(b) -> v => { totals.add(v.expect("b is never closed")); false },
                         recv(quit) -> q => { assert!(q.is_none()); true },
                         default => { runtime::gosched(); false },
+                    };
+                    if stop {
+                        break;
+                    }
+                } else if r % 3 == 1 {
+                    // The same cases in the opposite source order: the lock
+                    // order is by address, so no lock-order deadlock.
+                    let stop = runtime::select! {
+                        recv(quit) -> q => { assert!(q.is_none()); true },
+                        recv(b) -> v => { totals.add(v.expect("b is never closed")); false },
+                        recv(a) -> v => { totals.add(v.expect("a is never closed")); false },
                     };
                     if stop {
                         break;
@@ -202,6 +220,42 @@ fn mutex_storm(goroutines: u64, per: u64) {
     wg.wait();
     let n = *m.lock();
     check("mutex", (n, 0), (goroutines * per, 0));
+}
+
+/// Drives the mutex into starvation mode: the holder sleeps 2 ms (more
+/// than the 1 ms threshold) with the lock held now and then, so a woken
+/// waiter that loses the race to the barging holder switches the mutex to
+/// handoff mode. Checked by count; whether starvation mode was seen is
+/// printed.
+fn mutex_starve(goroutines: u64, per: u64) {
+    let m = Arc::new(Mutex::new(0u64));
+    let starved = Arc::new(AtomicU64::new(0));
+    let wg = WaitGroup::new();
+    wg.add(goroutines as isize);
+    for _ in 0..goroutines {
+        let (m, wg, starved) = (m.clone(), wg.clone(), starved.clone());
+        runtime::go(move || {
+            for i in 0..per {
+                let mut g = m.lock();
+                *g += 1;
+                if i % 5 == 0 {
+                    runtime::sleep(std::time::Duration::from_millis(2));
+                }
+                if m.is_starving() {
+                    starved.fetch_add(1, Ordering::Relaxed);
+                }
+                drop(g);
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+    let n = *m.lock();
+    check("mutex-starve", (n, 0), (goroutines * per, 0));
+    println!(
+        "mutex-starve: starvation mode seen {} times",
+        starved.load(Ordering::Relaxed)
+    );
 }
 
 /// Receivers and select-senders blocked on one channel, all woken by close.
@@ -301,6 +355,7 @@ fn main() {
     storm("buffered-big", 1024, 8, 4000 * scale, 3);
     select_storm(12, 1000 * scale, 9);
     mutex_storm(32, 500 * scale);
+    mutex_starve(8, 20);
     close_storm(200 * scale);
     ring(64, 100 * scale);
     fairness(2000);

@@ -1,5 +1,6 @@
-//! `preempt`: a goroutine spins in a long loop that only calls
-//! `runtime::preempt_point()`; at GOMAXPROCS=1 the other goroutines still
+//! `preempt [chan]`: a goroutine spins in a long loop that only calls
+//! `runtime::preempt_point()` (with `chan`: only non-blocking channel
+//! operations); at GOMAXPROCS=1 the other goroutines still
 //! run because sysmon asks the spinner to yield after 10 ms (issue 3). The
 //! spinner gives up after 30 s (prints `starved`, exit 1) so a broken
 //! scheduler fails instead of hanging.
@@ -26,6 +27,9 @@ fn main() {
     let done = Arc::new(AtomicBool::new(false));
     let wg = WaitGroup::new();
     wg.add(2);
+    // `preempt chan`: the loop's only safe points are channel operations.
+    let via_chan = runtime::rt0::os_args().get(1).is_some_and(|a| a == "chan");
+    let c = runtime::chan::channel::<u64>(1);
     let (s, d, w) = (started.clone(), done.clone(), wg.clone());
     runtime::go(move || {
         s.store(true, Ordering::Release);
@@ -34,7 +38,13 @@ fn main() {
         while !d.load(Ordering::Acquire) {
             iters += 1;
             work(1000);
-            runtime::preempt_point();
+            if via_chan {
+                // Only non-blocking channel operations: safe points too.
+                let _ = c.try_send(iters);
+                let _ = c.try_recv();
+            } else {
+                runtime::preempt_point();
+            }
             if t0.elapsed() > Duration::from_secs(30) {
                 println!("starved");
                 runtime::exit(1);

@@ -90,8 +90,36 @@ fn gomaxprocs() {
     println!("gomaxprocs: {start} -> 1 -> 3 -> 2 -> {start}");
 }
 
+/// GOMAXPROCS changes while a goroutine blocks in a system call: the stop
+/// takes the P it lent out, and the goroutine carries on afterwards.
+fn gomaxprocs_during_syscall() {
+    let start = runtime::gomaxprocs(0);
+    let done = channel::<u32>(1);
+    let d2 = done.clone();
+    let entered = channel::<()>(1);
+    let e2 = entered.clone();
+    runtime::go(move || {
+        e2.send(());
+        let v = runtime::syscall(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            7
+        });
+        d2.send(v);
+    });
+    let _ = entered.recv();
+    runtime::gomaxprocs(if start == 1 { 2 } else { 1 });
+    runtime::gomaxprocs(start);
+    assert_eq!(done.recv(), Some(7));
+    println!("gomaxprocs: changed during a syscall");
+}
+
 /// NumGoroutine counts live goroutines (ours: main + parked ones).
 fn num_goroutine() {
+    // Goroutines of the earlier checks may still be on their way out
+    // (they signal before they return): wait until only main is left.
+    while runtime::num_goroutine() != 1 {
+        runtime::gosched();
+    }
     let base = runtime::num_goroutine();
     let gate = channel::<()>(0);
     let wg = WaitGroup::new();
@@ -141,6 +169,7 @@ fn main() {
     timers();
     many_sleepers();
     gomaxprocs();
+    gomaxprocs_during_syscall();
     num_goroutine();
     gosched_fairness();
     println!("ok");
