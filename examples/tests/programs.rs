@@ -118,6 +118,12 @@ fn stack_overflow_is_fatal_like_go() {
             err.contains("goroutine stack exceeds 65536-byte limit"),
             "{err}"
         );
+        // Go's dump: the overflowing goroutine's frames, then its creator.
+        assert!(err.contains("crash_overflow::recurse(...)\n\t"), "{err}");
+        assert!(
+            err.contains("created by goroutine 1\n\texamples/src/bin/crash_overflow.rs:"),
+            "{err}"
+        );
     }
 }
 

@@ -462,7 +462,11 @@ impl Ctx<'_> {
             } else {
                 Some((windows.get(slot[i]).unwrap_or(&[]), reqs[slot[i]].0))
             };
-            let loc = self.location(&g, thread, on_cpu, window);
+            let loc = if g.status & !0x1000 == GDEAD {
+                Rc::from("-")
+            } else {
+                self.location(&g, thread, on_cpu, window)
+            };
             let created = self.created(&g);
             rows.push(Row {
                 g,

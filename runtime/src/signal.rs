@@ -334,15 +334,52 @@ fn signame(sig: libc::c_int) -> (&'static str, &'static str) {
     }
 }
 
+/// At most this many frames of an overflowing goroutine are printed (Go
+/// prints 100, then `...additional frames elided...`).
+const OVERFLOW_FRAMES: usize = 100;
+
+/// Print the frames of the goroutine that overflowed its stack (from the
+/// faulting `pc` and the frame-pointer chain at `bp`), as Go does.
+///
+/// Called from the SIGSEGV handler. Symbolising allocates, so it runs on
+/// g0's stack (the signal stack is small), under a 5 s alarm that exits 2:
+/// should the overflow have hit inside malloc, its lock is held by this
+/// very thread and the report must not hang the process.
+fn overflow_traceback(pc: usize, bp: usize, st: Stack) {
+    extern "C" fn alarm_exit(_: libc::c_int) {
+        exit_now(2)
+    }
+    // SAFETY: installing a handler that only calls _exit; alarm(2).
+    unsafe {
+        libc::signal(libc::SIGALRM, alarm_exit as *const () as libc::sighandler_t);
+        libc::alarm(5);
+    }
+    crate::asm::systemstack(|| {
+        // SAFETY: st is the faulting goroutine's stack (never unmapped);
+        // frame_pcs checks every read against it.
+        let pcs = unsafe { crate::traceback::frame_pcs(pc, bp, st, OVERFLOW_FRAMES) };
+        let loader = addr2line::Loader::new("/proc/self/exe").ok();
+        let mut out = String::new();
+        crate::traceback::format_frames(&mut out, &pcs, loader.as_ref());
+        if pcs.len() == OVERFLOW_FRAMES {
+            out.push_str("...additional frames elided...\n");
+        }
+        let mut w = ErrWriter::new();
+        let _ = w.write_str(&out);
+        w.flush();
+    });
+}
+
 extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo and ucontext.
-    let (addr, code, sp, pc) = unsafe {
+    let (addr, code, sp, pc, bp) = unsafe {
         let uc = ctx as *mut libc::ucontext_t;
         (
             (*info).si_addr() as usize,
             (*info).si_code,
             (*uc).uc_mcontext.gregs[libc::REG_RSP as usize] as usize,
             (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] as usize,
+            (*uc).uc_mcontext.gregs[libc::REG_RBP as usize] as usize,
         )
     };
     let gp = getg();
@@ -370,9 +407,14 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
                 let _ = w.write_str("\nruntime stack (g0)\n");
             } else {
                 let _ = write!(w, "\ngoroutine {goid} [running]:\n");
+                w.flush();
+                overflow_traceback(pc, bp, st);
                 // SAFETY: gp live.
-                if let Some((f, l)) = unsafe { (*gp).created_at() } {
-                    let _ = writeln!(w, "created at {f}:{l}");
+                unsafe {
+                    if let Some((f, l)) = (*gp).created_at().filter(|_| (*gp).parent_goid != 0) {
+                        let _ =
+                            write!(w, "created by goroutine {}\n\t{f}:{l}\n", (*gp).parent_goid);
+                    }
                 }
             }
             w.flush();

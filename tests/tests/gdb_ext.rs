@@ -756,3 +756,30 @@ fn kernel_core_dump_with_default_stack_guards() {
     );
     let _ = std::fs::remove_file(&core);
 }
+
+#[test]
+fn dead_goroutines() {
+    // At runtime.exit every waiter has finished: dead Gs are hidden unless
+    // asked for, and `goroutine ID` on one says it is dead.
+    let mut g = Gdb::new(&parked());
+    g.pre = vec!["break runtime.exit".into(), format!("run {N}")];
+    g.block("live", &["info goroutines"])
+        .block("dead", &["info goroutines -status dead"])
+        .block("gdead", &["goroutine 3 bt"]);
+    let o = g.run();
+    no_python_errors(&o);
+    assert!(!o.block("live").contains(" dead "), "{}", o.block("live"));
+    let dead = goroutine_rows(o.block("dead"));
+    assert!(dead.len() >= N, "{}", o.block("dead"));
+    assert!(
+        dead.iter()
+            .all(|r| r.contains(" dead ") && r.contains(" - ")),
+        "dead goroutines have no location:\n{}",
+        o.block("dead")
+    );
+    assert!(
+        o.block("gdead").contains("goroutine 3 is dead"),
+        "{}",
+        o.block("gdead")
+    );
+}
