@@ -544,35 +544,9 @@ impl<T> Hchan<T> {
         // SAFETY: ep is valid for the whole call (the caller's stack).
         unsafe {
             self.lock.lock();
-            match self.try_send_locked(ep) {
-                Attempt::Done(gp) => {
-                    self.lock.unlock();
-                    if !gp.is_null() {
-                        goready(gp);
-                    }
-                    return Attempt::Done(ptr::null_mut());
-                }
-                Attempt::Closed => {
-                    self.lock.unlock();
-                    return Attempt::Closed;
-                }
-                Attempt::WouldBlock if !block => {
-                    self.lock.unlock();
-                    return Attempt::WouldBlock;
-                }
-                Attempt::WouldBlock => {}
-            }
-            let gp = getg();
-            let mut sg = Sudog::new(gp, ep as *mut u8, self.addr() as *const u8);
-            self.st().sendq.enqueue(&mut sg);
-            (*gp).waiting = &raw mut sg as *mut u8;
-            goparkunlock(&self.lock, WaitReason::ChanSend);
-            (*gp).waiting = ptr::null_mut();
-            if sg.success {
-                Attempt::Done(ptr::null_mut())
-            } else {
-                Attempt::Closed
-            }
+            let attempt = self.try_send_locked(ep);
+            let sendq = &raw mut self.st().sendq;
+            self.finish_or_park(attempt, block, ep as *mut u8, sendq, WaitReason::ChanSend)
         }
     }
 
@@ -597,29 +571,64 @@ impl<T> Hchan<T> {
         // SAFETY: ep is valid for the whole call (the caller's stack).
         unsafe {
             self.lock.lock();
-            match self.try_recv_locked(ep) {
-                Attempt::Done(gp) => {
-                    self.lock.unlock();
-                    if !gp.is_null() {
-                        goready(gp);
-                    }
-                    return Attempt::Done(ptr::null_mut());
+            let attempt = self.try_recv_locked(ep);
+            let recvq = &raw mut self.st().recvq;
+            self.finish_or_park(
+                attempt,
+                block,
+                ep as *mut u8,
+                recvq,
+                WaitReason::ChanReceive,
+            )
+        }
+    }
+
+    /// The locked half shared by `chansend` and `chanrecv`. Called with
+    /// `self.lock` held and the `attempt` made under it: a completed or
+    /// failed attempt unlocks (and readies the partner it completed with);
+    /// one that would block, when `block`, queues a sudog for `ep` on
+    /// `queue` and parks. `goparkunlock` releases the lock only after the
+    /// G's context is saved, so a partner that dequeues the sudog and calls
+    /// `goready` at once cannot lose the wake-up. The partner fills in
+    /// `sg.success` before readying us: true when it completed the
+    /// exchange, false when `close` woke us.
+    ///
+    /// # Safety
+    /// `self.lock` is held; `ep` and `queue` are valid for the whole call.
+    unsafe fn finish_or_park(
+        &self,
+        attempt: Attempt,
+        block: bool,
+        ep: *mut u8,
+        queue: *mut WaitQ,
+        reason: WaitReason,
+    ) -> Attempt {
+        match attempt {
+            Attempt::Done(gp) => {
+                self.lock.unlock();
+                if !gp.is_null() {
+                    goready(gp);
                 }
-                Attempt::Closed => {
-                    self.lock.unlock();
-                    return Attempt::Closed;
-                }
-                Attempt::WouldBlock if !block => {
-                    self.lock.unlock();
-                    return Attempt::WouldBlock;
-                }
-                Attempt::WouldBlock => {}
+                return Attempt::Done(ptr::null_mut());
             }
+            Attempt::Closed => {
+                self.lock.unlock();
+                return Attempt::Closed;
+            }
+            Attempt::WouldBlock if !block => {
+                self.lock.unlock();
+                return Attempt::WouldBlock;
+            }
+            Attempt::WouldBlock => {}
+        }
+        // SAFETY: the lock is held while the sudog is queued; the sudog lives
+        // on this G's stack, which stays put until the partner readies us.
+        unsafe {
             let gp = getg();
-            let mut sg = Sudog::new(gp, ep as *mut u8, self.addr() as *const u8);
-            self.st().recvq.enqueue(&mut sg);
+            let mut sg = Sudog::new(gp, ep, self.addr() as *const u8);
+            (*queue).enqueue(&mut sg);
             (*gp).waiting = &raw mut sg as *mut u8;
-            goparkunlock(&self.lock, WaitReason::ChanReceive);
+            goparkunlock(&self.lock, reason);
             (*gp).waiting = ptr::null_mut();
             if sg.success {
                 Attempt::Done(ptr::null_mut())
