@@ -104,31 +104,23 @@ impl Symbols {
         }
     }
 
-    /// The ELF symbol containing the run-time address `pc`.
-    pub fn elf_symbol(&self, pc: u64) -> Option<&str> {
+    /// The ELF text symbol (start, end, name) containing the run-time
+    /// address `pc`.
+    fn text_symbol(&self, pc: u64) -> Option<&(u64, u64, Rc<str>)> {
         let pc = pc.wrapping_sub(self.bias);
         let i = self.text.partition_point(|t| t.0 <= pc);
         // Look back over a few symbols that start at or below pc.
-        self.text[..i]
-            .iter()
-            .rev()
-            .take(4)
-            .find(|t| pc < t.1)
-            .map(|t| &*t.2)
+        self.text[..i].iter().rev().take(4).find(|t| pc < t.1)
+    }
+
+    /// The ELF symbol containing the run-time address `pc`.
+    pub fn elf_symbol(&self, pc: u64) -> Option<&str> {
+        self.text_symbol(pc).map(|t| &*t.2)
     }
 
     /// Are `a` and `b` in the same function (ELF symbol)?
     pub fn same_function(&self, a: u64, b: u64) -> bool {
-        let start = |pc: u64| {
-            let pc = pc.wrapping_sub(self.bias);
-            let i = self.text.partition_point(|t| t.0 <= pc);
-            self.text[..i]
-                .iter()
-                .rev()
-                .take(4)
-                .find(|t| pc < t.1)
-                .map(|t| t.0)
-        };
+        let start = |pc| self.text_symbol(pc).map(|t| t.0);
         matches!((start(a), start(b)), (Some(x), Some(y)) if x == y)
     }
 
