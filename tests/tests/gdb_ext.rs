@@ -587,19 +587,24 @@ fn garbage_memory_one_line_per_bad_entry() {
 #[test]
 fn inside_a_context_switch() {
     // Stop in the context switch (runtime.mcall: the G's context is being
-    // saved) and while goroutines are being created.
-    for (stop, skip) in [
-        ("runtime.mcall", 7),
-        ("runtime.gogo", 11),
-        ("runtime.newproc", 5),
-        ("runtime.schedule", 3),
-        ("runtime.sysmon", 0),
+    // saved) and while goroutines are being created. Sysmon's thread may
+    // first run after a short program has finished (a loaded machine), so
+    // that stop is made in `echo`, which serves until gdb kills it.
+    let parked = parked();
+    let echo = example_bin("echo", Variant::Debug);
+    let n = N.to_string();
+    for (bin, stop, skip, arg) in [
+        (&parked, "runtime.mcall", 7, n.as_str()),
+        (&parked, "runtime.gogo", 11, &n),
+        (&parked, "runtime.newproc", 5, &n),
+        (&parked, "runtime.schedule", 3, &n),
+        (&echo, "runtime.sysmon", 0, "127.0.0.1:0"),
     ] {
-        let mut g = Gdb::new(&parked());
+        let mut g = Gdb::new(bin);
         g.pre = vec![
             format!("break {stop}"),
             format!("ignore 1 {skip}"),
-            format!("run {N}"),
+            format!("run {arg}"),
         ];
         g.block("g", &["info goroutines"])
             .block("ms", &["info ms"])
