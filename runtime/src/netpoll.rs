@@ -80,6 +80,20 @@ pub struct PollDesc {
     link: *mut PollDesc,
 }
 
+impl PollDesc {
+    /// A descriptor bound to no fd: fresh from the allocator, before `open`.
+    fn unused() -> PollDesc {
+        PollDesc {
+            fd: -1,
+            seq: AtomicU32::new(0),
+            rg: AtomicUsize::new(0),
+            wg: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            link: null_mut(),
+        }
+    }
+}
+
 /// Direction of a wait.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
 pub enum Mode {
@@ -168,14 +182,7 @@ pub fn open(fd: i32) -> std::io::Result<*mut PollDesc> {
     let pd = unsafe {
         let pd = CACHE;
         if pd.is_null() {
-            Box::into_raw(Box::new(PollDesc {
-                fd: -1,
-                seq: AtomicU32::new(0),
-                rg: AtomicUsize::new(0),
-                wg: AtomicUsize::new(0),
-                closing: AtomicBool::new(false),
-                link: null_mut(),
-            }))
+            Box::into_raw(Box::new(PollDesc::unused()))
         } else {
             CACHE = (*pd).link;
             pd
@@ -562,14 +569,7 @@ mod tests {
     use super::*;
 
     fn pd() -> *mut PollDesc {
-        Box::into_raw(Box::new(PollDesc {
-            fd: -1,
-            seq: AtomicU32::new(0),
-            rg: AtomicUsize::new(0),
-            wg: AtomicUsize::new(0),
-            closing: AtomicBool::new(false),
-            link: null_mut(),
-        }))
+        Box::into_raw(Box::new(PollDesc::unused()))
     }
 
     /// The rg/wg state machine of the module docs, transition by transition
