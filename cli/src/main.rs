@@ -43,7 +43,7 @@ struct Cli {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum PlanArg {
-    /// Contract 1: programs on the gdbx runtime.
+    /// Programs on the gdbx runtime.
     Ours,
     /// Go 1.19's bootstrap.
     Go,

@@ -1,5 +1,6 @@
 //! `gdbx break-bootstrap` on the runtime's hello (debug and release):
-//! every step of Contract 1, in order, on the main thread.
+//! every step of the runtime's bootstrap sequence, in order, on the main
+//! thread.
 
 mod common;
 

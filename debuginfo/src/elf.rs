@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Flavor {
-    /// A program on this project's runtime (Contract 1): `runtime.tlsg` or
+    /// A program on this project's runtime: `runtime.tlsg` or
     /// `_rt0_amd64`, plus `runtime.schedinit` and `main.main`, and no Go build info.
     Ours,
     /// A Go binary; `version` is read from the binary (`go1.19.8`), when found.

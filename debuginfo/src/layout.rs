@@ -253,7 +253,7 @@ impl Layouts {
     }
 }
 
-/// The runtime state the gdb extension reads (Contract 2 of DESIGN.md):
+/// The runtime state the gdb extension reads (the runtime's debugger-visible state):
 /// for each type of the `runtime` crate, the field paths it decodes. The
 /// extension resolves exactly these through [`TypeInfo::field`]; the contract
 /// test fails when one of them is renamed or removed.
@@ -316,7 +316,7 @@ pub const RUNTIME_FIELDS: &[(&str, &[&str])] = &[
     ("WaitReason", &[]),
 ];
 
-/// The ELF symbols the gdb extension reads (Contract 2).
+/// The ELF symbols the gdb extension reads (the runtime's debugger-visible statics).
 pub const RUNTIME_SYMBOLS: &[&str] = &[
     "runtime.allgs",
     "runtime.allglen",

@@ -9,7 +9,7 @@
 //!   runtime, a Go binary with its version, or neither), PIE or not.
 //! - [`dwarf`]: the DWARF sections (compressed or not, DWARF 4 or 5), the
 //!   address after a function's prologue from the line program, file:line.
-//! - [`plan`]: the bootstrap plans (Contract 1 for our runtime, Go 1.19's
+//! - [`plan`]: the bootstrap plans (the bootstrap sequence of our runtime, Go 1.19's
 //!   for real Go binaries) and their resolution against a binary.
 //!
 //! ```no_run

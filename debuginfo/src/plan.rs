@@ -2,7 +2,7 @@
 //!
 //! A plan is the list of functions a program passes through from its first
 //! instruction to `exit`, with the order they must be hit in:
-//! - [`Plan::ours`]: Contract 1 of DESIGN.md (the gdbx runtime).
+//! - [`Plan::ours`]: the bootstrap sequence of the gdbx runtime (rt0.rs).
 //! - [`Plan::go`]: Go 1.19 built with `-gcflags "-N -l"`.
 //!
 //! Most steps form a *chain* on the main thread (each after the one before);
@@ -22,7 +22,7 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanKind {
-    /// Contract 1: programs on this project's runtime.
+    /// Programs on this project's runtime.
     Ours,
     /// Go 1.19's bootstrap.
     Go,
@@ -104,7 +104,7 @@ const SYSMON: StepSpec = background(
 );
 
 impl Plan {
-    /// Contract 1 (14 steps) plus sysmon and the scavenger (optional, after `runtime.main`).
+    /// The runtime's bootstrap sequence (14 steps) plus sysmon and the scavenger (optional, after `runtime.main`).
     pub fn ours() -> Plan {
         Plan {
             kind: PlanKind::Ours,
@@ -405,7 +405,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ours_is_contract_one() {
+    fn ours_is_the_runtime_bootstrap_sequence() {
         let names: Vec<_> = Plan::ours()
             .steps
             .iter()

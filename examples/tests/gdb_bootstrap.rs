@@ -1,6 +1,6 @@
-//! gdb watches `hello` boot: a breakpoint on every step of Contract 1
-//! (DESIGN.md), each printing its name and thread, then `run`; the hits
-//! must come in the contract's order, on the main thread, and the program
+//! gdb watches `hello` boot: a breakpoint on every step of the runtime's
+//! bootstrap sequence, each printing its name and thread, then `run`; the hits
+//! must come in the bootstrap's order, on the main thread, and the program
 //! must still print `hello world!` and exit normally. Modelled on Go's
 //! runtime-gdb_test.go (gdb in batch mode, output matched).
 //!
@@ -10,7 +10,8 @@ mod common;
 
 use common::{gdb_batch, gdb_log, have_gdb, hit_script, parse_hits};
 
-/// Contract 1, steps 1-14 (sysmon and the scavenger belong to issue 3).
+/// The bootstrap sequence, steps 1-14 (sysmon and the scavenger are checked
+/// in sysmon.rs).
 const PLAN: &[&str] = &[
     "_rt0_amd64_linux",
     "main",

@@ -1,9 +1,9 @@
-//! Issue 3: sysmon, preemption, system calls, the netpoller, the scavenger
+//! sysmon, preemption, system calls, the netpoller, the scavenger
 //! and SIGQUIT dumps, checked on the runtime's programs run as child
 //! processes. Every wait on a child is bounded by a watchdog that kills it
 //! (a broken runtime fails the test instead of hanging it); nothing sleeps
-//! to synchronise; nothing asserts on timing except the issue's own bounds
-//! (the 5 s of the scavenger test, measured from outside).
+//! to synchronise; nothing asserts on timing except the scavenger's documented
+//! bound (the 5 s of the scavenger test, measured from outside).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

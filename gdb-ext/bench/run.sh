@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark of the gdb extension (issue 5): `info goroutines` on `parked N`
+# Benchmark of the gdb extension: `info goroutines` on `parked N`
 # for N = 1,000 / 10,000 / 100,000 and `goroutine all bt` on 10,000, and the
 # same `info goroutines` with Go 1.19's runtime-gdb.py on a Go program with N
 # parked goroutines (gdb-ext/bench/parked.go), when Go is installed.

@@ -103,7 +103,7 @@ impl Program {
         })
     }
 
-    /// Contract items (types, fields, symbols) the binary lacks.
+    /// Items of the debugger-visible layout (types, fields, symbols) the binary lacks.
     fn missing(&self) -> Vec<String> {
         self.rt.missing.clone()
     }

@@ -133,7 +133,7 @@ pub struct Runtime {
     pub syms: HashMap<String, u64>,
     /// `runtime.tlsg`'s offset from the thread pointer.
     pub tpoff: Option<i64>,
-    /// Contract items the binary lacks (`G.goid`, `symbol runtime.allm`).
+    /// Items of the debugger-visible layout the binary lacks (`G.goid`, `symbol runtime.allm`).
     pub missing: Vec<String>,
     /// Load bias of a PIE (run-time minus file addresses; 0 otherwise).
     pub bias: u64,

@@ -531,7 +531,7 @@ impl<T> Hchan<T> {
     /// only when not blocking; `Closed` (value still in `ep`) when the
     /// channel is or becomes closed.
     unsafe fn chansend(&self, ep: *mut MaybeUninit<T>, block: bool) -> Attempt {
-        // Preemption safe point (issue 3): no lock held yet.
+        // Preemption safe point (sysmon.rs): no lock held yet.
         crate::sysmon::preempt_check();
         // Fast path (Go's chansend): a failing non-blocking send without the
         // lock. We observe "not closed", then "full". A channel never goes
@@ -552,7 +552,7 @@ impl<T> Hchan<T> {
 
     /// Receives into `ep`; blocks if `block`.
     unsafe fn chanrecv(&self, ep: *mut MaybeUninit<T>, block: bool) -> Attempt {
-        // Preemption safe point (issue 3): no lock held yet.
+        // Preemption safe point (sysmon.rs): no lock held yet.
         crate::sysmon::preempt_check();
         // Fast path (Go's chanrecv): a non-blocking receive from an empty
         // channel without the lock. Seen empty, then not closed: it was

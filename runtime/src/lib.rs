@@ -18,7 +18,7 @@
 //! ```
 //!
 //! The runtime provides the C `main` that libc calls and walks the
-//! bootstrap of Contract 1 (rt0.rs) up to `main.main`, which runs on
+//! bootstrap sequence (rt0.rs) up to `main.main`, which runs on
 //! goroutine 1; when it returns the process exits with status 0.
 //!
 //! # Map of the crate
@@ -32,6 +32,9 @@
 //! * [`stack`] - guarded fixed-size stacks from big mappings;
 //! * [`time`] - per-P timers and `sleep`;
 //! * [`lock`] - futex mutex and notes;
+//! * [`chan`] - channels (Go's hchan, sudogs); [`select`] - `select!`;
+//! * [`sema`] - the semaphore goroutines park on; [`sync`] - `WaitGroup`
+//!   and the parking `Mutex`;
 //! * [`signal`] - fatal errors, panics, stack overflow;
 //! * [`sysmon`] - the system monitor thread: retake, preemption requests,
 //!   `GODEBUG=schedtrace/scheddetail`; [`asyncpreempt`] - opt-in
@@ -48,26 +51,25 @@
 //! not be held across a park point (channel operation, `sleep`, `gosched`).
 
 pub mod asm;
+pub mod asyncpreempt;
 pub mod chan;
+mod gdbscript;
 pub mod lock;
+pub mod net;
+pub mod netpoll;
 pub mod proc;
 pub mod rt0;
 pub mod runq;
 pub mod runtime2;
+pub mod scavenge;
 pub mod select;
 pub mod sema;
 pub mod signal;
 pub mod stack;
 pub mod sync;
-pub mod time;
-// Issue 3 (SYSMON helper): sysmon, preemption, syscalls, netpoller, scavenger, dumps.
-pub mod asyncpreempt;
-mod gdbscript;
-pub mod net;
-pub mod netpoll;
-pub mod scavenge;
 pub mod syscall;
 pub mod sysmon;
+pub mod time;
 pub mod traceback;
 
 pub use asyncpreempt::async_preemptible;

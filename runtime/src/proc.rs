@@ -14,8 +14,10 @@
 //! queue one time in 61 for fairness; else `findrunnable`), switch to it
 //! with `gogo`. The G runs until it parks (`gopark`, e.g. on a channel),
 //! yields (`gosched`) or finishes (`goexit`); each of these goes back to g0
-//! through `mcall` and calls `schedule()` again. Scheduling is cooperative:
-//! there is no preemption (issue 3's sysmon may add it).
+//! through `mcall` and calls `schedule()` again. A G that runs for 10 ms
+//! without doing any of these is asked to yield by sysmon (`G.preempt`),
+//! honoured at its next safe point; opt-in asynchronous preemption by
+//! signal exists too (sysmon.rs, asyncpreempt.rs).
 //!
 //! ## Worker parking and unparking (Go's essay, condensed)
 //!
@@ -526,7 +528,7 @@ where
         line: loc.line(),
     };
     newproc(&np);
-    // Spawning is a preemption safe point (issue 3, sysmon.rs).
+    // Spawning is a preemption safe point (sysmon.rs).
     crate::sysmon::preempt_check();
 }
 
@@ -772,7 +774,7 @@ pub(crate) unsafe fn pidleget() -> *mut P {
             (*pp).link = null_mut();
             npidle().fetch_sub(1, Ordering::AcqRel);
             // A P leaves the idle list: sysmon may be asleep waiting for
-            // exactly this (issue 3, sysmon.rs `sysmonwait`).
+            // exactly this (sysmon.rs `sysmonwait`).
             crate::sysmon::pidleget_hook();
         }
         pp
@@ -1078,7 +1080,7 @@ unsafe fn findrunnable() -> Option<(*mut G, bool)> {
                     return Some((gp, false));
                 }
             }
-            // Non-blocking netpoll (issue 3, netpoll.rs): readied Gs go to
+            // Non-blocking netpoll (netpoll.rs): readied Gs go to
             // our run queue.
             if crate::netpoll::findrunnable_poll() {
                 continue 'top;
@@ -1153,7 +1155,7 @@ unsafe fn findrunnable() -> Option<(*mut G, bool)> {
                 poll_until = w;
             }
             // Block in the netpoller instead of sleeping if goroutines wait
-            // for I/O (issue 3, netpoll.rs); true = we hold a P again.
+            // for I/O (netpoll.rs); true = we hold a P again.
             if crate::netpoll::findrunnable_block(&mut poll_until) {
                 continue 'top;
             }

@@ -1,4 +1,5 @@
-//! The bootstrap: from the ELF entry point to `main.main` (Contract 1).
+//! The bootstrap: from the ELF entry point to `main.main` (the bootstrap
+//! sequence every program on this runtime passes through, in this order).
 //!
 //! ```text
 //!  _rt0_amd64_linux   ELF entry (asm.rs): jmp _start (libc start-up)
@@ -13,7 +14,7 @@
 //!                     signals, GOMAXPROCS -> procresize (the Ps)
 //!  runtime.newproc    queue the G that will run runtime.main
 //!  runtime.mstart     start m0: runtime.schedule, which never returns
-//!  runtime.main       (on G 1) [sysmon + scavenger: issue 3] main.init,
+//!  runtime.main       (on G 1) starts sysmon + the scavenger, main.init,
 //!                     main.main, runtime.exit(0)
 //! ```
 //!
@@ -370,7 +371,7 @@ fn goenvs() {
 pub extern "C" fn runtime_main(_: *mut u8) {
     crate::proc::set_main_started();
 
-    // Issue 3: sysmon on its own M (newm(sysmon), no P, counted in
+    // sysmon on its own M (newm(sysmon), no P, counted in
     // sched.nmsys) and the scavenger goroutine, before main.init, as Go's
     // runtime.main does (sysmon.rs, scavenge.rs).
     crate::sysmon::start();

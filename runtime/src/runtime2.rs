@@ -1,5 +1,5 @@
 //! The runtime's data structures: G, M, P, the scheduler (`Sched`) and the
-//! statics a debugger reads (Contract 2 of DESIGN.md).
+//! statics a debugger reads (the runtime's debugger-visible state).
 //!
 //! # Why these types look like this
 //!
@@ -35,8 +35,9 @@ pub const GIDLE: u32 = 0;
 pub const GRUNNABLE: u32 = 1;
 /// G status: executing user code on an M that has a P; `G.m` is that M.
 pub const GRUNNING: u32 = 2;
-/// G status: executing a blocking system call (reserved; the scheduler of
-/// issue 3 uses it for syscalls; nothing enters it yet).
+/// G status: executing a system call: `entersyscall` (syscall.rs) moves a
+/// running G here and `exitsyscall` moves it back; `G.syscallsp/pc/bp` hold
+/// where it entered, for tracebacks.
 pub const GSYSCALL: u32 = 3;
 /// G status: blocked in the runtime (channel, sleep, mutex...), parked by
 /// [`crate::proc::gopark`]; it is on some wait structure and `G.sched` holds
@@ -62,7 +63,9 @@ pub fn gstatus_str(s: u32) -> &'static str {
 pub const PIDLE: u32 = 0;
 /// P status: owned by an M and running user code or the scheduler.
 pub const PRUNNING: u32 = 1;
-/// P status: attached to an M in a system call (reserved for issue 3).
+/// P status: owned by an M that is in a system call (`entersyscall`);
+/// sysmon's `retake` may take it (`PSYSCALL -> PIDLE` by CAS) and hand it
+/// to another M.
 pub const PSYSCALL: u32 = 2;
 /// P status: halted for a stop-the-world (see [`crate::proc::gomaxprocs`]).
 pub const PGCSTOP: u32 = 3;
@@ -97,9 +100,9 @@ pub enum WaitReason {
     ChanSendNilChan = 10,
     /// Blocked in a condition variable wait.
     SyncCondWait = 11,
-    /// Waiting for I/O readiness (netpoll, issue 3).
+    /// Waiting for I/O readiness (the netpoller).
     IoWait = 12,
-    /// The scavenger goroutine waiting for work (issue 3).
+    /// The scavenger goroutine waiting for work.
     GcScavengeWait = 13,
     /// Parked while the world is stopped.
     StoppingTheWorld = 14,
@@ -304,7 +307,7 @@ pub struct M {
     pub gsignal: Stack,
     /// pthread handle (0 for m0).
     pub thread: u64,
-    /// If set, run on g0 by `mstart` instead of the scheduler (sysmon, issue 3).
+    /// If set, run on g0 by `mstart` instead of the scheduler (sysmon).
     pub mstartfn: Option<fn()>,
 }
 
@@ -392,7 +395,7 @@ pub struct Sched {
     pub midle: *mut M,
     /// Number of idle Ms.
     pub nmidle: i32,
-    /// Number of system Ms (sysmon, issue 3) not counted by deadlock detection.
+    /// Number of system Ms (sysmon) not counted by deadlock detection.
     pub nmsys: i32,
     /// Number of spinning Ms (atomic).
     pub nmspinning: u32,

@@ -362,7 +362,7 @@ unsafe fn selparkcommit(_gp: *mut G, arg: *mut u8) -> bool {
 /// Panics with "send on closed channel" if the chosen case is a send on a
 /// closed channel.
 pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize> {
-    // Preemption safe point (issue 3): no lock held yet.
+    // Preemption safe point (sysmon.rs): no lock held yet.
     crate::sysmon::preempt_check();
     let n = cases.len();
     if n == 0 {

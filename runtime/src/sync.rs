@@ -218,7 +218,7 @@ fn do_spin() {
 impl<T: ?Sized> Mutex<T> {
     /// Locks, parking the goroutine while another holds the lock.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        // Preemption safe point (issue 3).
+        // Preemption safe point (sysmon.rs).
         crate::sysmon::preempt_check();
         if self
             .state

@@ -20,7 +20,7 @@
 //!   timer. Deadlock detection treats pending timers as future work.
 //!
 //! A goroutine that never yields delays the timers of its own P only if no
-//! other M is free to run them (sysmon, issue 3, is the backstop in Go).
+//! other M is free to run them (sysmon is the backstop in Go).
 
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicI64, Ordering};

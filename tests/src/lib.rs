@@ -5,7 +5,7 @@
 //!   <workspace>/target/fixtures` (its own target directory, so it never waits
 //!   for the outer `cargo test`'s lock). Each (program, variant) is built once
 //!   per process; cargo's own lock serialises concurrent test processes.
-//! - [`go_hello`]: the seed's Go hello world, `go build -gcflags "-N -l"`
+//! - [`go_hello`]: Go's hello world, `go build -gcflags "-N -l"`
 //!   (optionally `-buildmode=pie`) into `target/fixtures/go`; `go` is found on
 //!   PATH or at `/usr/lib/go-1.19/bin/go` (Debian's golang-1.19-go).
 //! - [`scratch`]: a fresh per-test directory for derived files (stripped,
@@ -157,13 +157,14 @@ pub fn go_tool() -> Option<PathBuf> {
     debian.is_file().then_some(debian)
 }
 
-/// The seed's Go hello world.
+/// Go's hello world, the program of the walkthrough of how a Go program
+/// boots under gdb.
 pub const GO_HELLO: &str =
     "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello world!\")\n}\n";
 
 static GO_BUILDS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
 
-/// The seed's Go hello world built with `go build -gcflags "-N -l"`
+/// Go's hello world built with `go build -gcflags "-N -l"`
 /// (`pie`: `-buildmode=pie`).
 pub fn go_hello(pie: bool) -> PathBuf {
     go_program(if pie { "hello-pie" } else { "hello" }, GO_HELLO, pie)

@@ -1,4 +1,4 @@
-//! The gdb extension (issue 5), tested as Go's runtime-gdb_test.go tests
+//! The gdb extension, tested as Go's runtime-gdb_test.go tests
 //! runtime-gdb.py: gdb runs in batch on example programs built fresh, the
 //! commands' output is cut into `echo BEGIN name` / `echo END` blocks, and
 //! each block is matched. The same stop is examined live and in a core file

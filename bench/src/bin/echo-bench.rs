@@ -1,4 +1,4 @@
-//! Echo benchmark (issue 3): the runtime's `examples/echo` against the
+//! Echo benchmark of the netpoller: the runtime's `examples/echo` against the
 //! tokio echo server (`echo-tokio`), driven by the same client load (a
 //! single-threaded tokio client in this process), over loopback only; then
 //! the cost of `GODEBUG=schedtrace` and the syscall hand-off latency

@@ -1,7 +1,7 @@
 //! `asyncpreempt`: a goroutine spins in a pure loop with NO safe point
 //! inside `runtime::async_preemptible`; at GOMAXPROCS=1 the others still
 //! run only if sysmon preempts it by signal (`GODEBUG=asyncpreempt=1`,
-//! issue 3). The spinner gives up after 20 s (prints `starved`, exit 1).
+//! asyncpreempt.rs). The spinner gives up after 20 s (prints `starved`, exit 1).
 #![no_main]
 
 use std::sync::Arc;

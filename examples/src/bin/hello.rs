@@ -1,4 +1,4 @@
-//! The seed's case: `fmt.Println("hello world!")` on the runtime.
+//! Go's hello world, the program of the boot walkthrough: `fmt.Println("hello world!")` on the runtime.
 #![no_main]
 
 #[runtime::main]

@@ -1,4 +1,4 @@
-//! `nettest`: the netpoller's deadlines and UDP (issue 3). A read with a
+//! `nettest`: the netpoller's deadlines and UDP. A read with a
 //! timeout on a silent connection fails with TimedOut while the other
 //! goroutines keep running; the same connection then reads data normally;
 //! UDP datagrams go back and forth; a receive with a deadline times out;

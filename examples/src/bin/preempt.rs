@@ -1,7 +1,7 @@
 //! `preempt [chan]`: a goroutine spins in a long loop that only calls
 //! `runtime::preempt_point()` (with `chan`: only non-blocking channel
 //! operations); at GOMAXPROCS=1 the other goroutines still
-//! run because sysmon asks the spinner to yield after 10 ms (issue 3). The
+//! run because sysmon asks the spinner to yield after 10 ms (sysmon.rs). The
 //! spinner gives up after 30 s (prints `starved`, exit 1) so a broken
 //! scheduler fails instead of hanging.
 #![no_main]

@@ -1,7 +1,7 @@
 //! `syscallblock [ROUNDS]`: the main goroutine blocks in a system call
 //! (`read` on a pipe, inside `runtime::syscall`) while the goroutine that
 //! will write to that pipe sits in the same P's run queue. It can only run
-//! if sysmon hands the P to another thread (issue 3), so at GOMAXPROCS=1
+//! if sysmon hands the P to another thread (sysmon's retake), so at GOMAXPROCS=1
 //! this program finishes only when hand-off works. Prints the hand-off
 //! latency of each round (syscall entered -> queued goroutine running).
 #![no_main]

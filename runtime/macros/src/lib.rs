@@ -13,7 +13,7 @@
 //! file:line is the program's own file) and prepends
 //! `#[unsafe(export_name = "main.main")] #[inline(never)] extern "C"`: the
 //! function *is* `main.main`, the symbol `runtime.main` calls. It also emits
-//! `main.init` (Contract 1, step 12): an empty function, or one that calls
+//! `main.init` (step 12 of the bootstrap sequence): an empty function, or one that calls
 //! the `init = path` function. No `syn`/`quote`: the item's tokens are
 //! passed through untouched except for the inserted ABI.
 
