@@ -11,13 +11,15 @@
 //!    every select locks its channels in the same global order, so two
 //!    selects over the same channels cannot deadlock on their locks; a
 //!    channel named by several cases is locked once (duplicates are
-//!    adjacent in `lockorder`).
+//!    adjacent in `lockorder`). The sort starts from `pollorder`, so cases
+//!    on one channel appear in `lockorder` in a random order.
 //! 2. **Pass 1**, all locks held: look at the cases in `pollorder` and
 //!    complete the first one that can proceed (a waiting peer, buffer
 //!    room/contents, or a closed channel), unlock, ready the peer, return.
 //! 3. No case ready and a `default` exists: unlock and return `None`.
 //! 4. **Pass 2**: enqueue one [`Sudog`] per case (`is_select` set) on its
-//!    channel's `sendq`/`recvq`, chained through `waitlink` into
+//!    channel's `sendq`/`recvq`, in lock order (so a peer on a channel named
+//!    by several cases wakes a random one of them), chained through `waitlink` into
 //!    `G.waiting`, and park with `selparkcommit`, which releases every
 //!    lock only after the G's context is saved.
 //! 5. A peer that dequeues one of our sudogs must win `G.selectdone` (CAS 0
@@ -391,10 +393,14 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
         pollorder[i] = pollorder[j];
         pollorder[j] = i as u16;
     }
-    // Lock order: by channel address.
-    for (i, o) in lockorder.iter_mut().enumerate() {
-        *o = i as u16;
-    }
+    // Lock order: by channel address, starting from the poll order (as Go,
+    // "to permute cases on the same channel"). Pass 2 queues the cases in
+    // lock order, so the cases that share a channel are queued on it in a
+    // random order and a peer wakes a random one of them; starting from the
+    // identity would always wake the first in source order. The sort only
+    // compares keys, so cases with equal keys end up in an order that is a
+    // fixed function of their starting positions: uniformly random.
+    lockorder.copy_from_slice(pollorder);
     lockorder.sort_unstable_by_key(|&i| cases[i as usize].chan_addr());
 
     sellock(cases, lockorder);

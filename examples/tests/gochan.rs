@@ -1,0 +1,50 @@
+//! Go's channel, select and scheduler tests, ported (examples/src/bin/
+//! gochan.rs), run under GOMAXPROCS=1 and 2 and many runtime seeds
+//! (`GDBX_SEED`: select's poll order and the steal order come from it, so
+//! each seed is another schedule and another sequence of random choices).
+
+mod common;
+
+use common::{run, text};
+
+const GOCHAN: &str = env!("CARGO_BIN_EXE_gochan");
+
+/// Seeds for the runs: enough that a fairness bound or a lost wake-up that
+/// shows up once in a few dozen schedules is caught.
+const SEEDS: std::ops::Range<u64> = 1..17;
+
+/// Runs `gochan ARGS` under every GOMAXPROCS and seed; each run must end
+/// with `gochan ok` and print every line of `want`.
+fn gochan(args: &[&str], want: &[&str]) {
+    for procs in ["1", "2"] {
+        for seed in SEEDS {
+            let seed = seed.to_string();
+            let out = run(GOCHAN, args, &[("GOMAXPROCS", procs), ("GDBX_SEED", &seed)]);
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            let ctx = format!("gochan {args:?} GOMAXPROCS={procs} GDBX_SEED={seed}");
+            assert!(
+                out.status.success(),
+                "{ctx}: {}\n{stdout}\n{stderr}",
+                out.status
+            );
+            for w in want.iter().chain(&["gochan ok"]) {
+                assert!(
+                    stdout.lines().any(|l| l.starts_with(w)),
+                    "{ctx}: no line starting {w:?} in\n{stdout}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn select_is_fair_also_among_cases_on_one_channel() {
+    gochan(
+        &["select-fair-recv", "select-fair-send", "select-fairness"],
+        &[
+            "select-fair-recv ok",
+            "select-fair-send ok",
+            "select-fairness ok",
+        ],
+    );
+}
