@@ -1496,9 +1496,25 @@ pub unsafe fn procresize(nprocs: i32) -> *mut P {
     }
 }
 
-/// Stop all Ps but the caller's (cooperatively: running goroutines stop at
-/// their next park/yield/exit - there is no preemption).
-unsafe fn stop_the_world() {
+/// Go's `worldsema`: the right to stop the world. One ticket; whoever
+/// stops the world holds it until the world runs again, so two
+/// stop-the-worlds never overlap. Without it two goroutines that stop the
+/// world at once (two `GOMAXPROCS` calls) each stop their own P and then
+/// wait forever for the other's. A goroutine that waits for it parks
+/// (wait reason "semacquire"), so its P can be stopped by the holder.
+#[unsafe(export_name = "runtime.worldsema")]
+pub static WORLDSEMA: crate::sema::Sema = crate::sema::Sema::new(1);
+
+/// Stop all Ps but the caller's (Go's `stopTheWorld`): takes
+/// [`WORLDSEMA`], then waits until every other P is stopped. Running
+/// goroutines stop at their next park, yield, exit or preemption point;
+/// Ps in system calls and idle Ps are taken at once. Undone by
+/// [`start_the_world`].
+///
+/// # Safety
+/// Called on a user goroutine holding a P, not already holding the world.
+pub(crate) unsafe fn stop_the_world() {
+    WORLDSEMA.acquire(false, WaitReason::Semacquire);
     // SAFETY: called on a user G holding a P.
     unsafe {
         let sch = s();
@@ -1537,7 +1553,13 @@ unsafe fn stop_the_world() {
     }
 }
 
-unsafe fn start_the_world(nprocs: i32) {
+/// Restart the world stopped by [`stop_the_world`] with `nprocs` Ps (Go's
+/// `startTheWorld`; pass `gomaxprocs_now()` to keep the number), then give
+/// up [`WORLDSEMA`].
+///
+/// # Safety
+/// The caller stopped the world.
+pub(crate) unsafe fn start_the_world(nprocs: i32) {
     // SAFETY: the world is stopped by us.
     unsafe {
         let sch = s();
@@ -1553,6 +1575,7 @@ unsafe fn start_the_world(nprocs: i32) {
         }
     }
     wakep();
+    WORLDSEMA.release(false);
 }
 
 /// An M noticed a pending stop-the-world: give up the P and sleep.
@@ -1579,9 +1602,9 @@ unsafe fn gcstopm() {
 
 /// Go's `runtime.GOMAXPROCS(n)`: returns the previous setting; `n <= 0`
 /// only queries. Changing it stops the world (cooperatively: it waits until
-/// every other P's goroutine parks, yields or exits), resizes the set of
-/// Ps (Gs and timers of removed Ps move to the global queue / a live P),
-/// and restarts the world.
+/// every other P's goroutine parks, yields or exits; concurrent changes
+/// take turns on `worldsema`), resizes the set of Ps (Gs and timers of
+/// removed Ps move to the global queue / a live P), and restarts the world.
 pub fn gomaxprocs(n: i32) -> i32 {
     let ret = gomaxprocs_now();
     if n <= 0 || n == ret {

@@ -113,6 +113,42 @@ fn gomaxprocs_during_syscall() {
     println!("gomaxprocs: changed during a syscall");
 }
 
+/// Two goroutines change GOMAXPROCS at the same time, over and over, while
+/// others keep the Ps busy: stops of the world are serialised (Go's
+/// `worldsema`), so neither waits forever for a P the other one stopped.
+fn gomaxprocs_race() {
+    let start = runtime::gomaxprocs(0);
+    let changers = WaitGroup::new();
+    changers.add(2);
+    for g in 0..2 {
+        let changers = changers.clone();
+        runtime::go(move || {
+            for i in 0..300 {
+                runtime::gomaxprocs(1 + (i + g) % 3);
+            }
+            changers.done();
+        });
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = WaitGroup::new();
+    busy.add(2);
+    for _ in 0..2 {
+        let (stop, busy) = (stop.clone(), busy.clone());
+        runtime::go(move || {
+            while !stop.load(Ordering::Relaxed) {
+                runtime::gosched();
+            }
+            busy.done();
+        });
+    }
+    changers.wait();
+    stop.store(true, Ordering::Relaxed);
+    busy.wait();
+    runtime::gomaxprocs(start);
+    assert_eq!(runtime::gomaxprocs(0), start);
+    println!("gomaxprocs: 2 goroutines x 300 concurrent changes");
+}
+
 /// NumGoroutine counts live goroutines (ours: main + parked ones).
 fn num_goroutine() {
     // Goroutines of the earlier checks may still be on their way out
@@ -170,6 +206,7 @@ fn main() {
     many_sleepers();
     gomaxprocs();
     gomaxprocs_during_syscall();
+    gomaxprocs_race();
     num_goroutine();
     gosched_fairness();
     println!("ok");
