@@ -120,6 +120,7 @@ fn neither_ours_nor_go_needs_a_plan() {
 
 #[test]
 fn stripped_debug_info_warns_and_still_works() {
+    gdbx_tests::require_gdb!();
     let f = strip_debug("stripdebug", &go_hello(false));
     let out = gdbx([
         "symbols".as_ref(),
@@ -156,12 +157,12 @@ fn bad_usage_is_status_2() {
 
 #[test]
 fn missing_gdb_says_how_to_install_it() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdbx"))
-        .args(["break-bootstrap".as_ref(), go_hello(false).as_os_str()])
-        .env("PATH", "/nonexistent")
-        .env_remove("GDBX_GDB")
-        .output()
-        .unwrap();
+    let out = watched(
+        std::process::Command::new(env!("CARGO_BIN_EXE_gdbx"))
+            .args(["break-bootstrap".as_ref(), go_hello(false).as_os_str()])
+            .env("PATH", "/nonexistent")
+            .env_remove("GDBX_GDB"),
+    );
     assert_eq!(code(&out), 3);
     let err = stderr(&out);
     assert_eq!(
@@ -191,6 +192,7 @@ fn not_executable() {
 
 #[test]
 fn program_that_cannot_start_is_status_3() {
+    gdbx_tests::require_gdb!();
     // A PIE whose ELF interpreter does not exist: the kernel refuses to exec it.
     use std::os::unix::fs::PermissionsExt;
     let d = scratch("badinterp");

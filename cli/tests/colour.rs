@@ -17,19 +17,21 @@ fn under_pty(no_color: bool) -> String {
     if no_color {
         c.env("NO_COLOR", "1");
     }
-    let out = c.output().expect("run script(1)");
+    let out = common::watched(&mut c);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
 fn terminal_gets_colour() {
+    gdbx_tests::require_gdb!();
     let text = under_pty(false);
     assert!(text.contains("\x1b[32m\x1b[1mPASS\x1b[0m\x1b[0m"), "{text}");
 }
 
 #[test]
 fn no_color_on_a_terminal_means_none() {
+    gdbx_tests::require_gdb!();
     let text = under_pty(true);
     assert!(text.contains("PASS all 13 required steps"), "{text}");
     assert!(!text.contains('\x1b'), "{text}");
@@ -37,12 +39,13 @@ fn no_color_on_a_terminal_means_none() {
 
 #[test]
 fn pipe_gets_no_colour() {
-    let out = Command::new(env!("CARGO_BIN_EXE_gdbx"))
-        .arg("break-bootstrap")
-        .arg(go_hello(false))
-        .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
+    gdbx_tests::require_gdb!();
+    let out = common::watched(
+        Command::new(env!("CARGO_BIN_EXE_gdbx"))
+            .arg("break-bootstrap")
+            .arg(go_hello(false))
+            .env_remove("NO_COLOR"),
+    );
     assert_eq!(out.status.code(), Some(0));
     let text = common::stdout(&out);
     assert!(text.contains("PASS") && !text.contains('\x1b'), "{text}");

@@ -48,6 +48,7 @@ fn check_go_run(doc: &serde_json::Value) {
 
 #[test]
 fn go_hello_hits_go_plan_in_order() {
+    gdbx_tests::require_gdb!();
     let doc = bootstrap_json(&go_hello(false), &[], 0);
     check_go_run(&doc);
     assert_eq!(doc["plan"]["pie"], false);
@@ -72,6 +73,7 @@ fn go_hello_hits_go_plan_in_order() {
 
 #[test]
 fn go_pie_hello_is_relocated_and_hits_in_order() {
+    gdbx_tests::require_gdb!();
     let doc = bootstrap_json(&go_hello(true), &[], 0);
     check_go_run(&doc);
     assert_eq!(doc["plan"]["pie"], true);
@@ -106,6 +108,7 @@ fn go_pie_hello_is_relocated_and_hits_in_order() {
 
 #[test]
 fn program_arguments_and_output_file() {
+    gdbx_tests::require_gdb!();
     let src = "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Println(os.Args[1:])\n\tif len(os.Args) != 3 {\n\t\tos.Exit(7)\n\t}\n}\n";
     let bin = go_program("args", src, false);
     let dir = gdbx_tests::scratch("args");
@@ -135,6 +138,7 @@ fn program_arguments_and_output_file() {
 
 #[test]
 fn nonzero_exit_status_is_a_failed_run() {
+    gdbx_tests::require_gdb!();
     let src = "package main\n\nimport \"os\"\n\nfunc main() {\n\tos.Exit(7)\n}\n";
     let doc = bootstrap_json(&go_program("exit7", src, false), &[], 3);
     assert_eq!(doc["program"]["exit_code"], 7);
@@ -151,6 +155,7 @@ fn nonzero_exit_status_is_a_failed_run() {
 
 #[test]
 fn crash_before_main_main_is_status_3() {
+    gdbx_tests::require_gdb!();
     let src = "package main\n\nvar p *int\n\nfunc init() {\n\t*p = 1\n}\n\nfunc main() {\n}\n";
     let bin = go_program("crash-in-init", src, false);
     let doc = bootstrap_json(&bin, &[], 3);
@@ -176,6 +181,7 @@ fn crash_before_main_main_is_status_3() {
 
 #[test]
 fn timeout_kills_and_reports_the_last_hit() {
+    gdbx_tests::require_gdb!();
     let src = "package main\n\nimport \"time\"\n\nfunc main() {\n\ttime.Sleep(time.Hour)\n}\n";
     let bin = go_program("sleeper", src, false);
     let doc = bootstrap_json(&bin, &["--timeout", "4"], 3);
@@ -195,6 +201,7 @@ fn timeout_kills_and_reports_the_last_hit() {
 
 #[test]
 fn junit_has_one_testcase_per_step() {
+    gdbx_tests::require_gdb!();
     let out = gdbx([
         "break-bootstrap".as_ref(),
         "--format".as_ref(),
@@ -214,6 +221,7 @@ fn junit_has_one_testcase_per_step() {
 
 #[test]
 fn forced_wrong_plan_fails_with_status_1() {
+    gdbx_tests::require_gdb!();
     let doc = bootstrap_json(&go_hello(false), &["--plan", "ours"], 1);
     let problems = doc["verdict"]["problems"].as_array().unwrap();
     assert!(

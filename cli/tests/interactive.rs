@@ -35,6 +35,7 @@ fn show_safe_path(bin: &Path, commands: &[&str]) -> (String, String) {
 
 #[test]
 fn gdb_trusts_only_what_it_needs() {
+    gdbx_tests::require_gdb!();
     let bin = go_hello(false).canonicalize().unwrap();
     let (text, safe) = show_safe_path(&bin, &["python print('PATH0=' + sys.path[0])"]);
     let ws = workspace_root().canonicalize().unwrap();
@@ -59,6 +60,7 @@ fn gdb_trusts_only_what_it_needs() {
 
 #[test]
 fn gdb_trusts_the_binary_file_not_its_directory() {
+    gdbx_tests::require_gdb!();
     // A copy of hello in a scratch directory: gdb auto-loads its
     // `.debug_gdb_scripts` entry (the binary is trusted), and nothing else
     // in that directory is trusted.

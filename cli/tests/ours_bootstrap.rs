@@ -7,24 +7,8 @@ mod common;
 use common::*;
 use gdbx_tests::{Variant, example_bin, fixtures_dir};
 
-const CONTRACT_1: &[&str] = &[
-    "_rt0_amd64_linux",
-    "main",
-    "_rt0_amd64",
-    "runtime.check",
-    "runtime.args",
-    "runtime.osinit",
-    "runtime.hashinit",
-    "runtime.schedinit",
-    "runtime.newproc",
-    "runtime.mstart",
-    "runtime.main",
-    "main.init",
-    "main.main",
-    "runtime.exit",
-];
-
 fn check_ours(variant: Variant) {
+    let sequence = debuginfo::plan::Plan::ours().chain();
     let doc = bootstrap_json(&example_bin("hello", variant), &[], 0);
     assert_eq!(doc["plan"]["plan"], "ours");
     assert_eq!(doc["plan"]["flavor"]["kind"], "ours");
@@ -32,9 +16,9 @@ fn check_ours(variant: Variant) {
     let chain: Vec<&str> = hits
         .iter()
         .map(String::as_str)
-        .filter(|h| CONTRACT_1.contains(h))
+        .filter(|h| sequence.contains(h))
         .collect();
-    assert_eq!(chain, CONTRACT_1, "all hits: {hits:?}");
+    assert_eq!(chain, sequence, "all hits: {hits:?}");
     assert_plan_followed(&doc);
     assert_eq!(doc["program"]["exit_code"], 0);
     assert_eq!(doc["program"]["output"], "hello world!\n");
@@ -49,17 +33,20 @@ fn check_ours(variant: Variant) {
 }
 
 #[test]
-fn hello_debug_hits_contract_1_in_order() {
+fn hello_debug_hits_the_bootstrap_sequence_in_order() {
+    gdbx_tests::require_gdb!();
     check_ours(Variant::Debug);
 }
 
 #[test]
-fn hello_release_hits_contract_1_in_order() {
+fn hello_release_hits_the_bootstrap_sequence_in_order() {
+    gdbx_tests::require_gdb!();
     check_ours(Variant::Release);
 }
 
 #[test]
 fn human_output_has_plan_output_hits_and_verdict() {
+    gdbx_tests::require_gdb!();
     let out = gdbx([
         std::ffi::OsStr::new("break-bootstrap"),
         example_bin("hello", Variant::Debug).as_os_str(),
@@ -82,15 +69,16 @@ fn human_output_has_plan_output_hits_and_verdict() {
 
 #[test]
 fn no_binary_runs_the_bundled_hello() {
+    gdbx_tests::require_gdb!();
     // The bundled hello is built by cargo into CARGO_TARGET_DIR; point it
     // at the fixtures directory so the nested build never waits for the
     // outer `cargo test`.
     example_bin("hello", Variant::Debug);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdbx"))
-        .args(["break-bootstrap", "--format", "json"])
-        .env("CARGO_TARGET_DIR", fixtures_dir())
-        .output()
-        .unwrap();
+    let out = watched(
+        std::process::Command::new(env!("CARGO_BIN_EXE_gdbx"))
+            .args(["break-bootstrap", "--format", "json"])
+            .env("CARGO_TARGET_DIR", fixtures_dir()),
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
@@ -106,6 +94,7 @@ fn no_binary_runs_the_bundled_hello() {
 
 #[test]
 fn runtime_panic_is_status_3_after_main_main() {
+    gdbx_tests::require_gdb!();
     let doc = bootstrap_json(&example_bin("crash_panic", Variant::Debug), &[], 3);
     assert_eq!(doc["program"]["exit_code"], 2);
     assert!(hit_steps(&doc).contains(&"main.main".to_string()));
@@ -118,6 +107,7 @@ fn runtime_panic_is_status_3_after_main_main() {
 
 #[test]
 fn stack_overflow_crash_is_status_3_and_says_where() {
+    gdbx_tests::require_gdb!();
     let doc = bootstrap_json(&example_bin("crash_overflow", Variant::Debug), &[], 3);
     let msg = problem(&doc, "crash")["message"].as_str().unwrap();
     assert!(
@@ -128,6 +118,7 @@ fn stack_overflow_crash_is_status_3_and_says_where() {
 
 #[test]
 fn stripped_debug_info_still_runs_from_the_symbol_table() {
+    gdbx_tests::require_gdb!();
     let f = strip_debug("ours-stripdebug", &example_bin("hello", Variant::Debug));
     let out = gdbx([
         "break-bootstrap".as_ref(),
@@ -148,6 +139,7 @@ fn stripped_debug_info_still_runs_from_the_symbol_table() {
 
 #[test]
 fn hello_relinked_as_pie_hits_in_order_at_file_address_plus_bias() {
+    gdbx_tests::require_gdb!();
     let bin = example_bin("hello", Variant::Pie);
     let doc = bootstrap_json(&bin, &[], 0);
     assert_eq!(doc["plan"]["pie"], true);

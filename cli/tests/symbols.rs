@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use gdbx_tests::gdb::Gdb;
 use gdbx_tests::{Variant, example_bin, go_hello, run_tool, scratch};
 use serde_json::Value;
 use std::path::Path;
@@ -31,23 +32,19 @@ fn hex(v: &Value) -> u64 {
 /// For every step gdb resolves to one location, `break NAME` must land on
 /// our post-prologue address.
 fn assert_matches_gdb(bin: &Path, doc: &Value) {
+    gdbx_tests::require_gdb!();
     let steps: Vec<&Value> = doc["steps"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|s| s["present"] == true && s["wrapper"].is_null() && !s["post_prologue"].is_null())
         .collect();
-    let mut cmd = std::process::Command::new("gdb");
-    cmd.args(["-batch", "-nx", "-q"]);
+    let mut gdb = Gdb::new(bin);
     for s in &steps {
-        cmd.arg("-ex")
-            .arg(format!("break *{}", s["address"].as_str().unwrap()));
-        cmd.arg("-ex")
-            .arg(format!("break '{}'", s["symbol"].as_str().unwrap()));
+        gdb.ex(format!("break *{}", s["address"].as_str().unwrap()))
+            .ex(format!("break '{}'", s["symbol"].as_str().unwrap()));
     }
-    let out = cmd.arg(bin).output().expect("run gdb");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = gdb.run_unchecked().all;
     let addrs: Vec<u64> = text
         .lines()
         .filter_map(|l| l.strip_prefix("Breakpoint "))

@@ -174,6 +174,17 @@ impl Plan {
         }
     }
 
+    /// The required main-thread chain, in order: the steps every run hits
+    /// one after the other (for ours, the 14 steps of the bootstrap
+    /// sequence), without the optional background ones.
+    pub fn chain(&self) -> Vec<&'static str> {
+        self.steps
+            .iter()
+            .filter(|s| s.after.is_none() && !s.optional)
+            .map(|s| s.name)
+            .collect()
+    }
+
     /// The plan for a kind.
     pub fn of(kind: PlanKind) -> Plan {
         match kind {
@@ -406,12 +417,7 @@ mod tests {
 
     #[test]
     fn ours_is_the_runtime_bootstrap_sequence() {
-        let names: Vec<_> = Plan::ours()
-            .steps
-            .iter()
-            .filter(|s| !s.optional)
-            .map(|s| s.name)
-            .collect();
+        let names = Plan::ours().chain();
         assert_eq!(names.len(), 14);
         assert_eq!(names[0], "_rt0_amd64_linux");
         assert_eq!(names[6], "runtime.hashinit");

@@ -3,8 +3,10 @@
 //! GOMAXPROCS=1 and 2.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
+
+use gdbx_tests::watchdog;
 
 const PRIMES: &str = env!("CARGO_BIN_EXE_primes");
 const WORDCOUNT: &str = env!("CARGO_BIN_EXE_wordcount");
@@ -24,24 +26,16 @@ fn first_primes(n: usize) -> Vec<u64> {
     v
 }
 
+/// A run that takes longer than this is reported as hung (and killed).
+const WATCHDOG: Duration = Duration::from_secs(120);
+
 fn run(bin: &str, args: &[&str], procs: u32, stdin: Option<&str>) -> String {
-    let mut child = Command::new(bin)
-        .args(args)
-        .env("GOMAXPROCS", procs.to_string())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    if let Some(text) = stdin {
-        let mut w = child.stdin.take().expect("stdin");
-        w.write_all(text.as_bytes()).expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("wait");
+    let mut cmd = Command::new(bin);
+    cmd.args(args).env("GOMAXPROCS", procs.to_string());
+    let out = match stdin {
+        Some(text) => watchdog::output_with_input(&mut cmd, text.as_bytes(), WATCHDOG),
+        None => watchdog::output(&mut cmd, WATCHDOG),
+    };
     assert!(
         out.status.success(),
         "{bin} {args:?}: {}\n{}",
@@ -148,11 +142,12 @@ fn word_count_matches_a_sequential_count() {
 const CHANBLOCK: &str = env!("CARGO_BIN_EXE_chanblock");
 
 fn run_failing(mode: &str, procs: u32) -> String {
-    let out = Command::new(CHANBLOCK)
-        .arg(mode)
-        .env("GOMAXPROCS", procs.to_string())
-        .output()
-        .expect("spawn chanblock");
+    let out = watchdog::output(
+        Command::new(CHANBLOCK)
+            .arg(mode)
+            .env("GOMAXPROCS", procs.to_string()),
+        WATCHDOG,
+    );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{mode}: {err}");
     err

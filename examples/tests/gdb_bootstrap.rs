@@ -4,52 +4,40 @@
 //! must still print `hello world!` and exit normally. Modelled on Go's
 //! runtime-gdb_test.go (gdb in batch mode, output matched).
 //!
-//! Skipped (with a message) only when gdb is not installed; CI installs it.
+//! The steps are the bootstrap plan's own list (`debuginfo::plan`, which
+//! `gdbx break-bootstrap` uses too): steps 1-14; sysmon and the scavenger
+//! are checked in sysmon.rs.
 
-mod common;
+use debuginfo::plan::Plan;
+use gdbx_tests::gdb::Gdb;
 
-use common::{gdb_batch, gdb_log, have_gdb, hit_script, parse_hits};
-
-/// The bootstrap sequence, steps 1-14 (sysmon and the scavenger are checked
-/// in sysmon.rs).
-const PLAN: &[&str] = &[
-    "_rt0_amd64_linux",
-    "main",
-    "_rt0_amd64",
-    "runtime.check",
-    "runtime.args",
-    "runtime.osinit",
-    "runtime.hashinit",
-    "runtime.schedinit",
-    "runtime.newproc",
-    "runtime.mstart",
-    "runtime.main",
-    "main.init",
-    "main.main",
-    "runtime.exit",
-];
-
-fn hits(procs: &str) -> (Vec<(String, u32)>, String) {
-    let out = gdb_batch(
-        &format!("gdb_bootstrap_{procs}"),
-        &hit_script(PLAN),
-        &[env!("CARGO_BIN_EXE_hello")],
-        &[("GOMAXPROCS", procs)],
-    );
-    (parse_hits(&common::text(&out.stdout)), gdb_log(&out))
+fn hits(procs: &str, plan: &[&str]) -> (Vec<(String, u32)>, String) {
+    let out = Gdb::new(env!("CARGO_BIN_EXE_hello"))
+        .env("GOMAXPROCS", procs)
+        .hits(plan)
+        .ex("run")
+        .run();
+    let hits = out
+        .hits()
+        .into_iter()
+        .map(|h| (h.symbol, h.thread))
+        .collect();
+    (hits, out.all)
 }
 
 fn check_order(procs: &str) {
-    let (hits, log) = hits(procs);
+    let plan = Plan::ours().chain();
+    let plan = plan.as_slice();
+    let (hits, log) = hits(procs, plan);
     // Every step is hit...
-    for sym in PLAN {
+    for sym in plan {
         assert!(
             hits.iter().any(|(s, _)| s == sym),
             "GOMAXPROCS={procs}: {sym} was never hit\n{log}"
         );
     }
-    // ...first hits in the contract's order...
-    let first: Vec<usize> = PLAN
+    // ...first hits in the bootstrap's order...
+    let first: Vec<usize> = plan
         .iter()
         .map(|sym| hits.iter().position(|(s, _)| s == sym).unwrap())
         .collect();
@@ -70,7 +58,7 @@ fn check_order(procs: &str) {
         );
     }
     // ...and the bootstrap itself runs once.
-    for sym in &PLAN[..8] {
+    for sym in &plan[..8] {
         assert_eq!(
             hits.iter().filter(|(s, _)| s == sym).count(),
             1,
@@ -88,11 +76,8 @@ fn check_order(procs: &str) {
 }
 
 #[test]
-fn gdb_sees_contract_1_in_order() {
-    if !have_gdb() {
-        eprintln!("SKIPPED gdb_sees_contract_1_in_order: gdb is not installed (CI installs it)");
-        return;
-    }
+fn gdb_sees_the_bootstrap_sequence_in_order() {
+    gdbx_tests::require_gdb!();
     check_order("1");
     check_order("2");
 }
@@ -104,11 +89,8 @@ fn gdb_sees_contract_1_in_order() {
 /// stops there cleanly.
 #[test]
 fn gdb_unwinds_a_parked_goroutine_from_its_gobuf() {
-    if !have_gdb() {
-        eprintln!("SKIPPED gdb_unwinds_a_parked_goroutine_from_its_gobuf: gdb is not installed");
-        return;
-    }
-    let script = "set pagination off\nset confirm off\nset language c\n\
+    gdbx_tests::require_gdb!();
+    let script = "set confirm off\nset language c\n\
         break main.ready\nrun\n\
         set $n = 'runtime::runtime2::ALLGLEN'\nset $i = 0\nset $found = 0\n\
         while $i < $n && !$found\n\
@@ -120,25 +102,20 @@ fn gdb_unwinds_a_parked_goroutine_from_its_gobuf() {
           end\n\
         end\n\
         printf \"FOUND %d goid=%d\\n\", $found, $g->goid\n\
-        set $sp = $g->sched.sp\nset $rbp = $g->sched.bp\nset $pc = $g->sched.pc\n\
-        echo BEGIN bt\\n\nbt\necho END bt\\n\nkill\n";
-    let out = gdb_batch(
-        "gdb_parked",
-        script,
-        &[env!("CARGO_BIN_EXE_parked"), "3"],
-        &[("GOMAXPROCS", "2")],
-    );
-    let log = gdb_log(&out);
+        set $sp = $g->sched.sp\nset $rbp = $g->sched.bp\nset $pc = $g->sched.pc\n";
+    let out = Gdb::new(env!("CARGO_BIN_EXE_parked"))
+        .args(["3"])
+        .env("GOMAXPROCS", "2")
+        .script(script)
+        .block("bt", &["bt"])
+        .ex("kill")
+        .run();
+    let log = &out.all;
     assert!(
         log.contains("FOUND 1 goid="),
         "no goroutine parked in chan receive\n{log}"
     );
-    let bt: String = log
-        .split("BEGIN bt")
-        .nth(1)
-        .and_then(|s| s.split("END bt").next())
-        .unwrap_or_default()
-        .to_string();
+    let bt = out.block("bt");
     let frames: Vec<&str> = bt.lines().filter(|l| l.starts_with('#')).collect();
     assert!(frames.len() >= 3, "too few frames\n{log}");
     assert!(

@@ -9,9 +9,7 @@
 //! clock: a run that never ends is caught by the hang guard below (a
 //! generous limit, for CI's sake), not by a timing assert.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 const CHANSTORM: &str = env!("CARGO_BIN_EXE_chanstorm");
@@ -26,30 +24,22 @@ const HANG_GUARD: Duration = Duration::from_secs(600);
 /// Runs `bin args` with GOMAXPROCS and GDBX_SEED; returns stdout, or panics
 /// with the exit status and stderr.
 fn run(bin: &str, args: &[&str], procs: u32, seed: u64) -> String {
-    let mut child = Command::new(bin)
-        .args(args)
-        .env("GOMAXPROCS", procs.to_string())
-        .env("GDBX_SEED", seed.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let (mut o, mut e) = (String::new(), String::new());
-        let _ = stdout.read_to_string(&mut o);
-        let _ = stderr.read_to_string(&mut e);
-        let _ = tx.send(());
-        (o, e)
-    });
-    if rx.recv_timeout(HANG_GUARD).is_err() {
-        let _ = child.kill();
-        panic!("{bin} {args:?} GOMAXPROCS={procs} GDBX_SEED={seed}: hung (killed)");
-    }
-    let status = child.wait().expect("wait");
-    let (out, err) = reader.join().expect("reader");
+    let (out, hung) = gdbx_tests::watchdog::output_or_killed(
+        Command::new(bin)
+            .args(args)
+            .env("GOMAXPROCS", procs.to_string())
+            .env("GDBX_SEED", seed.to_string()),
+        HANG_GUARD,
+    );
+    assert!(
+        !hung,
+        "{bin} {args:?} GOMAXPROCS={procs} GDBX_SEED={seed}: hung (killed)"
+    );
+    let (status, out, err) = (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(
         status.success(),
         "{bin} {args:?} GOMAXPROCS={procs} GDBX_SEED={seed}: {status}\nstdout:\n{out}\nstderr:\n{err}"

@@ -13,7 +13,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{gdb_batch, gdb_log, have_gdb, hit_script, parse_hits, run, text};
+use common::{run, text};
+use gdbx_tests::gdb::Gdb;
 
 /// Kills the child when dropped (also on a failed assertion).
 struct Guard(Child);
@@ -29,22 +30,22 @@ impl Drop for Guard {
 /// so the scavenger goroutine surely runs before the program exits.
 #[test]
 fn gdb_sees_sysmon_on_its_own_thread_and_the_scavenger_after_runtime_main() {
-    if !have_gdb() {
-        eprintln!("skipped: gdb not installed");
-        return;
-    }
+    gdbx_tests::require_gdb!();
     for procs in ["1", "2"] {
         // Displaced stepping stays on (gdb's default): the runtime pads its
         // ELF entry point, which gdb uses as scratch space (asm.rs).
-        let script = hit_script(&["runtime.main", "runtime.sysmon", "runtime.scavenger"]);
-        let out = gdb_batch(
-            &format!("gdb_sysmon_{procs}"),
-            &script,
-            &[env!("CARGO_BIN_EXE_burst"), "1000", "--sleep", "1"],
-            &[("GOMAXPROCS", procs)],
-        );
-        let o = gdb_log(&out);
-        let hits = parse_hits(&text(&out.stdout));
+        let out = Gdb::new(env!("CARGO_BIN_EXE_burst"))
+            .args(["1000", "--sleep", "1"])
+            .env("GOMAXPROCS", procs)
+            .hits(&["runtime.main", "runtime.sysmon", "runtime.scavenger"])
+            .ex("run")
+            .run();
+        let o = &out.all;
+        let hits: Vec<(String, u32)> = out
+            .hits()
+            .into_iter()
+            .map(|h| (h.symbol, h.thread))
+            .collect();
         let pos = |sym: &str| hits.iter().position(|(s, _)| s == sym);
         let main = pos("runtime.main").unwrap_or_else(|| panic!("runtime.main not hit: {o}"));
         let sysmon = pos("runtime.sysmon").unwrap_or_else(|| panic!("runtime.sysmon not hit: {o}"));

@@ -11,12 +11,37 @@
 //! - [`scratch`]: a fresh per-test directory for derived files (stripped,
 //!   truncated, compressed copies).
 //!
+//! - [`gdb`]: the one gdb test harness (batch runs, BEGIN/END blocks,
+//!   breakpoint hits, the extension, a watchdog on every run).
+//! - [`watchdog`]: run any child so that a stuck one fails its test.
+//!
 //! Builds that fail panic with the tool's output: a test that needs a
 //! fixture cannot silently pass without it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+use std::time::Duration;
+
+pub mod gdb;
+pub mod watchdog;
+
+/// `gdbx_tests::require_gdb!();` as the first line of every test that needs
+/// gdb (directly or through `gdbx`): the test returns early, passing, only
+/// when gdb is missing and `GDBX_SKIP_GDB_TESTS=1` is set; a missing gdb
+/// fails it otherwise. See [`gdb::require`].
+#[macro_export]
+macro_rules! require_gdb {
+    () => {
+        if !$crate::gdb::require() {
+            return;
+        }
+    };
+}
+
+/// How long a nested `cargo build` or `go build` of a fixture may take (a
+/// cold build on a loaded 2-core machine) before its watchdog kills it.
+pub(crate) const BUILD_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// The workspace root (this crate's parent directory).
 pub fn workspace_root() -> PathBuf {
@@ -51,7 +76,7 @@ type Built = ((String, Variant), Result<PathBuf, String>);
 
 static BUILDS: Mutex<Vec<Built>> = Mutex::new(Vec::new());
 
-fn cargo() -> String {
+pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
@@ -118,9 +143,7 @@ fn build_example(name: &str, variant: Variant) -> Result<PathBuf, String> {
         }
         Variant::Debug | Variant::Release => {}
     }
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", cargo()))?;
+    let out = watchdog::output(&mut cmd, BUILD_TIMEOUT);
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -199,7 +222,7 @@ pub fn go_program(name: &str, source: &str, pie: bool) -> PathBuf {
     if std::env::var_os("HOME").is_none() && std::env::var_os("GOCACHE").is_none() {
         cmd.env("GOCACHE", dir.join("cache"));
     }
-    let res = cmd.output().expect("run go build");
+    let res = watchdog::output(&mut cmd, BUILD_TIMEOUT);
     assert!(
         res.status.success(),
         "go build failed:\n{}",

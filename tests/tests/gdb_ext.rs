@@ -9,176 +9,28 @@
 //! extension through the `.debug_gdb_scripts` entry of the program once its
 //! folder is trusted (`-iex add-auto-load-safe-path`).
 
-use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gdbx_tests::{Variant, example_bin, fixtures_dir, scratch, workspace_root};
+use gdbx_tests::gdb::{Gdb, GdbOutput as Output};
+use gdbx_tests::{Variant, example_bin, scratch};
 
 /// Parked goroutines in the programs under test.
 const N: usize = 20;
 
-/// Builds the native module once per test process.
-fn ext_module() -> &'static Path {
-    static EXT: OnceLock<PathBuf> = OnceLock::new();
-    EXT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let target = fixtures_dir();
-        let out = Command::new(&cargo)
-            .current_dir(workspace_root())
-            .args(["build", "-q", "-p", "gdb-ext", "--target-dir"])
-            .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .expect("run cargo build -p gdb-ext");
-        assert!(
-            out.status.success(),
-            "cargo build -p gdb-ext failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let so = target.join("debug").join("libgdbx_ext.so");
-        assert!(so.is_file(), "{} was not built", so.display());
-        so
-    })
+/// gdb on `bin` with the extension loaded; the program at two Ps (and the
+/// default stack guards, which gdb's own gcore cannot copy: the
+/// extension's gcore does).
+fn gdb_ext(bin: &Path) -> Gdb {
+    let mut g = Gdb::new(bin);
+    g.extension().env("GOMAXPROCS", "2");
+    g
 }
 
-/// One gdb batch run.
-struct Gdb {
-    bin: PathBuf,
-    core: Option<PathBuf>,
-    env: Vec<(String, String)>,
-    /// Commands before the blocks (breakpoints, run).
-    pre: Vec<String>,
-    /// (name, commands) blocks, each output wrapped in BEGIN/END markers.
-    blocks: Vec<(String, Vec<String>)>,
-    /// Commands after the blocks (gcore).
-    post: Vec<String>,
-    /// Where gdb (and so the program) runs.
-    cwd: Option<PathBuf>,
-    /// Run under `ulimit -c unlimited` (kernel core dumps).
-    core_dumps: bool,
-}
-
-struct Output {
-    all: String,
-    blocks: HashMap<String, String>,
-}
-
-impl Output {
-    fn block(&self, name: &str) -> &str {
-        match self.blocks.get(name) {
-            Some(b) => b,
-            None => panic!("no block {name} in gdb's output:\n{}", self.all),
-        }
-    }
-}
-
-impl Gdb {
-    fn new(bin: &Path) -> Gdb {
-        Gdb {
-            bin: bin.to_path_buf(),
-            core: None,
-            env: vec![
-                ("GDBX_EXT_PATH".into(), ext_module().display().to_string()),
-                // The programs: two Ps (and the default stack guards, which
-                // gdb's own gcore cannot copy: the extension's gcore does).
-                ("GOMAXPROCS".into(), "2".into()),
-            ],
-            cwd: None,
-            core_dumps: false,
-            pre: Vec::new(),
-            blocks: Vec::new(),
-            post: Vec::new(),
-        }
-    }
-
-    /// Stopped in `main.ready` of `parked N`.
-    fn at_ready(bin: &Path) -> Gdb {
-        let mut g = Gdb::new(bin);
-        g.pre = vec!["break main.ready".into(), format!("run {N}")];
-        g
-    }
-
-    fn block(&mut self, name: &str, cmds: &[&str]) -> &mut Self {
-        self.blocks
-            .push((name.into(), cmds.iter().map(|s| s.to_string()).collect()));
-        self
-    }
-
-    fn run(&self) -> Output {
-        // A directory per run: tests run in parallel threads.
-        static RUNS: AtomicUsize = AtomicUsize::new(0);
-        let dir = scratch(&format!(
-            "gdb_ext_run{}",
-            RUNS.fetch_add(1, Ordering::Relaxed)
-        ));
-        let log = dir.join(format!(
-            "gdb-{}.log",
-            self.bin.file_name().unwrap().to_string_lossy()
-        ));
-        let file = File::create(&log).expect("create gdb log");
-        let mut cmd = if self.core_dumps {
-            let mut c = Command::new("sh");
-            c.args(["-c", "ulimit -c unlimited && exec \"$0\" \"$@\"", "gdb"]);
-            c
-        } else {
-            Command::new("gdb")
-        };
-        if let Some(d) = &self.cwd {
-            cmd.current_dir(d);
-        }
-        let trusted = self.bin.parent().unwrap().display().to_string();
-        cmd.args(["-batch", "-nx", "-iex"])
-            .arg(format!("add-auto-load-safe-path {trusted}"))
-            .args(["-iex", "set pagination off", "-iex", "set width 0"])
-            .arg(&self.bin);
-        if let Some(core) = &self.core {
-            cmd.arg(core);
-        }
-        let mut ex = |c: &str| {
-            cmd.arg("-ex").arg(c);
-        };
-        for c in &self.pre {
-            ex(c);
-        }
-        for (name, cmds) in &self.blocks {
-            ex(&format!("echo BEGIN {name}\\n"));
-            for c in cmds {
-                ex(c);
-            }
-            ex("echo END\\n");
-        }
-        for c in &self.post {
-            ex(c);
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        // One file for stdout and stderr keeps their order.
-        cmd.stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file);
-        let status = cmd.status().expect("run gdb (apt-get install gdb)");
-        let all = std::fs::read_to_string(&log).unwrap();
-        assert!(status.success(), "gdb failed ({status}):\n{all}");
-        let mut blocks = HashMap::new();
-        let mut rest = all.as_str();
-        while let Some(i) = rest.find("BEGIN ") {
-            let after = &rest[i + 6..];
-            let nl = after.find('\n').unwrap_or(after.len());
-            let name = after[..nl].to_string();
-            let body = &after[(nl + 1).min(after.len())..];
-            let end = body.find("END\n").unwrap_or(body.len());
-            blocks.insert(name, body[..end].to_string());
-            rest = &body[end..];
-        }
-        Output { all, blocks }
-    }
+/// Stopped in `main.ready` of `parked N`.
+fn at_ready(bin: &Path) -> Gdb {
+    let mut g = gdb_ext(bin);
+    g.ex("break main.ready").ex(format!("run {N}"));
+    g
 }
 
 fn parked() -> PathBuf {
@@ -186,9 +38,7 @@ fn parked() -> PathBuf {
 }
 
 fn no_python_errors(o: &Output) {
-    for bad in ["Traceback", "Python Exception", "Error occurred in Python"] {
-        assert!(!o.all.contains(bad), "{bad} in gdb's output:\n{}", o.all);
-    }
+    o.assert_no_python_errors();
 }
 
 /// Data rows of `info goroutines` (after the header, before notes).
@@ -220,7 +70,8 @@ fn waiters(block: &str) -> Vec<i64> {
 
 #[test]
 fn loading_prints_one_line() {
-    let o = Gdb::new(&parked())
+    gdbx_tests::require_gdb!();
+    let o = gdb_ext(&parked())
         .block("before", &["info goroutines"])
         .run();
     let loaded: Vec<&str> = o
@@ -245,16 +96,15 @@ fn loading_prints_one_line() {
 
 #[test]
 fn missing_native_module_says_how_to_build_it() {
-    let mut g = Gdb::new(&parked());
+    gdbx_tests::require_gdb!();
     let empty = scratch("gdb_ext_no_module");
-    g.env = vec![
-        (
-            "GDBX_EXT_PATH".into(),
+    let o = gdb_ext(&parked())
+        .env(
+            "GDBX_EXT_PATH",
             empty.join("libgdbx_ext.so").display().to_string(),
-        ),
-        ("GDBX_WORKSPACE".into(), empty.display().to_string()),
-    ];
-    let o = g.run();
+        )
+        .env("GDBX_WORKSPACE", empty.display().to_string())
+        .run();
     let lines: Vec<&str> = o.all.lines().filter(|l| l.starts_with("gdbx:")).collect();
     assert_eq!(lines.len(), 1, "one line from gdbx:\n{}", o.all);
     assert!(lines[0].contains("cargo build -p gdb-ext"), "{}", lines[0]);
@@ -457,26 +307,27 @@ fn check_parked(o: &Output, w: i64) {
 
 #[test]
 fn parked_live_and_core() {
+    gdbx_tests::require_gdb!();
     let bin = parked();
     // Pass 1: learn the waiters' ids.
-    let mut g = Gdb::at_ready(&bin);
-    g.block("goroutines", &["info goroutines"]);
-    let first = g.run();
+    let first = at_ready(&bin)
+        .block("goroutines", &["info goroutines"])
+        .run();
     let ws = waiters(first.block("goroutines"));
     assert_eq!(ws.len(), N, "{}", first.all);
     let w = ws[N / 2];
 
     // Pass 2: live, then gcore.
     let core = scratch("gdb_ext_core").join("parked.core");
-    let mut g = Gdb::at_ready(&bin);
+    let mut g = at_ready(&bin);
     parked_blocks(&mut g, Some(w));
-    g.post = vec![format!("gcore {}", core.display())];
+    g.ex(format!("gcore {}", core.display()));
     let live = g.run();
     check_parked(&live, w);
 
     // Pass 3: the core file of the same stop.
-    let mut g = Gdb::new(&bin);
-    g.core = Some(core.clone());
+    let mut g = gdb_ext(&bin);
+    g.core(&core);
     parked_blocks(&mut g, Some(w));
     let dead = g.run();
     check_parked(&dead, w);
@@ -509,8 +360,9 @@ fn parked_live_and_core() {
 
 #[test]
 fn release_build_locations() {
+    gdbx_tests::require_gdb!();
     let bin = example_bin("parked", Variant::Release);
-    let mut g = Gdb::at_ready(&bin);
+    let mut g = at_ready(&bin);
     g.block("group", &["info goroutines -group"])
         .block("all", &["goroutine all bt"]);
     let o = g.run();
@@ -532,9 +384,10 @@ fn release_build_locations() {
 
 #[test]
 fn not_initialised_before_schedinit() {
+    gdbx_tests::require_gdb!();
     for stop in ["_rt0_amd64", "runtime.check"] {
-        let mut g = Gdb::new(&parked());
-        g.pre = vec![format!("break {stop}"), "run 1".into()];
+        let mut g = gdb_ext(&parked());
+        g.ex(format!("break {stop}")).ex("run 1");
         g.block("g", &["info goroutines"])
             .block("ms", &["info ms"])
             .block("ps", &["info ps"])
@@ -568,7 +421,8 @@ inf.write_memory(int(m.dereference()['alllink'].address), struct.pack('<Q', int(
 
 #[test]
 fn garbage_memory_one_line_per_bad_entry() {
-    let mut g = Gdb::at_ready(&parked());
+    gdbx_tests::require_gdb!();
+    let mut g = at_ready(&parked());
     g.block("corrupt", &[CORRUPT])
         .block("goroutines", &["info goroutines"])
         .block("ms", &["info ms"]);
@@ -606,6 +460,7 @@ fn garbage_memory_one_line_per_bad_entry() {
 
 #[test]
 fn inside_a_context_switch() {
+    gdbx_tests::require_gdb!();
     // Stop in the context switch (runtime.mcall: the G's context is being
     // saved) and while goroutines are being created. Sysmon's thread may
     // first run after a short program has finished (a loaded machine), so
@@ -620,12 +475,10 @@ fn inside_a_context_switch() {
         (&parked, "runtime.schedule", 3, &n),
         (&echo, "runtime.sysmon", 0, "127.0.0.1:0"),
     ] {
-        let mut g = Gdb::new(bin);
-        g.pre = vec![
-            format!("break {stop}"),
-            format!("ignore 1 {skip}"),
-            format!("run {arg}"),
-        ];
+        let mut g = gdb_ext(bin);
+        g.ex(format!("break {stop}"))
+            .ex(format!("ignore 1 {skip}"))
+            .ex(format!("run {arg}"));
         g.block("g", &["info goroutines"])
             .block("ms", &["info ms"])
             .block("all", &["goroutine all bt 3"])
@@ -653,6 +506,7 @@ fn inside_a_context_switch() {
 
 #[test]
 fn contract_fields_exist_in_the_runtime() {
+    gdbx_tests::require_gdb!();
     // Every field and symbol the extension reads (the list it resolves)
     // exists in a freshly built program: renaming or removing one in
     // runtime/src/runtime2.rs fails here, naming it.
@@ -671,7 +525,7 @@ fn contract_fields_exist_in_the_runtime() {
         "runtime.tlsg is not a TLS symbol"
     );
     // And the extension says so when it loads.
-    let o = Gdb::new(&parked()).run();
+    let o = gdb_ext(&parked()).run();
     assert!(
         o.all.contains("gdbx: loaded runtime support") && !o.all.contains("MISSING"),
         "{}",
@@ -681,15 +535,14 @@ fn contract_fields_exist_in_the_runtime() {
 
 #[test]
 fn inside_the_signal_handler() {
+    gdbx_tests::require_gdb!();
     // crash_overflow overflows a goroutine stack: stop in the runtime's
     // SIGSEGV handler (on the thread's signal stack) and look around.
     let bin = example_bin("crash_overflow", Variant::Debug);
-    let mut g = Gdb::new(&bin);
-    g.pre = vec![
-        "handle SIGSEGV nostop noprint pass".into(),
-        "break runtime::signal::sighandler".into(),
-        "run".into(),
-    ];
+    let mut g = gdb_ext(&bin);
+    g.ex("handle SIGSEGV nostop noprint pass")
+        .ex("break runtime::signal::sighandler")
+        .ex("run");
     g.block("g", &["info goroutines"])
         .block("ms", &["info ms"])
         .block("all", &["goroutine all bt 2"]);
@@ -713,11 +566,12 @@ fn inside_the_signal_handler() {
 
 #[test]
 fn twenty_thousand_goroutines() {
+    gdbx_tests::require_gdb!();
     // Big enough for the batched, two-thread stack reads of the native
     // module (more than 16,384 pieces).
     const MANY: usize = 20_000;
-    let mut g = Gdb::new(&parked());
-    g.pre = vec!["break main.ready".into(), format!("run {MANY}")];
+    let mut g = gdb_ext(&parked());
+    g.ex("break main.ready").ex(format!("run {MANY}"));
     g.block("group", &["info goroutines -group"])
         .block("limit", &["info goroutines -location waiter -limit 2"]);
     let o = g.run();
@@ -739,6 +593,7 @@ fn twenty_thousand_goroutines() {
 
 #[test]
 fn kernel_core_dump_with_default_stack_guards() {
+    gdbx_tests::require_gdb!();
     // A crash: the kernel writes the core (it skips guard pages and keeps
     // the stacks), here of `parked` killed by SIGABRT at main.ready.
     let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
@@ -748,11 +603,11 @@ fn kernel_core_dump_with_default_stack_guards() {
     );
     let dir = scratch("gdb_ext_kernel_core");
     let bin = parked();
-    let mut g = Gdb::at_ready(&bin);
-    g.cwd = Some(dir.clone());
-    g.core_dumps = true;
-    g.post = vec!["signal SIGABRT".into()];
-    let o = g.run();
+    let o = at_ready(&bin)
+        .cwd(&dir)
+        .core_dumps()
+        .ex("signal SIGABRT")
+        .run();
     assert!(o.all.contains("SIGABRT"), "{}", o.all);
     let core = std::fs::read_dir(&dir)
         .unwrap()
@@ -765,8 +620,8 @@ fn kernel_core_dump_with_default_stack_guards() {
                 dir.display()
             )
         });
-    let mut g = Gdb::new(&bin);
-    g.core = Some(core.clone());
+    let mut g = gdb_ext(&bin);
+    g.core(&core);
     g.block("goroutines", &["info goroutines"])
         .block("all", &["goroutine all bt"]);
     let o = g.run();
@@ -784,10 +639,11 @@ fn kernel_core_dump_with_default_stack_guards() {
 
 #[test]
 fn dead_goroutines() {
+    gdbx_tests::require_gdb!();
     // At runtime.exit every waiter has finished: dead Gs are hidden unless
     // asked for, and `goroutine ID` on one says it is dead.
-    let mut g = Gdb::new(&parked());
-    g.pre = vec!["break runtime.exit".into(), format!("run {N}")];
+    let mut g = gdb_ext(&parked());
+    g.ex("break runtime.exit").ex(format!("run {N}"));
     g.block("live", &["info goroutines"])
         .block("dead", &["info goroutines -status dead"])
         .block("gdead", &["goroutine 3 bt"]);

@@ -4,19 +4,32 @@
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
-/// Runs the built `gdbx` with `args` (no colour), returning its output.
+/// How long one gdbx run may take before the test watchdog kills it (and
+/// its gdb and program). Longer than break-bootstrap's own `--timeout`
+/// (60 s), so that one is what a test sees.
+pub const WATCHDOG: Duration = Duration::from_secs(300);
+
+/// Runs the built `gdbx` with `args` (no colour, stdin closed) under the
+/// test watchdog, returning its output.
 pub fn gdbx<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_gdbx"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("GDBX_GDB")
-        .output()
-        .expect("run gdbx")
+    watched(
+        Command::new(env!("CARGO_BIN_EXE_gdbx"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("GDBX_GDB"),
+    )
+}
+
+/// Runs `cmd` (gdbx with its own environment, or a wrapper around it)
+/// under the test watchdog, stdin closed.
+pub fn watched(cmd: &mut Command) -> Output {
+    gdbx_tests::watchdog::output(cmd, WATCHDOG)
 }
 
 /// stdout as text.
