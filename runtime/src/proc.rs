@@ -67,7 +67,7 @@
 //! goroutines are asleep - deadlock!`, exit status 2.
 
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 pub use crate::asm::getg;
 use crate::asm::{gogo, mcall, setg};
@@ -575,8 +575,88 @@ pub unsafe fn minit(mp: *mut M) {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Starting Ms and exit.
+//
+// An M is *starting* from the moment `newm` decides to create its thread
+// until the new thread reaches the first line of its work: `schedule` for an
+// ordinary M, its start function for an M that has one (sysmon). In between
+// it runs `runtime.mstart`, `mstart1` and `minit`, and then the first line of
+// sysmon: places where a debugger user breaks to watch an M come up.
+//
+// `runtime.exit` does not end the process while an M is starting. Without
+// this a short program (hello) exits while its sysmon and scavenger Ms are
+// still coming up, and gdb 13 loses the run whenever that lands in the
+// window between a starting M's breakpoint stop (or step over it) and gdb
+// stopping the other threads: libthread_db cannot read the dead thread
+// ("Cannot find user-level thread for LWP N: generic error", "Couldn't get
+// registers: No such process"), the command fails and gdb leaves the thread
+// marked running. A C program whose main exits while its new threads hit
+// breakpoints fails the same way; README.md, "Plain gdb and threads", has
+// the measurements. Go's exit does not wait (its start-up is long enough for
+// sysmon to be up by then); the wait here costs a few system calls per
+// starting M, and nothing when none is.
+//
+// Two words, both accessed sequentially consistently:
+//
+// * `STARTING_MS` - Ms that are starting. `newm` adds 1 before it creates the
+//   thread; the new thread subtracts 1 (`mstarted`) and wakes the futex when
+//   the count reaches 0.
+// * `EXITING` - set once by `runtime.exit`, never cleared.
+//
+// `newm` adds 1 and then reads `EXITING`; exit sets `EXITING` and then reads
+// `STARTING_MS`. In the single order of SC operations one of the two writes
+// comes first, so either `newm` sees `EXITING` (it takes its 1 back and
+// creates no thread: the process is going) or exit sees the M counted and
+// sleeps until it has started. So no M is starting when the process exits.
+// A starting M holds no lock the exiting goroutine could wait for, and exit
+// holds none a starting M needs, so the wait ends.
+
+/// Ms between `newm` and the first line of their work (see above).
+static STARTING_MS: AtomicU32 = AtomicU32::new(0);
+/// Set by `runtime.exit`: no new M is started (see above).
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Count one more starting M, unless the process is exiting (then false:
+/// create no thread).
+fn mstarting() -> bool {
+    STARTING_MS.fetch_add(1, Ordering::SeqCst);
+    if EXITING.load(Ordering::SeqCst) {
+        mstarted();
+        return false;
+    }
+    true
+}
+
+/// The calling M has reached the first line of its work: it no longer
+/// holds up `runtime.exit`. Ordinary Ms call it in `mstart1`; an M with a
+/// start function calls it at the top of that function (sysmon), so a
+/// breakpoint there is always reported before the process can exit.
+pub(crate) fn mstarted() {
+    if STARTING_MS.fetch_sub(1, Ordering::SeqCst) == 1 {
+        crate::lock::futexwakeup(&STARTING_MS, i32::MAX as u32);
+    }
+}
+
+/// Called by `runtime.exit` before the process ends: start no new M, and
+/// wait until every starting M has started.
+pub(crate) fn stop_starting_ms() {
+    EXITING.store(true, Ordering::SeqCst);
+    loop {
+        let n = STARTING_MS.load(Ordering::SeqCst);
+        if n == 0 {
+            return;
+        }
+        crate::lock::futexsleep(&STARTING_MS, n, -1);
+    }
+}
+
 /// Create a new M (OS thread) that will run `f` or the scheduler with `pp`.
+/// Once `runtime.exit` has begun it creates nothing (the process is ending).
 pub(crate) fn newm(f: Option<fn()>, pp: *mut P, spinning: bool) {
+    if !mstarting() {
+        return;
+    }
     let mp = Box::into_raw(Box::new(M::zeroed()));
     let g0 = Box::into_raw(Box::new(G::zeroed()));
     // SAFETY: mp and g0 are fresh and private until the thread starts.
@@ -667,7 +747,10 @@ fn mstart1() -> ! {
         (*gp).sched.pc = mstart1 as *const () as usize;
         minit(mp);
         if let Some(f) = (*mp).mstartfn {
+            // f calls mstarted itself, after its first line.
             f();
+        } else if mp != &raw mut M0 {
+            mstarted();
         }
         if mp != &raw mut M0 {
             let pp = (*mp).nextp;

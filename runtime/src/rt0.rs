@@ -401,6 +401,8 @@ pub extern "C" fn runtime_main(_: *mut u8) {
 pub extern "C" fn exit(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    // Not while an M is still starting (proc.rs, "Starting Ms and exit").
+    crate::proc::stop_starting_ms();
     crate::signal::exit_now(code)
 }
 

@@ -52,6 +52,7 @@ use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::chan::Chan;
 use crate::lock::Mutex;
 use crate::proc::{getg, gopark, readgstatus, ready};
 use crate::runtime2::*;
@@ -154,7 +155,10 @@ unsafe fn park_commit(_gp: *mut G, _: *mut u8) -> bool {
 }
 
 /// Start the scavenger goroutine (a system goroutine: not counted by
-/// `num_goroutine`). Called once by `runtime.main`.
+/// `num_goroutine`) and wait until it runs, as Go's `gcenable` waits for
+/// `bgscavenge`: it is up before `main.init`, so a breakpoint on it is
+/// reached before the program can do anything else, exit included. Called
+/// once by `runtime.main`.
 pub fn start() {
     // SAFETY: ngsys is protected by sched.lock.
     unsafe {
@@ -163,15 +167,20 @@ pub fn start() {
         (*sch).ngsys += 1;
         (*sch).lock.unlock();
     }
-    crate::proc::go(|| scavenger());
+    let c = crate::chan::channel::<i32>(1);
+    let started = c.clone();
+    crate::proc::go(move || scavenger(&started));
+    c.recv();
 }
 
 /// The scavenger goroutine (see the module docs): release the stacks of
 /// Gs that stayed dead for a while, paced; park when there is nothing.
+/// It sends on `c` once it runs (Go's `bgscavenge(c chan int)`).
 #[unsafe(export_name = "runtime.scavenger")]
 #[inline(never)]
-pub extern "C" fn scavenger() {
+pub extern "C" fn scavenger(c: &Chan<i32>) {
     SCAVG.store(getg(), Ordering::Release);
+    c.send(1);
     loop {
         PENDING.store(0, Ordering::SeqCst);
         let (released, young) = scavenge_round();

@@ -231,6 +231,8 @@ unsafe fn nmspinning() -> u32 {
 #[unsafe(export_name = "runtime.sysmon")]
 #[inline(never)]
 pub extern "C" fn sysmon() -> ! {
+    // From here sysmon's M has started: runtime.exit may end the process.
+    crate::proc::mstarted();
     // SAFETY: sched.lock protects nmsys; checkdead runs under it (Go does
     // the same: until this point sysmon counted as a running M).
     unsafe {
