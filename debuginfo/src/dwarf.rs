@@ -179,6 +179,12 @@ impl DebugInfo {
         })
     }
 
+    /// The `addr2line` context over this DWARF: the workspace's one
+    /// symboliser (inlined frames included) is built on it.
+    pub fn context(&self) -> &addr2line::Context<Reader> {
+        &self.ctx
+    }
+
     /// The address after the prologue of the function `[lo, hi)`, from the
     /// line program (see [`PrologueSource`]); `None` when the line table has
     /// no row inside the function past its entry.

@@ -100,6 +100,9 @@ pub struct Binary {
     pie: bool,
     symbols: Vec<Symbol>,
     by_name: HashMap<String, usize>,
+    /// The code symbols, sorted by (address, size descending): the one
+    /// address-to-symbol lookup of the workspace ([`Binary::symbol_at`]).
+    text_by_addr: Vec<usize>,
     flavor: Flavor,
     has_dwarf: bool,
     tls: Option<(u64, u64)>,
@@ -220,6 +223,10 @@ impl Binary {
                 }
             }
         }
+        let mut text_by_addr: Vec<usize> = (0..symbols.len())
+            .filter(|&i| symbols[i].kind == SymbolKind::Text && symbols[i].address != 0)
+            .collect();
+        text_by_addr.sort_by_key(|&i| (symbols[i].address, std::cmp::Reverse(symbols[i].size)));
         let has_dwarf = elf
             .section_by_name(".debug_info")
             .is_some_and(|s| s.size() > 0);
@@ -258,6 +265,7 @@ impl Binary {
             pie,
             symbols,
             by_name,
+            text_by_addr,
             flavor,
             has_dwarf,
             tls,
@@ -311,14 +319,35 @@ impl Binary {
         self.by_name.get(name).map(|&i| &self.symbols[i])
     }
 
-    /// The code symbol containing `addr` (by `st_size`; for a symbol without a
-    /// size, the nearest one below).
+    /// The code symbol containing the file address `addr` (by `st_size`;
+    /// for a symbol without a size, the nearest one below that is not the
+    /// last). A binary search
+    /// over the sorted code symbols; among symbols that start at the same
+    /// address, the largest.
     pub fn symbol_at(&self, addr: u64) -> Option<&Symbol> {
-        self.symbols
-            .iter()
-            .filter(|s| s.kind == SymbolKind::Text && s.address <= addr)
-            .filter(|s| s.size == 0 || addr < s.address + s.size)
-            .max_by_key(|s| (s.address, s.size))
+        let idx = &self.text_by_addr;
+        let end = idx.partition_point(|&i| self.symbols[i].address <= addr);
+        // Nested or aliased symbols: look back over a few that start at or
+        // below `addr` for the nearest one that still covers it.
+        // A symbol without a size (hand-written assembly) covers up to the
+        // next symbol; the last one only its own address.
+        let next = idx.get(end).map(|&n| self.symbols[n].address);
+        let mut best: Option<&Symbol> = None;
+        for &i in idx[..end].iter().rev().take(16) {
+            let s = &self.symbols[i];
+            if best.is_some_and(|b| b.address != s.address) {
+                break;
+            }
+            let covers = if s.size == 0 {
+                addr == s.address || next.is_some()
+            } else {
+                addr < s.address + s.size
+            };
+            if covers {
+                best = Some(s);
+            }
+        }
+        best
     }
 
     /// For a thread-local symbol, its offset from the thread pointer

@@ -146,8 +146,10 @@ pub struct Layouts {
 impl Layouts {
     /// Reads the layouts of the struct and enum types called `names` (last
     /// path component) declared anywhere under the namespace `crate_name`
-    /// (`runtime::proc::G` matches crate `runtime`, name `G`). Types not found
-    /// are simply absent: ask with [`Layouts::get`].
+    /// (`runtime::proc::G` matches crate `runtime`, name `G`). With an empty
+    /// `crate_name`, `names` are the types' whole DWARF names outside any
+    /// namespace (Go's `runtime.g`). Types not found are simply absent: ask
+    /// with [`Layouts::get`].
     pub fn from_object(
         file: &object::File<'_>,
         crate_name: &str,
@@ -210,8 +212,13 @@ impl Layouts {
                 let Some(name) = entry_name(dwarf, &unit, entry) else {
                     continue;
                 };
+                let in_crate = if crate_name.is_empty() {
+                    path.is_empty()
+                } else {
+                    path.first().is_some_and(|(_, c)| c == crate_name)
+                };
                 if is_type
-                    && path.first().is_some_and(|(_, c)| c == crate_name)
+                    && in_crate
                     && names.contains(&name.as_str())
                     && entry.attr_value(gimli::DW_AT_declaration).is_none()
                 {
@@ -253,80 +260,6 @@ impl Layouts {
     }
 }
 
-/// The runtime state the gdb extension reads (the runtime's debugger-visible state):
-/// for each type of the `runtime` crate, the field paths it decodes. The
-/// extension resolves exactly these through [`TypeInfo::field`]; the contract
-/// test fails when one of them is renamed or removed.
-pub const RUNTIME_FIELDS: &[(&str, &[&str])] = &[
-    (
-        "G",
-        &[
-            "stack.lo",
-            "stack.hi",
-            "sched.sp",
-            "sched.pc",
-            "sched.bp",
-            "goid",
-            "atomicstatus",
-            "waitreason",
-            "m",
-            "startpc",
-            "created_file",
-            "created_file_len",
-            "created_line",
-            "parent_goid",
-            "schedlink",
-        ],
-    ),
-    (
-        "M",
-        &[
-            "id",
-            "procid",
-            "g0",
-            "curg",
-            "p",
-            "spinning",
-            "blocked",
-            "alllink",
-            "schedlink",
-        ],
-    ),
-    (
-        "P",
-        &[
-            "id", "status", "m", "runqhead", "runqtail", "runq", "runnext", "link",
-        ],
-    ),
-    (
-        "Sched",
-        &[
-            "midle",
-            "nmidle",
-            "nmspinning",
-            "pidle",
-            "npidle",
-            "runq.head",
-            "runq.tail",
-            "runqsize",
-            "goidgen",
-            "mnext",
-        ],
-    ),
-    ("WaitReason", &[]),
-];
-
-/// The ELF symbols the gdb extension reads (the runtime's debugger-visible statics).
-pub const RUNTIME_SYMBOLS: &[&str] = &[
-    "runtime.allgs",
-    "runtime.allglen",
-    "runtime.allm",
-    "runtime.allp",
-    "runtime.gomaxprocs",
-    "runtime.sched",
-    "runtime.tlsg",
-];
-
 impl Layouts {
     /// The `Type.field.path`s of `contract` that these layouts lack (a
     /// missing type is reported as `Type`).
@@ -346,12 +279,45 @@ impl Layouts {
         }
         out
     }
+}
 
-    /// Reads the layouts of every type named in [`RUNTIME_FIELDS`].
-    pub fn runtime(bin: &crate::Binary) -> Result<Layouts, LayoutError> {
-        let names: Vec<&str> = RUNTIME_FIELDS.iter().map(|(t, _)| *t).collect();
-        Self::from_binary(bin, "runtime", &names)
+/// The named constants (`DW_TAG_constant` with a `DW_AT_const_value`)
+/// whose names start with one of `prefixes`, as (name, value). Go's DWARF
+/// has the runtime's (`runtime._Grunning = 2`,
+/// `runtime.waitReasonChanReceive = 14`); Rust's has none.
+pub fn constants(
+    bin: &crate::Binary,
+    prefixes: &[&str],
+) -> Result<Vec<(String, i64)>, LayoutError> {
+    let info = bin
+        .debug_info()
+        .map_err(|e| LayoutError::NoDwarf(e.to_string()))?;
+    let dwarf = &info.dwarf;
+    let mut out = Vec::new();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next()? {
+        let unit = dwarf.unit(header)?;
+        let mut cursor = unit.entries();
+        while let Some(entry) = cursor.next_dfs()? {
+            if entry.tag() != gimli::DW_TAG_constant {
+                continue;
+            }
+            let Some(name) = entry_name(dwarf, &unit, entry) else {
+                continue;
+            };
+            if !prefixes.iter().any(|p| name.starts_with(p)) {
+                continue;
+            }
+            let value = entry.attr(gimli::DW_AT_const_value).and_then(|a| {
+                a.sdata_value()
+                    .or_else(|| a.udata_value().map(|u| u as i64))
+            });
+            if let Some(v) = value {
+                out.push((name, v));
+            }
+        }
     }
+    Ok(out)
 }
 
 fn entry_name<R: Reader>(
@@ -368,11 +334,16 @@ fn udata<R: Reader>(entry: &gimli::DebuggingInformationEntry<R>, at: gimli::DwAt
     entry.attr(at).and_then(|a| a.udata_value())
 }
 
+/// The entry's `DW_AT_type` in its own unit: a unit reference (Rust), or a
+/// section reference that falls inside the unit (Go's linker writes
+/// `DW_FORM_ref_addr` for every type).
 fn type_ref<R: Reader>(
+    unit: &gimli::Unit<R>,
     entry: &gimli::DebuggingInformationEntry<R>,
 ) -> Option<UnitOffset<R::Offset>> {
     match entry.attr_value(gimli::DW_AT_type)? {
         AttributeValue::UnitRef(o) => Some(o),
+        AttributeValue::DebugInfoRef(o) => o.to_unit_offset(&unit.header),
         _ => None,
     }
 }
@@ -394,7 +365,7 @@ fn resolve<R: Reader>(
             kind: Kind::Base,
         },
         gimli::DW_TAG_pointer_type | gimli::DW_TAG_reference_type => {
-            let target = match type_ref(&entry) {
+            let target = match type_ref(unit, &entry) {
                 Some(t) => entry_name(dwarf, unit, &unit.entry(t)?).unwrap_or_default(),
                 None => String::new(),
             };
@@ -420,7 +391,7 @@ fn resolve<R: Reader>(
                 }
                 let fname = entry_name(dwarf, unit, e).unwrap_or_default();
                 let foffset = udata(e, gimli::DW_AT_data_member_location).unwrap_or(0);
-                let fty = match type_ref(e) {
+                let fty = match type_ref(unit, e) {
                     Some(t) if depth < MAX_DEPTH => resolve(dwarf, unit, t, depth + 1)?,
                     Some(t) => {
                         let te = unit.entry(t)?;
@@ -482,7 +453,7 @@ fn resolve<R: Reader>(
             }
         }
         gimli::DW_TAG_array_type => {
-            let elem = match type_ref(&entry) {
+            let elem = match type_ref(unit, &entry) {
                 Some(t) => resolve(dwarf, unit, t, depth.max(MAX_DEPTH - 1))?,
                 None => TypeInfo {
                     name: String::new(),
@@ -520,7 +491,7 @@ fn resolve<R: Reader>(
         gimli::DW_TAG_typedef
         | gimli::DW_TAG_const_type
         | gimli::DW_TAG_volatile_type
-        | gimli::DW_TAG_atomic_type => match type_ref(&entry) {
+        | gimli::DW_TAG_atomic_type => match type_ref(unit, &entry) {
             Some(t) => {
                 let mut inner = resolve(dwarf, unit, t, depth)?;
                 if !name.is_empty() {

@@ -1,11 +1,8 @@
-//! `gdbx_ext`: the native half of the gdb extension for programs on the
-//! gdbx runtime (the Python half is `python/gdbx`).
-//!
-//! gdb's Python adapts gdb (threads, registers, commands, printers); this
-//! module does the heavy work: it reads the layouts of `G`, `M`, `P` and
-//! `Sched` from the binary's DWARF (no offset is hard-coded), reads the
-//! inferior's memory in bulk (see [`mem`]), decodes, symbolises with
-//! addr2line, filters and formats. One [`Program`] per binary:
+//! `gdbx_ext`: the native half of the gdb extension (the Python half is
+//! `python/gdbx`), a thin PyO3 adapter over the inspection core
+//! ([`inspect`]): it converts gdb's threads and memory reader into the
+//! core's types and the core's results into Python values. Every decode,
+//! placement, location and text is the core's.
 //!
 //! ```python
 //! import gdbx_ext
@@ -14,45 +11,54 @@
 //! print(prog.info_goroutines(read, threads, ["-group"]))
 //! ```
 //!
-//! `read(addr, len) -> bytes` is gdb's memory reader (a fallback), and
-//! `threads` a list of `(num, lwp, fs_base, [pc, ...])` for the inferior's
-//! threads.
-
-pub mod cmds;
-pub mod fastmap;
-pub mod gcore;
-pub mod mem;
-pub mod model;
-pub mod sym;
+//! `read(addr, len) -> bytes` is gdb's memory reader (used for what the
+//! process or core reader cannot serve: gdbserver and remote targets), and
+//! `threads` a list of `(num, lwp, fs_base, [pc, ...])` or `(num, lwp,
+//! fs_base, [pc, ...], r14)` for the inferior's threads.
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 
-use cmds::{Ctx, Filter, ThreadIn};
-use mem::{Backing, Memory};
-use model::{ReadError, Runtime, status_name};
-use sym::Symbols;
+use inspect::{Callback, Chain, CoreFile, Filter, LiveProcess, ReadError, Role, Thread, View};
 
-/// A binary built on the gdbx runtime, opened for the session.
+/// Where memory is read from besides gdb.
+enum Backing {
+    /// Only gdb's reader.
+    Gdb,
+    Proc(LiveProcess),
+    Core(CoreFile),
+}
+
+/// A binary on the gdbx runtime or a Go 1.19 binary, opened for the session.
 #[pyclass(unsendable)]
 pub struct Program {
-    bin: debuginfo::Binary,
-    rt: Runtime,
-    syms: Symbols,
+    prog: inspect::Program,
     backing: Backing,
 }
 
-type PyThread = (i64, u64, u64, Vec<u64>);
+/// A thread as Python passes it: without or with `r14`.
+#[derive(FromPyObject)]
+enum PyThread {
+    Plain(i64, u64, u64, Vec<u64>),
+    WithR14(i64, u64, u64, Vec<u64>, u64),
+}
 
-fn threads_in(threads: Vec<PyThread>) -> Vec<ThreadIn> {
+fn threads_in(threads: Vec<PyThread>) -> Vec<Thread> {
     threads
         .into_iter()
-        .map(|(num, lwp, fs_base, pcs)| ThreadIn {
-            num,
-            lwp,
-            fs_base,
-            pcs,
+        .map(|t| {
+            let (num, lwp, fs_base, pcs, r14) = match t {
+                PyThread::Plain(n, l, f, p) => (n, l, f, p, 0),
+                PyThread::WithR14(n, l, f, p, r) => (n, l, f, p, r),
+            };
+            Thread {
+                num,
+                lwp,
+                fs_base,
+                r14,
+                pcs,
+            }
         })
         .collect()
 }
@@ -61,104 +67,142 @@ fn err(e: ReadError) -> PyErr {
     PyRuntimeError::new_err(e.to_string())
 }
 
+/// gdb's memory reader as the core's [`Memory`].
+fn gdb_reader<'py>(read: Option<Bound<'py, PyAny>>) -> impl Fn(u64, &mut [u8]) -> bool + 'py {
+    move |addr, buf| {
+        let Some(cb) = &read else {
+            return false;
+        };
+        let Ok(obj) = cb.call1((addr, buf.len())) else {
+            return false;
+        };
+        match obj.cast::<PyBytes>() {
+            Ok(b) if b.as_bytes().len() == buf.len() => {
+                buf.copy_from_slice(b.as_bytes());
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 impl Program {
+    /// Runs `f` on a view of the program through the backing, then the
+    /// executable's read-only sections, then gdb's reader.
     fn with<R>(
         &self,
         read: Option<Bound<'_, PyAny>>,
         threads: Vec<PyThread>,
-        f: impl FnOnce(&Ctx) -> R,
+        f: impl FnOnce(&View) -> R,
     ) -> R {
-        let mem = Memory::new(&self.backing, read);
+        let gdb = Callback(gdb_reader(read));
+        let image = self.prog.image();
+        let fallback = Chain(&image, &gdb);
         let threads = threads_in(threads);
-        let ctx = Ctx {
-            rt: &self.rt,
-            syms: &self.syms,
-            mem: &mem,
-            bin: &self.bin,
-            threads: &threads,
-            loc_cache: Default::default(),
-            classify_cache: Default::default(),
-            created_cache: Default::default(),
-        };
-        f(&ctx)
+        match &self.backing {
+            Backing::Gdb => f(&self.prog.view(&gdb, &threads)),
+            Backing::Proc(p) => f(&self.prog.view(&Chain(p, &gdb), &threads)),
+            Backing::Core(c) => f(&self.prog.view(&Chain(c, &fallback), &threads)),
+        }
+    }
+}
+
+fn role(short: &str) -> Option<Role> {
+    match short {
+        "G" => Some(Role::G),
+        "M" => Some(Role::M),
+        "P" => Some(Role::P),
+        "Sched" => Some(Role::Sched),
+        _ => None,
     }
 }
 
 #[pymethods]
 impl Program {
-    /// Opens `path` and reads the runtime's layouts from its DWARF.
-    /// `source_root` is stripped from file names shown to the user.
+    /// Opens `path` and reads its runtime's layouts from its DWARF. Fails
+    /// (ValueError, one line) for a binary whose runtime the core does not
+    /// read, naming what is missing. `source_root` is stripped from file
+    /// names shown to the user.
     #[new]
     #[pyo3(signature = (path, source_root = ""))]
     fn new(path: &str, source_root: &str) -> PyResult<Self> {
-        let bin =
-            debuginfo::Binary::open(path).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let rt = Runtime::load(&bin).map_err(PyValueError::new_err)?;
-        let syms = Symbols::new(&bin, source_root);
+        let prog = inspect::Program::open(path, source_root).map_err(PyValueError::new_err)?;
         Ok(Program {
-            bin,
-            rt,
-            syms,
+            prog,
             backing: Backing::Gdb,
         })
     }
 
-    /// Items of the debugger-visible layout (types, fields, symbols) the binary lacks.
+    /// `"ours"` or `"go"`.
+    fn flavour(&self) -> &'static str {
+        match self.prog.flavour() {
+            inspect::Flavour::Ours => "ours",
+            inspect::Flavour::Go119 => "go",
+        }
+    }
+
+    /// What of the runtime the binary lacks: always empty, since a binary
+    /// that lacks something does not open.
     fn missing(&self) -> Vec<String> {
-        self.rt.missing.clone()
+        self.prog.layout().missing.clone()
     }
 
     /// Sizes of the decoded types, for the load message.
     fn sizes(&self) -> Vec<(String, usize)> {
+        let l = self.prog.layout();
         vec![
-            ("G".into(), self.rt.g_size),
-            ("M".into(), self.rt.m_size),
-            ("P".into(), self.rt.p_size),
-            ("Sched".into(), self.rt.sched_size),
+            ("G".into(), l.g_size),
+            ("M".into(), l.m_size),
+            ("P".into(), l.p_size),
+            ("Sched".into(), l.sched_size),
         ]
     }
 
-    /// The full DWARF name of `G`, `M`, `P`, `Sched` (`runtime::runtime2::G`).
+    /// The full DWARF name of `G`, `M`, `P`, `Sched`
+    /// (`runtime::runtime2::G`, `runtime.g`).
     fn type_name(&self, short: &str) -> Option<String> {
-        self.rt.type_names.get(short).cloned()
+        self.prog.layout().type_names.get(&role(short)?).cloned()
     }
 
-    /// File address of a contract symbol.
+    /// Run-time address of a symbol the runtime's layout reads.
     fn symbol(&self, name: &str) -> Option<u64> {
-        self.rt.sym(name)
+        self.prog.layout().sym(name, self.prog.bias())
     }
 
-    /// `runtime.tlsg`'s offset from `$fs_base`.
+    /// The current g's offset from `$fs_base`.
     fn tls_offset(&self) -> Option<i64> {
-        self.rt.tpoff
+        self.prog.layout().tpoff
     }
 
     /// The ELF entry point (file address), to compute a PIE's load bias
     /// from the run-time `AT_ENTRY`.
     fn entry(&self) -> u64 {
-        self.bin.entry()
+        self.prog.binary().entry()
     }
 
-    /// Sets the load bias (run-time minus file addresses; 0 unless PIE).
-    /// A PIE's wait-reason table holds relocated pointers: read it again
-    /// from memory with `read`.
+    /// Sets the load bias (run-time minus file addresses; 0 unless PIE)
+    /// and reads the wait-reason names from memory.
     #[pyo3(signature = (bias, read = None))]
     fn set_bias(&mut self, bias: u64, read: Option<Bound<'_, PyAny>>) {
-        self.rt.bias = bias;
-        self.syms.set_bias(bias);
-        if bias != 0 {
-            let mem = Memory::new(&self.backing, read);
-            self.rt.read_reason_strings_mem(&self.bin, &mem);
+        let gdb = Callback(gdb_reader(read));
+        match &self.backing {
+            Backing::Gdb => self.prog.set_bias(bias, &gdb),
+            Backing::Proc(p) => self.prog.set_bias(bias, &Chain(p, &gdb)),
+            Backing::Core(c) => self.prog.set_bias(bias, &Chain(c, &gdb)),
         }
     }
 
     /// Where memory is read from besides gdb: `("proc", pid)`,
-    /// `("core", path)` or `("gdb", None)`.
+    /// `("core", path)` or `("gdb", None)`. Returns the kind in use.
     #[pyo3(signature = (kind, arg = None))]
     fn attach(&mut self, kind: &str, arg: Option<Bound<'_, PyAny>>) -> PyResult<String> {
         self.backing = match (kind, arg) {
-            ("proc", Some(a)) => Backing::live(a.extract()?),
-            ("core", Some(a)) => Backing::core(&a.extract::<String>()?),
+            ("proc", Some(a)) => {
+                LiveProcess::open(a.extract()?).map_or(Backing::Gdb, Backing::Proc)
+            }
+            ("core", Some(a)) => {
+                CoreFile::open(a.extract::<String>()?).map_or(Backing::Gdb, Backing::Core)
+            }
             _ => Backing::Gdb,
         };
         Ok(match &self.backing {
@@ -169,14 +213,14 @@ impl Program {
     }
 
     /// After gdb's `gcore` wrote `path` from the live process: copy in the
-    /// parts of mappings gdb skipped (see [`gcore`]). Returns (segments
-    /// repaired, bytes copied, unreadable pages); (0, 0, 0) when the
-    /// program is not a live process.
+    /// parts of mappings gdb skipped. Returns (segments repaired, bytes
+    /// copied, unreadable pages); (0, 0, 0) when not a live process.
     fn repair_core(&self, path: &str) -> PyResult<(u64, u64, u64)> {
-        let Backing::Proc(mem, _) = &self.backing else {
+        let Backing::Proc(live) = &self.backing else {
             return Ok((0, 0, 0));
         };
-        let r = gcore::repair(path, mem).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let r = inspect::gcore::repair(path, live)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         Ok((r.segments, r.bytes, r.unreadable_pages))
     }
 
@@ -188,7 +232,7 @@ impl Program {
         args: Vec<String>,
     ) -> PyResult<String> {
         let f = Filter::parse(&args).map_err(PyValueError::new_err)?;
-        self.with(Some(read), threads, |c| c.info_goroutines(&f))
+        self.with(Some(read), threads, |v| v.info_goroutines(&f))
             .map_err(err)
     }
 
@@ -200,20 +244,20 @@ impl Program {
         threads: Vec<PyThread>,
         selected: Option<i64>,
     ) -> PyResult<String> {
-        self.with(Some(read), threads, |c| c.info_ms(selected))
+        self.with(Some(read), threads, |v| v.info_ms(selected))
             .map_err(err)
     }
 
     fn info_ps(&self, read: Bound<'_, PyAny>, threads: Vec<PyThread>) -> PyResult<String> {
-        self.with(Some(read), threads, |c| c.info_ps()).map_err(err)
+        self.with(Some(read), threads, |v| v.info_ps()).map_err(err)
     }
 
     fn info_sched(&self, read: Bound<'_, PyAny>, threads: Vec<PyThread>) -> PyResult<String> {
-        self.with(Some(read), threads, |c| c.info_sched())
+        self.with(Some(read), threads, |v| v.info_sched())
             .map_err(err)
     }
 
-    /// One line for a pretty printer: `kind` is `G`, `M` or `P`.
+    /// One line for a pretty printer: `kind` is `G`, `M`, `P` or `Sched`.
     fn describe(
         &self,
         read: Bound<'_, PyAny>,
@@ -221,11 +265,11 @@ impl Program {
         kind: &str,
         addr: u64,
     ) -> PyResult<String> {
-        self.with(Some(read), threads, |c| match kind {
-            "G" => Ok(c.describe_g(addr)),
-            "M" => Ok(c.describe_m(addr)),
-            "P" => Ok(c.describe_p(addr)),
-            "Sched" => c.info_sched().map_err(err),
+        self.with(Some(read), threads, |v| match kind {
+            "G" => Ok(v.describe_g(addr)),
+            "M" => Ok(v.describe_m(addr)),
+            "P" => Ok(v.describe_p(addr)),
+            "Sched" => v.info_sched().map_err(err),
             _ => Err(PyValueError::new_err(format!("unknown kind {kind}"))),
         })
     }
@@ -233,7 +277,8 @@ impl Program {
     /// For `goroutine`: one dict per goroutine (`ids` None: every one
     /// that is not dead, sorted by id; else those of `ids` that exist) with
     /// its status, saved context (`sp`, `pc`, `bp`), `thread` (the gdb
-    /// thread running it, or None) and `on_cpu`.
+    /// thread running it, or None), `on_cpu`, `started` (False for a
+    /// runnable goroutine that never ran) and `entry` (its entry function).
     #[pyo3(signature = (read, threads, ids = None))]
     fn goroutines<'py>(
         &self,
@@ -243,29 +288,38 @@ impl Program {
         ids: Option<Vec<i64>>,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let found = self
-            .with(Some(read), threads, |c| {
-                c.find_gs(ids.as_deref()).map(|v| {
-                    v.into_iter()
+            .with(Some(read), threads, |v| {
+                v.find_gs(ids.as_deref()).map(|gs| {
+                    gs.into_iter()
                         .map(|(g, t, on)| {
-                            let s = c.status_text(&g);
-                            (g, t, on, s)
+                            let status = v.status_text(&g);
+                            let state =
+                                v.rt.layout
+                                    .status_name(g.status)
+                                    .unwrap_or("???")
+                                    .to_string();
+                            let started = !v.not_started(&g);
+                            let entry = v.entry(&g);
+                            (g, t, on, status, state, started, entry)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .map_err(err)?;
         let mut out = Vec::with_capacity(found.len());
-        for (g, thread, on_cpu, status) in found {
+        for (g, thread, on_cpu, status, state, started, entry) in found {
             let d = PyDict::new(py);
             d.set_item("goid", g.goid)?;
             d.set_item("addr", g.addr)?;
             d.set_item("status", status)?;
-            d.set_item("state", status_name(g.status))?;
+            d.set_item("state", state)?;
             d.set_item("sp", g.sp)?;
             d.set_item("pc", g.pc)?;
             d.set_item("bp", g.bp)?;
             d.set_item("thread", thread)?;
             d.set_item("on_cpu", on_cpu)?;
+            d.set_item("started", started)?;
+            d.set_item("entry", entry)?;
             out.push(d);
         }
         Ok(out)
@@ -273,45 +327,46 @@ impl Program {
 
     /// Ids of the goroutines that are not dead, sorted.
     fn goids(&self, read: Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
-        self.with(Some(read), Vec::new(), |c| c.goids())
+        self.with(Some(read), Vec::new(), |v| v.goids())
             .map_err(err)
     }
 
-    /// The g in a thread's thread-local slot (0 when none).
-    fn thread_g(&self, read: Bound<'_, PyAny>, fs_base: u64) -> u64 {
-        self.with(Some(read), Vec::new(), |c| {
-            c.rt.thread_g(c.mem, fs_base).unwrap_or(0)
-        })
+    /// The g in a thread's thread-local slot (0 when none); `r14` is used
+    /// for Go when the slot cannot be read.
+    #[pyo3(signature = (read, fs_base, r14 = 0))]
+    fn thread_g(&self, read: Bound<'_, PyAny>, fs_base: u64, r14: u64) -> u64 {
+        let t = Thread {
+            fs_base,
+            r14,
+            ..Thread::default()
+        };
+        self.with(Some(read), Vec::new(), |v| v.thread_g(&t).unwrap_or(0))
     }
 
     /// The M of the thread with this LWP and `$fs_base` (its address; 0 when none).
     fn m_of_thread(&self, read: Bound<'_, PyAny>, lwp: u64, fs_base: u64) -> u64 {
-        self.with(Some(read), Vec::new(), |c| {
-            let ms = c.rt.read_ms(c.mem).map(|r| r.0).unwrap_or_default();
-            let t = ThreadIn {
-                num: 0,
+        self.with(Some(read), Vec::new(), |v| {
+            let ms = v.rt.read_ms(v.mem).map(|r| r.0).unwrap_or_default();
+            let t = Thread {
                 lwp,
                 fs_base,
-                pcs: Vec::new(),
+                ..Thread::default()
             };
-            c.m_for_thread(&t, &ms).map_or(0, |m| m.addr)
+            v.m_for_thread(&t, &ms).map_or(0, |m| m.addr)
         })
     }
 
     /// The threads (numbers) whose current g is a goroutine rather than an
     /// M's g0: only their frames can hold a goroutine's location.
     fn user_threads(&self, read: Bound<'_, PyAny>, threads: Vec<PyThread>) -> Vec<i64> {
-        self.with(Some(read), threads, |c| {
+        self.with(Some(read), threads, |v| {
             let g0s: Vec<u64> =
-                c.rt.read_ms(c.mem)
+                v.rt.read_ms(v.mem)
                     .map(|r| r.0.iter().map(|m| m.g0).collect())
                     .unwrap_or_default();
-            c.threads
+            v.threads
                 .iter()
-                .filter(|t| {
-                    c.rt.thread_g(c.mem, t.fs_base)
-                        .is_some_and(|g| g != 0 && !g0s.contains(&g))
-                })
+                .filter(|t| v.thread_g(t).is_some_and(|g| g != 0 && !g0s.contains(&g)))
                 .map(|t| t.num)
                 .collect()
         })
@@ -319,13 +374,13 @@ impl Program {
 
     /// `(thread number, "M<id> g<goid>")` for each thread.
     fn thread_names(&self, read: Bound<'_, PyAny>, threads: Vec<PyThread>) -> Vec<(i64, String)> {
-        self.with(Some(read), threads, |c| c.thread_names())
+        self.with(Some(read), threads, |v| v.thread_names())
     }
 
     /// The Go-style name of the function at `pc` (`runtime.schedule`),
     /// when the binary exports it under one.
     fn go_name(&self, pc: u64) -> Option<String> {
-        self.syms.go_name(pc).map(str::to_string)
+        self.prog.symbols().go_name(pc).map(str::to_string)
     }
 }
 

@@ -233,7 +233,7 @@ pub fn go_program(name: &str, source: &str, pie: bool) -> PathBuf {
     out
 }
 
-fn write_if_changed(path: &Path, text: &str) {
+pub(crate) fn write_if_changed(path: &Path, text: &str) {
     if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
         std::fs::write(path, text).expect("write fixture source");
     }
@@ -282,3 +282,5 @@ mod tests {
         assert!(!d2.join("f").exists());
     }
 }
+
+pub mod cores;

@@ -34,9 +34,10 @@ pub struct Repaired {
     pub unreadable_pages: u64,
 }
 
-/// Fills in what gdb's gcore skipped in `core`, reading `pid`'s memory
-/// through `mem` (`/proc/<pid>/mem`).
-pub fn repair(core: &str, mem: &std::fs::File) -> std::io::Result<Repaired> {
+/// Fills in what gdb's gcore skipped in `core`, reading the live process
+/// it was written from.
+pub fn repair(core: &str, live: &crate::mem::LiveProcess) -> std::io::Result<Repaired> {
+    let mem = live.mem_file();
     let file = OpenOptions::new().read(true).write(true).open(core)?;
     let bad =
         |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{core}: {m}"));

@@ -1,25 +1,34 @@
-//! The commands' work: snapshot the runtime state, find each goroutine's
-//! user-code location, filter, group and format.
+//! The commands' work, shared by every front end (gdb's commands, `gdbx
+//! goroutines`): place each goroutine on its thread, find its user-code
+//! location, filter, group and format `info goroutines`, `info ms`, `info
+//! ps`, `info sched` and the one-line descriptions of the G, M and P
+//! printers.
+//!
+//! A [`View`] is one look at a stopped program: its memory and its threads
+//! as the caller sees them. Building one costs nothing; each command reads
+//! what it needs in bulk.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
 use crate::fastmap::FastMap;
+use crate::flavour::{Flavour, Layout};
 use crate::mem::Memory;
-use crate::model::{
-    GDEAD, GInfo, GRUNNING, GSYSCALL, GWAITING, MInfo, PInfo, ReadError, Runtime, pstatus_name,
-    status_name,
-};
+use crate::model::{Decoder, G as GInfo, M as MInfo, P as PInfo, ReadError};
 use crate::sym::Symbols;
 
-/// What gdb knows about one thread: its number, LWP, `$fs_base` and the pcs
-/// of its innermost frames as gdb unwound them (frame 0 first).
+/// One thread of the inspected process as the caller sees it: its number
+/// (gdb's thread number, or any id the caller shows), LWP, thread pointer
+/// (`$fs_base`), `r14` (Go's g register in ABIInternal code; 0 when
+/// unknown) and the pcs of its innermost frames as the caller unwound them
+/// (frame 0 first; empty when not unwound).
 #[derive(Debug, Clone, Default)]
-pub struct ThreadIn {
+pub struct Thread {
     pub num: i64,
     pub lwp: u64,
     pub fs_base: u64,
+    pub r14: u64,
     pub pcs: Vec<u64>,
 }
 
@@ -35,15 +44,15 @@ pub type Classified = (Option<usize>, Option<usize>);
 /// (file ptr, file len, line, parent goid) of a creation site.
 pub type CreatedKey = (u64, u64, u32, i64);
 
-pub struct Ctx<'a> {
-    pub rt: &'a Runtime,
+/// One look at a stopped program.
+pub struct View<'a> {
+    pub rt: Decoder<'a>,
     pub syms: &'a Symbols,
-    pub mem: &'a Memory<'a, 'a>,
-    pub bin: &'a debuginfo::Binary,
-    pub threads: &'a [ThreadIn],
+    pub mem: &'a dyn Memory,
+    pub threads: &'a [Thread],
     /// Formatted locations by (probe pc, index in its inline chain).
     pub loc_cache: RefCell<FastMap<(u64, usize), Rc<str>>>,
-    /// [`Ctx::classify`] by probe pc.
+    /// [`View::classify`] by probe pc.
     pub classify_cache: RefCell<FastMap<u64, Classified>>,
     /// Formatted creation sites by (file ptr, len, line, parent).
     pub created_cache: RefCell<FastMap<CreatedKey, Rc<str>>>,
@@ -115,8 +124,7 @@ impl Filter {
         Ok(f)
     }
 
-    fn keep(&self, r: &Row) -> bool {
-        let st = status_name(r.g.status);
+    fn keep(&self, r: &Row, st: &str) -> bool {
         if !self.dead && st == "dead" {
             return false;
         }
@@ -132,7 +140,60 @@ impl Filter {
     }
 }
 
-impl Ctx<'_> {
+impl View<'_> {
+    fn lay(&self) -> &Layout {
+        self.rt.layout
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        self.rt.layout.flavour
+    }
+
+    /// A thread's current g: its thread-local slot; for Go, when that slot
+    /// cannot be read, `r14` (ABIInternal code keeps g there).
+    pub fn thread_g(&self, t: &Thread) -> Option<u64> {
+        match self.rt.thread_g(self.mem, t.fs_base) {
+            Some(g) => Some(g),
+            None if self.flavour() == Flavour::Go119 && t.r14 != 0 => Some(t.r14),
+            None => None,
+        }
+    }
+
+    /// A runnable G that has never run: its saved pc is the start of a
+    /// function (Go: the entry function itself; ours: the entry
+    /// trampoline), never a return address.
+    pub fn not_started(&self, g: &GInfo) -> bool {
+        self.rt.status(g) == self.lay().status.runnable
+            && g.pc != 0
+            && self.syms.function_start(g.pc) == Some(g.pc)
+    }
+
+    /// The entry function of a G as a frame (`main.worker (main.go:12)`).
+    pub fn entry(&self, g: &GInfo) -> String {
+        match self.syms.frames(g.startpc).last() {
+            Some(f) if g.startpc != 0 => f.describe(),
+            _ => format!("{:#x}", g.startpc),
+        }
+    }
+
+    /// Go's creator: the function and line of the `go` statement (`gopc`).
+    fn created_go(&self, g: &GInfo) -> Rc<str> {
+        if g.gopc == 0 {
+            return Rc::from(if g.goid == 0 { "-" } else { "runtime" });
+        }
+        let key = (g.gopc, 0, 0, 0);
+        if let Some(s) = self.created_cache.borrow().get(&key) {
+            return s.clone();
+        }
+        let frames = self.syms.frames(g.gopc - 1);
+        let s: Rc<str> = match frames.first() {
+            Some(f) => Rc::from(f.describe()),
+            None => Rc::from(format!("{:#x}", g.gopc)),
+        };
+        self.created_cache.borrow_mut().insert(key, s.clone());
+        s
+    }
+
     /// Reads a u64 from `window` (bytes from `base`) or from memory.
     fn word(&self, window: &[u8], base: u64, addr: u64) -> Option<u64> {
         if addr >= base && addr + 8 <= base + window.len() as u64 {
@@ -187,7 +248,7 @@ impl Ctx<'_> {
     /// Walks a parked G from its saved context (pc, bp) along the
     /// frame-pointer chain, bounded and checked against its stack, to its
     /// first user-code frame. `window` holds stack bytes from `base`.
-    /// Returns that frame (as in [`Ctx::pick_pcs`]) and the range of the
+    /// Returns that frame (as in [`View::pick_pcs`]) and the range of the
     /// stack the walk read, as offsets from its saved sp.
     fn walk_saved(
         &self,
@@ -266,18 +327,18 @@ impl Ctx<'_> {
         (g.sp, STACK_WINDOW.min(hi.saturating_sub(g.sp)) as usize)
     }
 
-    fn thread_by_lwp(&self, lwp: u64) -> Option<&ThreadIn> {
+    fn thread_by_lwp(&self, lwp: u64) -> Option<&Thread> {
         self.threads.iter().find(|t| t.lwp == lwp && lwp != 0)
     }
 
     /// The M of a thread: by its OS thread id (`M.procid`), else through
     /// the thread's current g (an M's g0 or curg, or the g's `m`) - `procid`
     /// is set only once the M's thread has started.
-    pub fn m_for_thread<'m>(&self, t: &ThreadIn, ms: &'m [MInfo]) -> Option<&'m MInfo> {
+    pub fn m_for_thread<'m>(&self, t: &Thread, ms: &'m [MInfo]) -> Option<&'m MInfo> {
         if let Some(m) = ms.iter().find(|m| m.procid == t.lwp && t.lwp != 0) {
             return Some(m);
         }
-        let g = self.rt.thread_g(self.mem, t.fs_base).filter(|&g| g != 0)?;
+        let g = self.thread_g(t).filter(|&g| g != 0)?;
         if let Some(m) = ms.iter().find(|m| m.g0 == g || m.curg == g) {
             return Some(m);
         }
@@ -285,8 +346,8 @@ impl Ctx<'_> {
         ms.iter().find(|m| m.addr == gm && gm != 0)
     }
 
-    /// The thread of an M (the inverse of [`Ctx::m_for_thread`]).
-    fn thread_of_m(&self, m: &MInfo, ms: &[MInfo]) -> Option<&ThreadIn> {
+    /// The thread of an M (the inverse of [`View::m_for_thread`]).
+    fn thread_of_m(&self, m: &MInfo, ms: &[MInfo]) -> Option<&Thread> {
         self.thread_by_lwp(m.procid).or_else(|| {
             self.threads
                 .iter()
@@ -298,7 +359,7 @@ impl Ctx<'_> {
     pub fn thread_gs(&self) -> FastMap<u64, i64> {
         let mut out = FastMap::default();
         for t in self.threads {
-            if let Some(g) = self.rt.thread_g(self.mem, t.fs_base)
+            if let Some(g) = self.thread_g(t)
                 && g != 0
             {
                 out.insert(g, t.num);
@@ -307,7 +368,12 @@ impl Ctx<'_> {
         out
     }
 
+    /// Where the G was created: ours records the `go` call's file:line and
+    /// the creating goroutine, Go the pc of the `go` statement.
     fn created(&self, g: &GInfo) -> Rc<str> {
+        if self.flavour() == Flavour::Go119 {
+            return self.created_go(g);
+        }
         if g.cfile == 0 || g.cfile_len == 0 || g.cfile_len > 4096 {
             return Rc::from(if g.goid == 0 { "-" } else { "runtime" });
         }
@@ -315,10 +381,7 @@ impl Ctx<'_> {
         if let Some(s) = self.created_cache.borrow().get(&key) {
             return s.clone();
         }
-        let raw = self
-            .bin
-            .read_at(g.cfile.wrapping_sub(self.rt.bias), g.cfile_len)
-            .or_else(|| self.mem.bytes(g.cfile, g.cfile_len as usize).ok());
+        let raw = self.mem.bytes(g.cfile, g.cfile_len as usize).ok();
         let file = match raw {
             Some(b) => String::from_utf8_lossy(&b).into_owned(),
             None => format!("<unreadable {:#x}>", g.cfile),
@@ -344,8 +407,8 @@ impl Ctx<'_> {
         if let Some(&t) = tgs.get(&g.addr) {
             return (Some(t), true, m_id);
         }
-        let st = g.status & !0x1000;
-        if (st == GRUNNING || st == GSYSCALL)
+        let st = self.rt.status(g);
+        if (st == self.lay().status.running || st == self.lay().status.syscall)
             && let Some(t) = m.and_then(|m| self.thread_by_lwp(m.procid))
         {
             return (Some(t.num), false, m_id);
@@ -354,7 +417,7 @@ impl Ctx<'_> {
     }
 
     /// Whether the G's location comes from its thread (else from its saved context).
-    fn live_thread(&self, g: &GInfo, thread: Option<i64>, on_cpu: bool) -> Option<&ThreadIn> {
+    fn live_thread(&self, g: &GInfo, thread: Option<i64>, on_cpu: bool) -> Option<&Thread> {
         let t = self.threads.iter().find(|t| Some(t.num) == thread)?;
         (on_cpu || g.pc == 0).then_some(t)
     }
@@ -368,6 +431,7 @@ impl Ctx<'_> {
     ) -> Rc<str> {
         let frame = match self.live_thread(g, thread, on_cpu) {
             Some(t) => self.pick_pcs(&t.pcs),
+            None if self.not_started(g) => None,
             None => {
                 let owned;
                 let (w, base) = match window {
@@ -388,10 +452,7 @@ impl Ctx<'_> {
                 .entry(key)
                 .or_insert_with(|| Rc::from(self.syms.frames(key.0)[key.1].describe()))
                 .clone(),
-            None if g.startpc != 0 => Rc::from(match self.syms.frames(g.startpc).last() {
-                Some(f) => format!("{} (not started)", f.describe()),
-                None => format!("{:#x}", g.startpc),
-            }),
+            None if g.startpc != 0 => Rc::from(format!("{} (not started)", self.entry(g))),
             None => Rc::from("?"),
         }
     }
@@ -427,7 +488,7 @@ impl Ctx<'_> {
         let mut shape_len: FastMap<(u64, u64, u64), (u64, usize)> = FastMap::default();
         for (i, g) in gs.iter().enumerate() {
             let (thread, on_cpu, _) = placed[i];
-            if g.pc != 0 && self.live_thread(g, thread, on_cpu).is_none() {
+            if g.pc != 0 && self.live_thread(g, thread, on_cpu).is_none() && !self.not_started(g) {
                 let (a, n) = Self::window(g);
                 let key = (g.pc, g.hi.wrapping_sub(g.sp), g.hi.wrapping_sub(g.bp));
                 let (off, len) = *shape_len.entry(key).or_insert_with(|| {
@@ -462,7 +523,7 @@ impl Ctx<'_> {
             } else {
                 Some((windows.get(slot[i]).unwrap_or(&[]), reqs[slot[i]].0))
             };
-            let loc = if g.status & !0x1000 == GDEAD {
+            let loc = if self.rt.is_dead(&g) {
                 Rc::from("-")
             } else {
                 self.location(&g, thread, on_cpu, window)
@@ -487,9 +548,9 @@ impl Ctx<'_> {
     }
 
     pub fn status_text(&self, g: &GInfo) -> String {
-        let st = status_name(g.status);
-        if g.status & !0x1000 == GWAITING {
-            format!("{st} ({})", self.rt.reason(g.reason))
+        let st = self.lay().status_name(g.status).unwrap_or("???");
+        if self.rt.status(g) == self.lay().status.waiting {
+            format!("{st} ({})", self.lay().reason(g.reason))
         } else {
             st.to_string()
         }
@@ -497,8 +558,11 @@ impl Ctx<'_> {
 
     pub fn info_goroutines(&self, f: &Filter) -> Result<String, ReadError> {
         let dead = f.dead;
-        let (rows, bad) = self.rows(|g| dead || g.status & !0x1000 != GDEAD)?;
-        let rows: Vec<Row> = rows.into_iter().filter(|r| f.keep(r)).collect();
+        let (rows, bad) = self.rows(|g| dead || !self.rt.is_dead(g))?;
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .filter(|r| f.keep(r, self.lay().status_name(r.g.status).unwrap_or("???")))
+            .collect();
         let mut out = String::with_capacity(rows.len() * 120 + 256);
         if f.group {
             let mut groups: FastMap<&str, (usize, FastMap<String, usize>, i64)> =
@@ -721,7 +785,7 @@ impl Ctx<'_> {
         format!(
             "{:<4} {:<9} {:<6} {:<9} {:<8} {}",
             p.id,
-            pstatus_name(p.status),
+            self.lay().pstatus_name(p.status),
             m,
             n,
             runnext,
@@ -760,24 +824,23 @@ impl Ctx<'_> {
         if let Err(e @ ReadError::NotInitialised(_)) = self.rt.read_ps(self.mem) {
             return Err(e);
         }
-        let b = self.rt.read_sched(self.mem)?;
-        let s = &self.rt.s;
+        let s = self.rt.read_sched(self.mem)?;
         let mut out = String::new();
         let mut bad = Vec::new();
         // Global run queue: follow G.schedlink from head, bounded.
         let mut q = Vec::new();
-        let mut cur = s.runq_head.u(&b);
-        let qsize = s.runqsize.i(&b);
+        let mut cur = s.runq_head;
+        let qsize = s.runqsize;
         let mut seen = std::collections::HashSet::new();
         while cur != 0 && q.len() < 10_000 {
             if !seen.insert(cur) {
                 bad.push(format!("global run queue loops back to G at {cur:#x}"));
                 break;
             }
-            match self.mem.bytes(cur, self.rt.g_size) {
-                Ok(raw) => {
-                    q.push(self.rt.decode_g(cur, &raw).goid);
-                    cur = self.rt.g.schedlink.u(&raw);
+            match self.rt.read_g(self.mem, cur) {
+                Ok(g) => {
+                    q.push(g.goid);
+                    cur = g.schedlink;
                 }
                 Err(e) => {
                     bad.push(format!("global run queue: G at {cur:#x}: {e}"));
@@ -787,7 +850,7 @@ impl Ctx<'_> {
         }
         let ms = self.ms_by_addr();
         let mut midle = Vec::new();
-        let mut cur = s.midle.u(&b);
+        let mut cur = s.midle;
         let mut seen = std::collections::HashSet::new();
         while cur != 0 && midle.len() < 10_000 && seen.insert(cur) {
             match ms.get(&cur) {
@@ -804,7 +867,7 @@ impl Ctx<'_> {
         let ps = self.rt.read_ps(self.mem).map(|r| r.0).unwrap_or_default();
         let by_addr: FastMap<u64, &PInfo> = ps.iter().map(|p| (p.addr, p)).collect();
         let mut pidle = Vec::new();
-        let mut cur = s.pidle.u(&b);
+        let mut cur = s.pidle;
         let mut seen = std::collections::HashSet::new();
         while cur != 0 && pidle.len() < 10_000 && seen.insert(cur) {
             match by_addr.get(&cur) {
@@ -827,14 +890,14 @@ impl Ctx<'_> {
         };
         let gq: Vec<String> = q.iter().map(|id| format!("g{id}")).collect();
         let _ = writeln!(out, "global run queue: {qsize} goroutines [{}]", show(&gq));
-        let _ = writeln!(out, "idle Ms: {} [{}]", s.nmidle.i(&b), show(&midle));
-        let _ = writeln!(out, "idle Ps: {} [{}]", s.npidle.u(&b), show(&pidle));
-        let _ = writeln!(out, "spinning Ms: {}", s.nmspinning.u(&b));
+        let _ = writeln!(out, "idle Ms: {} [{}]", s.nmidle, show(&midle));
+        let _ = writeln!(out, "idle Ps: {} [{}]", s.npidle, show(&pidle));
+        let _ = writeln!(out, "spinning Ms: {}", s.nmspinning);
         let _ = writeln!(
             out,
             "Ms created: {}, goroutine ids handed out: {}, Ps: {}",
-            s.mnext.i(&b),
-            s.goidgen.u(&b),
+            s.mnext,
+            s.goidgen,
             ps.len()
         );
         for x in bad {
@@ -859,7 +922,7 @@ impl Ctx<'_> {
                     );
                 }
                 let (thread, on_cpu, m_id) = self.placement(&g, &tgs, &ms);
-                let loc: Rc<str> = if g.status & !0x1000 == GDEAD {
+                let loc: Rc<str> = if self.rt.is_dead(&g) {
                     Rc::from("-")
                 } else {
                     self.location(&g, thread, on_cpu, None)
@@ -879,7 +942,7 @@ impl Ctx<'_> {
     }
 
     pub fn describe_m(&self, addr: u64) -> String {
-        let b = match self.mem.bytes(addr, self.rt.m_size) {
+        let b = match self.mem.bytes(addr, self.lay().m_size) {
             Ok(b) => b,
             Err(e) => return format!("M at {addr:#x}: {e}"),
         };
@@ -920,7 +983,7 @@ impl Ctx<'_> {
     }
 
     pub fn describe_p(&self, addr: u64) -> String {
-        let b = match self.mem.bytes(addr, self.rt.p_size) {
+        let b = match self.mem.bytes(addr, self.lay().p_size) {
             Ok(b) => b,
             Err(e) => return format!("P at {addr:#x}: {e}"),
         };
@@ -943,7 +1006,7 @@ impl Ctx<'_> {
         format!(
             "P{} {} {m}, run queue {n}, runnext {rn}",
             p.id,
-            pstatus_name(p.status)
+            self.lay().pstatus_name(p.status)
         )
     }
 
@@ -959,7 +1022,7 @@ impl Ctx<'_> {
         for g in gs {
             let keep = match ids {
                 Some(ids) => ids.contains(&g.goid),
-                None => g.status & !0x1000 != GDEAD,
+                None => !self.rt.is_dead(&g),
             };
             if keep {
                 let (thread, on_cpu, _) = self.placement(&g, &tgs, &ms);
@@ -974,7 +1037,7 @@ impl Ctx<'_> {
         let (gs, _) = self.rt.read_gs(self.mem)?;
         Ok(gs
             .iter()
-            .filter(|g| g.status & !0x1000 != GDEAD)
+            .filter(|g| !self.rt.is_dead(g))
             .map(|g| g.goid)
             .collect())
     }

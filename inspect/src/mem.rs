@@ -1,0 +1,717 @@
+//! Reading the inspected program's memory: one trait, several backends.
+//!
+//! Decoding 100,000 goroutines means reading 100,000 Gs and as many stack
+//! windows; one small read per object is what makes debugger scripts slow
+//! (inside gdb one 16 MiB read costs ~10 ms, 100,000 small ones ~150 ms). So
+//! every backend serves [`Memory::read_pieces`]: many pieces in one call,
+//! each filled whole or marked failed, and the helpers [`Memory::batch`]
+//! and [`Memory::many`] build on it. A failed piece never hides the others.
+//!
+//! The backends:
+//! * [`LiveProcess`]: a stopped process, `process_vm_readv` with up to 1024
+//!   pieces per system call (on two threads for big batches), and
+//!   `/proc/PID/mem` for single reads;
+//! * [`CoreFile`]: an ELF core file, mapped; its `PT_LOAD` segments (the one
+//!   reader of them in the workspace) and its threads' registers
+//!   (`NT_PRSTATUS`);
+//! * [`Image`]: the executable's own file-backed sections, for what a core
+//!   leaves out (read-only data such as wait-reason strings);
+//! * [`Callback`]: any `Fn(addr, buf) -> bool`, e.g. gdb's own memory for
+//!   targets the others cannot reach (gdbserver, remote);
+//! * [`Chain`]: one backend, then another for what the first cannot serve.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use object::read::elf::{FileHeader, ProgramHeader};
+
+/// A failed read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemError {
+    pub addr: u64,
+    pub len: usize,
+}
+
+impl std::fmt::Display for MemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot read {} bytes at {:#x}", self.len, self.addr)
+    }
+}
+
+impl std::error::Error for MemError {}
+
+/// The inspected program's address space.
+pub trait Memory {
+    /// Fills `buf` from `addr`, whole, or fails.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError>;
+
+    /// Reads `reqs[i] = (addr, len)` into `buf[offs[i]..offs[i] + len]` and
+    /// sets `ok[i]` for each piece read whole; `ok` starts all false and
+    /// pieces already true may be skipped. The default reads one by one;
+    /// backends that can do better (one system call for many pieces)
+    /// override it.
+    fn read_pieces(&self, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
+        for (i, &(addr, len)) in reqs.iter().enumerate() {
+            if !ok[i] {
+                let o = offs[i];
+                ok[i] = self.read(addr, &mut buf[o..o + len]).is_ok();
+            }
+        }
+    }
+
+    /// `len` bytes at `addr`.
+    fn bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, MemError> {
+        let mut v = vec![0u8; len];
+        self.read(addr, &mut v)?;
+        Ok(v)
+    }
+
+    /// A little-endian u64 at `addr`.
+    fn u64(&self, addr: u64) -> Result<u64, MemError> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// A little-endian u32 at `addr`.
+    fn u32(&self, addr: u64) -> Result<u32, MemError> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Reads many pieces at once (see [`Memory::read_pieces`]).
+    fn batch(&self, reqs: &[(u64, usize)]) -> Batch {
+        let mut offs = Vec::with_capacity(reqs.len() + 1);
+        let mut total = 0usize;
+        for &(_, len) in reqs {
+            offs.push(total);
+            total += len;
+        }
+        offs.push(total);
+        let mut buf = vec![0u8; total];
+        let mut ok = vec![false; reqs.len()];
+        self.read_pieces(reqs, &offs, &mut buf, &mut ok);
+        let spans = reqs.iter().zip(&offs).map(|(r, &o)| (o, r.1)).collect();
+        Batch { buf, spans, ok }
+    }
+
+    /// Reads `addrs.len()` objects of `len` bytes each. Neighbours (objects
+    /// allocated together sit together) are read as one piece, which costs
+    /// the kernel one page walk instead of one per object; when a run of
+    /// neighbours fails, its objects are read one by one.
+    fn many(&self, addrs: &[u64], len: usize) -> Batch {
+        const GAP: u64 = 1024;
+        const MAX_RUN: u64 = 1 << 20;
+        let mut order: Vec<usize> = (0..addrs.len()).collect();
+        order.sort_unstable_by_key(|&i| addrs[i]);
+        // Runs of neighbours: (start, end, first index in `order`, last+1).
+        let mut runs: Vec<(u64, u64, usize, usize)> = Vec::new();
+        for (k, &i) in order.iter().enumerate() {
+            let a = addrs[i];
+            let e = a.saturating_add(len as u64);
+            match runs.last_mut() {
+                Some(r) if a <= r.1.saturating_add(GAP) && e - r.0 <= MAX_RUN => {
+                    r.1 = r.1.max(e);
+                    r.3 = k + 1;
+                }
+                _ => runs.push((a, e, k, k + 1)),
+            }
+        }
+        let reqs: Vec<(u64, usize)> = runs.iter().map(|r| (r.0, (r.1 - r.0) as usize)).collect();
+        // Objects point into their run's bytes: no copy.
+        let Batch {
+            mut buf,
+            spans: run_spans,
+            ok: run_ok,
+        } = self.batch(&reqs);
+        let mut spans = vec![(0, 0); addrs.len()];
+        let mut ok = vec![false; addrs.len()];
+        for (ri, r) in runs.iter().enumerate() {
+            for &i in &order[r.2..r.3] {
+                if run_ok[ri] {
+                    spans[i] = (run_spans[ri].0 + (addrs[i] - r.0) as usize, len);
+                    ok[i] = true;
+                } else {
+                    let mut one = vec![0u8; len];
+                    if self.read(addrs[i], &mut one).is_ok() {
+                        spans[i] = (buf.len(), len);
+                        buf.extend_from_slice(&one);
+                        ok[i] = true;
+                    }
+                }
+            }
+        }
+        Batch { buf, spans, ok }
+    }
+}
+
+/// The result of [`Memory::batch`]: one buffer, one slice per piece.
+pub struct Batch {
+    buf: Vec<u8>,
+    /// (offset in `buf`, length) of each piece.
+    spans: Vec<(usize, usize)>,
+    ok: Vec<bool>,
+}
+
+impl Batch {
+    /// Piece `i`, or None when it could not be read.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        if *self.ok.get(i)? {
+            let (o, n) = self.spans[i];
+            Some(&self.buf[o..o + n])
+        } else {
+            None
+        }
+    }
+}
+
+fn check_range(addr: u64, len: usize) -> Result<(), MemError> {
+    if addr == 0 || addr.checked_add(len as u64).is_none() {
+        return Err(MemError { addr, len });
+    }
+    Ok(())
+}
+
+/// A live process, read while it is stopped (by a debugger that traces it,
+/// or by `gdbx goroutines` after freezing its threads). Root, the tracer or
+/// a process of the same user under yama `ptrace_scope` 0 may read it.
+pub struct LiveProcess {
+    pid: libc::pid_t,
+    mem: File,
+}
+
+impl LiveProcess {
+    /// Opens `/proc/PID/mem`.
+    pub fn open(pid: u32) -> std::io::Result<LiveProcess> {
+        let mem = File::open(format!("/proc/{pid}/mem"))?;
+        Ok(LiveProcess {
+            pid: pid as libc::pid_t,
+            mem,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// The process's entry point (`AT_ENTRY` of `/proc/PID/auxv`).
+    pub fn entry(&self) -> Option<u64> {
+        auxv_entry(&std::fs::read(format!("/proc/{}/auxv", self.pid)).ok()?)
+    }
+
+    /// `/proc/PID/mem`, opened.
+    pub fn mem_file(&self) -> &File {
+        &self.mem
+    }
+}
+
+impl Memory for LiveProcess {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        check_range(addr, buf.len())?;
+        self.mem.read_exact_at(buf, addr).map_err(|_| MemError {
+            addr,
+            len: buf.len(),
+        })
+    }
+
+    fn read_pieces(&self, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
+        vm_read_parallel(self.pid, reqs, offs, buf, ok);
+        // What process_vm_readv could not serve (or was not permitted to):
+        // one by one through /proc/PID/mem.
+        for (i, &(addr, len)) in reqs.iter().enumerate() {
+            if !ok[i] {
+                let o = offs[i];
+                ok[i] = self.read(addr, &mut buf[o..o + len]).is_ok();
+            }
+        }
+    }
+}
+
+/// [`vm_read`] split over two threads for big batches (100,000 goroutine
+/// stacks): the kernel's per-piece work (page walk, pin, copy) then runs on
+/// two cores. The threads touch disjoint parts of `buf` and `ok`.
+fn vm_read_parallel(
+    pid: libc::pid_t,
+    reqs: &[(u64, usize)],
+    offs: &[usize],
+    buf: &mut [u8],
+    ok: &mut [bool],
+) {
+    const SPLIT_ABOVE: usize = 16 * 1024;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    if reqs.len() < SPLIT_ABOVE || threads < 2 {
+        vm_read(pid, reqs, offs, buf, ok);
+        return;
+    }
+    let k = reqs.len() / 2;
+    let (buf_a, buf_b) = buf.split_at_mut(offs[k]);
+    let (ok_a, ok_b) = ok.split_at_mut(k);
+    let offs_b: Vec<usize> = offs[k..].iter().map(|o| o - offs[k]).collect();
+    std::thread::scope(|s| {
+        s.spawn(|| vm_read(pid, &reqs[k..], &offs_b, buf_b, ok_b));
+        vm_read(pid, &reqs[..k], &offs[..=k], buf_a, ok_a);
+    });
+}
+
+/// `process_vm_readv` over `reqs`, 1024 pieces per call. Marks the pieces
+/// read in full in `ok`; a piece that faults ends a call, and the next call
+/// starts after it.
+fn vm_read(
+    pid: libc::pid_t,
+    reqs: &[(u64, usize)],
+    offs: &[usize],
+    buf: &mut [u8],
+    ok: &mut [bool],
+) {
+    const IOV_MAX: usize = 1024;
+    let base = buf.as_mut_ptr();
+    let mut i = 0;
+    while i < reqs.len() {
+        let end = (i + IOV_MAX).min(reqs.len());
+        let local: Vec<libc::iovec> = (i..end)
+            .map(|k| libc::iovec {
+                // SAFETY: offs[k] + len <= buf.len() by construction.
+                iov_base: unsafe { base.add(offs[k]) }.cast(),
+                iov_len: reqs[k].1,
+            })
+            .collect();
+        let remote: Vec<libc::iovec> = (i..end)
+            .map(|k| libc::iovec {
+                iov_base: reqs[k].0 as *mut libc::c_void,
+                iov_len: reqs[k].1,
+            })
+            .collect();
+        // SAFETY: the local iovecs point into `buf`, which outlives the call;
+        // the remote ones are only read by the kernel from the other process.
+        let n = unsafe {
+            libc::process_vm_readv(
+                pid,
+                local.as_ptr(),
+                local.len() as libc::c_ulong,
+                remote.as_ptr(),
+                remote.len() as libc::c_ulong,
+                0,
+            )
+        };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT) {
+                // The first piece faults: skip it.
+                i += 1;
+                continue;
+            }
+            // Not permitted (or not supported): leave the rest to pread.
+            return;
+        }
+        let mut got = n as usize;
+        let mut k = i;
+        while k < end && got >= reqs[k].1 {
+            got -= reqs[k].1;
+            ok[k] = true;
+            k += 1;
+        }
+        // Piece k faulted (or was cut short): skip it, go on after it.
+        i = k + 1;
+    }
+}
+
+/// One loaded segment of a core file.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment {
+    /// Virtual address in the dumped process.
+    pub vaddr: u64,
+    /// Bytes present in the file (may be less than the mapping's size:
+    /// the rest was not dumped).
+    pub filesz: u64,
+    /// Size of the mapping.
+    pub memsz: u64,
+    /// Offset of the bytes in the core file.
+    pub offset: u64,
+}
+
+/// The registers of one thread of a core file (`NT_PRSTATUS`), in the
+/// order of the kernel's `user_regs_struct` for x86-64.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreThread {
+    /// The thread id (LWP).
+    pub lwp: u64,
+    /// The signal that stopped it (0 when none).
+    pub signal: u32,
+    pub regs: Regs,
+}
+
+/// The x86-64 registers the inspection needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regs {
+    pub rip: u64,
+    pub rsp: u64,
+    pub rbp: u64,
+    /// In Go's ABIInternal code, the current g.
+    pub r14: u64,
+    /// The thread pointer (`%fs` base): thread-local storage.
+    pub fs_base: u64,
+}
+
+/// An ELF core file: its loaded segments (mapped, so a read is a copy) and
+/// its threads.
+pub struct CoreFile {
+    map: memmap2::Mmap,
+    /// Sorted by address.
+    segments: Vec<Segment>,
+    threads: Vec<CoreThread>,
+    /// `AT_ENTRY` of the dumped process (`NT_AUXV`).
+    entry: Option<u64>,
+}
+
+/// Why a core file cannot be used.
+#[derive(Debug)]
+pub enum CoreError {
+    Io(std::io::Error),
+    /// Not an ELF core file, or a truncated or garbage one.
+    Bad(String),
+}
+
+impl std::fmt::Display for CoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CoreError::Io(e) => write!(f, "{e}"),
+            CoreError::Bad(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+/// Offsets in the x86-64 `elf_prstatus`: `pr_cursig`, `pr_pid` and
+/// `pr_reg` (the `user_regs_struct`, 27 registers of 8 bytes).
+const PR_CURSIG: usize = 12;
+const PR_PID: usize = 32;
+const PR_REG: usize = 112;
+/// Indexes in `user_regs_struct`.
+const REG_R14: usize = 1;
+const REG_RBP: usize = 4;
+const REG_RIP: usize = 16;
+const REG_RSP: usize = 19;
+const REG_FS_BASE: usize = 21;
+
+impl CoreFile {
+    /// Maps the core file at `path` and reads its program headers and notes.
+    pub fn open(path: impl AsRef<Path>) -> Result<CoreFile, CoreError> {
+        let path = path.as_ref();
+        let bad = |why: &str| CoreError::Bad(format!("{}: {why}", path.display()));
+        let file = File::open(path).map_err(CoreError::Io)?;
+        // SAFETY: the core file is not modified while it is inspected; a
+        // file truncated under us would fault, as it would for gdb.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(CoreError::Io)?;
+        let data: &[u8] = &map;
+        let elf = object::elf::FileHeader64::<object::Endianness>::parse(data)
+            .map_err(|_| bad("not an ELF file"))?;
+        let endian = elf.endian().map_err(|_| bad("bad ELF endianness"))?;
+        if elf.e_type(endian) != object::elf::ET_CORE {
+            return Err(bad("an ELF file, but not a core file"));
+        }
+        let phdrs = elf
+            .program_headers(endian, data)
+            .map_err(|_| bad("truncated program headers"))?;
+        let mut segments = Vec::new();
+        let mut threads = Vec::new();
+        let mut entry = None;
+        for ph in phdrs {
+            match ph.p_type(endian) {
+                object::elf::PT_LOAD => {
+                    let seg = Segment {
+                        vaddr: ph.p_vaddr(endian),
+                        filesz: ph.p_filesz(endian),
+                        memsz: ph.p_memsz(endian),
+                        offset: ph.p_offset(endian),
+                    };
+                    if seg.offset.saturating_add(seg.filesz) > data.len() as u64 {
+                        return Err(bad(&format!(
+                            "truncated: a segment at {:#x} ends at byte {}, the file has {}",
+                            seg.vaddr,
+                            seg.offset + seg.filesz,
+                            data.len()
+                        )));
+                    }
+                    segments.push(seg);
+                }
+                object::elf::PT_NOTE => {
+                    let Ok(Some(mut notes)) = ph.notes(endian, data) else {
+                        return Err(bad("truncated notes"));
+                    };
+                    while let Ok(Some(note)) = notes.next() {
+                        if note.name() != b"CORE" {
+                            continue;
+                        }
+                        let ty = note.n_type(endian);
+                        if ty == object::elf::NT_PRSTATUS
+                            && let Some(t) = parse_prstatus(note.desc())
+                        {
+                            threads.push(t);
+                        } else if ty == object::elf::NT_AUXV {
+                            entry = auxv_entry(note.desc());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        segments.sort_by_key(|s| s.vaddr);
+        Ok(CoreFile {
+            map,
+            segments,
+            threads,
+            entry,
+        })
+    }
+
+    /// The `PT_LOAD` segments, sorted by address.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The threads, in the order of the notes (the thread that stopped the
+    /// process first, for a kernel core).
+    pub fn threads(&self) -> &[CoreThread] {
+        &self.threads
+    }
+
+    /// The dumped process's entry point (`AT_ENTRY`): minus the ELF's
+    /// `e_entry`, a PIE's load bias.
+    pub fn entry(&self) -> Option<u64> {
+        self.entry
+    }
+
+    /// Whether `[addr, addr + len)` lies in a segment of the file but was
+    /// not dumped (beyond the segment's `filesz`).
+    pub fn is_omitted(&self, addr: u64, len: u64) -> bool {
+        let i = self.segments.partition_point(|s| s.vaddr <= addr);
+        i > 0 && {
+            let s = self.segments[i - 1];
+            addr.saturating_add(len) <= s.vaddr + s.memsz && addr + len > s.vaddr + s.filesz
+        }
+    }
+}
+
+/// `AT_ENTRY` in an auxiliary vector ((type, value) pairs of u64).
+pub fn auxv_entry(auxv: &[u8]) -> Option<u64> {
+    const AT_ENTRY: u64 = 9;
+    auxv.chunks_exact(16).find_map(|c| {
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
+        (word(&c[..8]) == AT_ENTRY).then(|| word(&c[8..]))
+    })
+}
+
+fn parse_prstatus(desc: &[u8]) -> Option<CoreThread> {
+    let word = |i: usize| -> Option<u64> {
+        let o = PR_REG + i * 8;
+        Some(u64::from_le_bytes(desc.get(o..o + 8)?.try_into().ok()?))
+    };
+    let pid = u32::from_le_bytes(desc.get(PR_PID..PR_PID + 4)?.try_into().ok()?);
+    let sig = u16::from_le_bytes(desc.get(PR_CURSIG..PR_CURSIG + 2)?.try_into().ok()?);
+    Some(CoreThread {
+        lwp: u64::from(pid),
+        signal: u32::from(sig),
+        regs: Regs {
+            rip: word(REG_RIP)?,
+            rsp: word(REG_RSP)?,
+            rbp: word(REG_RBP)?,
+            r14: word(REG_R14)?,
+            fs_base: word(REG_FS_BASE)?,
+        },
+    })
+}
+
+impl Memory for CoreFile {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        let err = MemError {
+            addr,
+            len: buf.len(),
+        };
+        if buf.is_empty() {
+            return Ok(());
+        }
+        check_range(addr, buf.len())?;
+        // A read may span adjacent segments (the kernel and gdb split one
+        // mapping where its protections or its backing change).
+        let mut i = self.segments.partition_point(|s| s.vaddr <= addr);
+        if i == 0 {
+            return Err(err);
+        }
+        i -= 1;
+        let mut at = addr;
+        let mut done = 0;
+        while done < buf.len() {
+            let s = self.segments.get(i).ok_or(err)?;
+            if at < s.vaddr || at >= s.vaddr + s.filesz {
+                return Err(err);
+            }
+            let n = ((s.vaddr + s.filesz - at) as usize).min(buf.len() - done);
+            let off = (s.offset + (at - s.vaddr)) as usize;
+            let src = self.map.get(off..off + n).ok_or(err)?;
+            buf[done..done + n].copy_from_slice(src);
+            done += n;
+            at += n as u64;
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The executable's file-backed sections as memory (their run-time
+/// addresses are the file's plus `bias` for a PIE): text and read-only
+/// data that a core file may leave out. Data that the program writes
+/// (`.data`, `.bss`) is never served from here, so nothing stale is read.
+pub struct Image {
+    bin: std::rc::Rc<debuginfo::Binary>,
+    bias: u64,
+    /// (start, end, offset in the file) of the read-only allocated sections.
+    ranges: Vec<(u64, u64, u64)>,
+}
+
+impl Image {
+    pub fn new(bin: std::rc::Rc<debuginfo::Binary>, bias: u64) -> Image {
+        use object::read::elf::SectionHeader;
+        let elf = bin.object();
+        let endian = elf.endian();
+        let mut ranges = Vec::new();
+        for sh in elf.elf_section_table().iter() {
+            let flags = sh.sh_flags(endian);
+            let alloc = flags.0 & object::elf::SHF_ALLOC.0 != 0;
+            let write = flags.0 & object::elf::SHF_WRITE.0 != 0;
+            if !alloc || write || sh.sh_type(endian) == object::elf::SHT_NOBITS {
+                continue;
+            }
+            let addr = sh.sh_addr(endian);
+            if addr != 0 {
+                ranges.push((addr, addr + sh.sh_size(endian), sh.sh_offset(endian)));
+            }
+        }
+        ranges.sort_unstable();
+        Image { bin, bias, ranges }
+    }
+}
+
+impl Memory for Image {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        let err = MemError {
+            addr,
+            len: buf.len(),
+        };
+        let file_addr = addr.wrapping_sub(self.bias);
+        let i = self.ranges.partition_point(|r| r.0 <= file_addr);
+        let &(lo, hi, off) = self.ranges[..i].last().ok_or(err)?;
+        if file_addr
+            .checked_add(buf.len() as u64)
+            .is_none_or(|e| e > hi)
+        {
+            return Err(err);
+        }
+        let start = (off + (file_addr - lo)) as usize;
+        let src = self.bin.data().get(start..start + buf.len()).ok_or(err)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// Memory read by a function: `f(addr, buf)` fills `buf` whole and returns
+/// true, or returns false.
+pub struct Callback<F>(pub F);
+
+impl<F: Fn(u64, &mut [u8]) -> bool> Memory for Callback<F> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        check_range(addr, buf.len())?;
+        if (self.0)(addr, buf) {
+            Ok(())
+        } else {
+            Err(MemError {
+                addr,
+                len: buf.len(),
+            })
+        }
+    }
+}
+
+/// `first`, then `second` for what `first` cannot serve.
+pub struct Chain<'a>(pub &'a dyn Memory, pub &'a dyn Memory);
+
+impl Memory for Chain<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        self.0.read(addr, buf).or_else(|_| self.1.read(addr, buf))
+    }
+
+    fn read_pieces(&self, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
+        self.0.read_pieces(reqs, offs, buf, ok);
+        self.1.read_pieces(reqs, offs, buf, ok);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory of 4 KiB at 0x1000 holding its own address bytes' low byte.
+    struct Fake;
+    impl Memory for Fake {
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+            if addr < 0x1000 || addr + buf.len() as u64 > 0x2000 {
+                return Err(MemError {
+                    addr,
+                    len: buf.len(),
+                });
+            }
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = (addr as usize + i) as u8;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn many_reads_neighbours_together_and_fails_only_the_bad_ones() {
+        let addrs = [0x1010, 0x1000, 0x5000, 0x1ffc, 0x1020];
+        let b = Fake.many(&addrs, 8);
+        assert_eq!(b.get(0).unwrap()[0], 0x10);
+        assert_eq!(b.get(1).unwrap()[0], 0x00);
+        assert!(b.get(2).is_none());
+        assert!(b.get(3).is_none(), "crosses the end");
+        assert_eq!(b.get(4).unwrap()[7], 0x27);
+    }
+
+    #[test]
+    fn chain_falls_back_piece_by_piece() {
+        let other = Callback(|addr: u64, buf: &mut [u8]| {
+            buf.fill(0xee);
+            addr == 0x5000
+        });
+        let c = Chain(&Fake, &other);
+        let b = c.batch(&[(0x1000, 4), (0x5000, 4), (0x6000, 4)]);
+        assert_eq!(b.get(0).unwrap(), &[0, 1, 2, 3]);
+        assert_eq!(b.get(1).unwrap(), &[0xee; 4]);
+        assert!(b.get(2).is_none());
+        assert!(c.u64(0).is_err(), "address 0 is never read");
+    }
+
+    #[test]
+    fn live_process_reads_itself() {
+        let me = LiveProcess::open(std::process::id()).expect("/proc/self/mem");
+        let data: Vec<u64> = (0..4096u64).collect();
+        let addrs: Vec<u64> = (0..4096)
+            .step_by(7)
+            .map(|i| &data[i] as *const u64 as u64)
+            .collect();
+        let b = me.many(&addrs, 8);
+        for (k, i) in (0..4096).step_by(7).enumerate() {
+            assert_eq!(b.get(k).unwrap(), &(i as u64).to_le_bytes());
+        }
+        assert!(me.u64(8).is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! The symboliser: program counters to functions and file:line, inlined
+//! frames included, with a cache (100,000 parked goroutines share a handful
+//! of pcs), and the "is this user code?" rule that picks a goroutine's
+//! location.
+//!
+//! Built on the binary's one `addr2line` context
+//! ([`debuginfo::DebugInfo::context`]) and its one sorted address-to-symbol
+//! lookup ([`debuginfo::Binary::symbol_at`]).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::fastmap::FastMap;
+use crate::flavour::Flavour;
+
+/// One (possibly inlined) function at a pc.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The function's name: the Go name for the functions our runtime
+    /// exports under one (`runtime.schedule`), Go's own names for Go, else
+    /// the demangled DWARF name without its hash.
+    pub func: Rc<str>,
+    /// File, relative to the source root when under it ("" when unknown).
+    pub file: Rc<str>,
+    pub line: u32,
+    /// Not the runtime (nor, for ours, Rust's standard library).
+    pub user: bool,
+    /// This frame was inlined into the next one of its chain.
+    pub inlined: bool,
+}
+
+impl Frame {
+    /// `func (file:line)`, or `func` when the file is unknown.
+    pub fn describe(&self) -> String {
+        if self.file.is_empty() {
+            self.func.to_string()
+        } else {
+            format!("{} ({}:{})", self.func, self.file, self.line)
+        }
+    }
+}
+
+/// The symboliser over one binary.
+pub struct Symbols {
+    bin: Rc<debuginfo::Binary>,
+    flavour: Flavour,
+    root: String,
+    cache: RefCell<FastMap<u64, Rc<Vec<Frame>>>>,
+    /// Run-time minus file addresses (0 unless PIE).
+    bias: u64,
+}
+
+/// Name prefixes of code that is not the program's own, for our runtime.
+const OURS_LIB_PREFIXES: &[&str] = &[
+    "runtime::",
+    "runtime.",
+    "<runtime::",
+    "core::",
+    "<core::",
+    "alloc::",
+    "<alloc::",
+    "std::",
+    "<std::",
+    "_rt0",
+    "__",
+    "<F as core::",
+];
+
+/// Name prefixes of Go's runtime (Delve's "user location" rule: the first
+/// frame outside the runtime).
+const GO_LIB_PREFIXES: &[&str] = &["runtime.", "runtime/internal/", "internal/", "_rt0"];
+
+/// Is `name` a name the program exported on purpose (`runtime.schedule`,
+/// `main.main`, `_rt0_amd64`, the C `main`) rather than a mangled Rust one?
+pub fn is_go_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains("::")
+        && !name.starts_with("_ZN")
+        && !name.starts_with("_R")
+        && !name.starts_with('.')
+        && !name.starts_with('$')
+}
+
+impl Symbols {
+    /// `root` is stripped from file names (a workspace or GOROOT prefix).
+    pub fn new(bin: Rc<debuginfo::Binary>, flavour: Flavour, root: &str) -> Symbols {
+        let mut root = root.trim_end_matches('/').to_string();
+        if !root.is_empty() {
+            root.push('/');
+        }
+        Symbols {
+            bin,
+            flavour,
+            root,
+            cache: RefCell::new(FastMap::default()),
+            bias: 0,
+        }
+    }
+
+    /// Run-time addresses minus this are file addresses (0 unless PIE).
+    pub fn set_bias(&mut self, bias: u64) {
+        if bias != self.bias {
+            self.bias = bias;
+            self.cache.borrow_mut().clear();
+        }
+    }
+
+    pub fn bias(&self) -> u64 {
+        self.bias
+    }
+
+    /// The ELF code symbol containing the run-time address `pc`.
+    pub fn symbol(&self, pc: u64) -> Option<&debuginfo::Symbol> {
+        self.bin.symbol_at(pc.wrapping_sub(self.bias))
+    }
+
+    /// The name of the ELF symbol containing the run-time address `pc`.
+    pub fn elf_symbol(&self, pc: u64) -> Option<&str> {
+        self.symbol(pc).map(|s| s.name.as_str())
+    }
+
+    /// The run-time start of the function (ELF symbol) containing `pc`.
+    pub fn function_start(&self, pc: u64) -> Option<u64> {
+        self.symbol(pc).map(|s| s.address.wrapping_add(self.bias))
+    }
+
+    /// Are `a` and `b` in the same function (ELF symbol)?
+    pub fn same_function(&self, a: u64, b: u64) -> bool {
+        matches!((self.function_start(a), self.function_start(b)), (Some(x), Some(y)) if x == y)
+    }
+
+    /// The Go-style name of the function at `pc`, when the ELF has one
+    /// (`runtime.schedule` for `runtime::proc::schedule`).
+    pub fn go_name(&self, pc: u64) -> Option<&str> {
+        self.elf_symbol(pc).filter(|n| is_go_name(n))
+    }
+
+    fn short_file(&self, file: &str) -> Rc<str> {
+        match file.strip_prefix(&self.root) {
+            Some(rest) if !self.root.is_empty() => Rc::from(rest),
+            _ => Rc::from(file),
+        }
+    }
+
+    fn is_user(&self, func: &str, file: &str) -> bool {
+        match self.flavour {
+            Flavour::Ours => {
+                if OURS_LIB_PREFIXES.iter().any(|p| func.starts_with(p)) {
+                    return false;
+                }
+                !(file.starts_with("/rustc/")
+                    || file.contains("/.cargo/registry/")
+                    || file.contains("/runtime/src/")
+                    || file.starts_with("runtime/src/"))
+            }
+            Flavour::Go119 => !GO_LIB_PREFIXES.iter().any(|p| func.starts_with(p)),
+        }
+    }
+
+    /// The frames at `probe` (innermost inlined first, the real function
+    /// last). `probe` is the pc for the innermost frame of a stack and the
+    /// return address - 1 for the callers. Each inlined frame has its own
+    /// name and line; only the real function takes the ELF symbol's Go
+    /// name (the ELF knows nothing of inlining).
+    pub fn frames(&self, probe: u64) -> Rc<Vec<Frame>> {
+        if let Some(f) = self.cache.borrow().get(&probe) {
+            return f.clone();
+        }
+        let mut out = Vec::new();
+        let file_probe = probe.wrapping_sub(self.bias);
+        if let Ok(info) = self.bin.debug_info()
+            && let Ok(mut it) = info.context().find_frames(file_probe).skip_all_loads()
+        {
+            while let Ok(Some(fr)) = it.next() {
+                let func = fr
+                    .function
+                    .as_ref()
+                    .and_then(|f| f.demangle().ok().map(|s| s.into_owned()))
+                    .unwrap_or_default();
+                let (file, line) = match &fr.location {
+                    Some(l) => (l.file.unwrap_or(""), l.line.unwrap_or(0)),
+                    None => ("", 0),
+                };
+                out.push(Frame {
+                    user: !func.is_empty() && self.is_user(&func, file),
+                    func: Rc::from(func.as_str()),
+                    file: self.short_file(file),
+                    line,
+                    inlined: true,
+                });
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.inlined = false;
+        }
+        // The real function (the chain's last) takes its exported Go name;
+        // with no DWARF at all, the ELF symbol stands alone.
+        let elf = self.elf_symbol(probe);
+        match (out.last_mut(), elf) {
+            (Some(last), Some(name)) if is_go_name(name) || last.func.is_empty() => {
+                last.user = self.is_user(name, &last.file);
+                last.func = Rc::from(name);
+            }
+            (None, Some(name)) => out.push(Frame {
+                user: self.is_user(name, ""),
+                func: Rc::from(name),
+                file: Rc::from(""),
+                line: 0,
+                inlined: false,
+            }),
+            _ => {}
+        }
+        let rc = Rc::new(out);
+        self.cache.borrow_mut().insert(probe, rc.clone());
+        rc
+    }
+
+    /// file:line of `pc` (the innermost inlined frame's), relative to the root.
+    pub fn location(&self, probe: u64) -> Option<(Rc<str>, u32)> {
+        let frames = self.frames(probe);
+        let f = frames.first()?;
+        (!f.file.is_empty()).then(|| (f.file.clone(), f.line))
+    }
+}

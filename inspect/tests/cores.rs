@@ -1,0 +1,118 @@
+//! The inspection core without gdb, on core files that the fixture builder
+//! writes once: `parked 20` of our runtime (debug and release builds) and
+//! its Go twin (the seed's `-N -l` build, a plain optimised build, a PIE and
+//! a cgo program), each stopped in `main.ready` with 20 goroutines parked in
+//! a channel receive.
+
+use std::path::Path;
+
+use gdbx_tests::cores::{GoBuild, gcore_at, go_parked};
+use gdbx_tests::{Variant, example_bin, workspace_root};
+use inspect::{Chain, CoreFile, Program, Snapshot, Thread};
+
+const N: usize = 20;
+
+/// The snapshot of `bin`'s core at main.ready, and the program.
+fn snapshot_of(bin: &Path, name: &str) -> (Program, Snapshot) {
+    let core_path = gcore_at(bin, &[&N.to_string()], "main.ready", name);
+    let mut prog = Program::open(bin, &workspace_root().display().to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let core = CoreFile::open(&core_path).expect("open the core");
+    let bias = prog.bias_for_entry(core.entry());
+    assert_eq!(
+        bias != 0,
+        prog.binary().is_pie(),
+        "{name}: load bias {bias:#x}"
+    );
+    prog.set_bias(bias, &core);
+    let image = prog.image();
+    let mem = Chain(&core, &image);
+    let threads: Vec<Thread> = core
+        .threads()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Thread::from_regs(i as i64 + 1, t.lwp, &t.regs))
+        .collect();
+    assert!(!threads.is_empty(), "{name}: the core has threads");
+    let snap = prog
+        .snapshot(&mem, &threads)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (prog, snap)
+}
+
+fn check(snap: &Snapshot, worker: &str, file: &str, name: &str) {
+    let dump = || format!("{name}:\n{snap:#?}");
+    assert!(snap.bad.is_empty(), "{}", dump());
+    let waiting: Vec<_> = snap
+        .goroutines
+        .iter()
+        .filter(|g| g.status == "waiting (chan receive)" && g.location.starts_with(worker))
+        .collect();
+    assert_eq!(waiting.len(), N, "{}", dump());
+    for g in &waiting {
+        assert!(
+            g.location.contains(file),
+            "{name}: {} is at {}",
+            g.goid,
+            g.location
+        );
+        assert!(g.started && !g.on_cpu && g.thread.is_none(), "{}", dump());
+        assert!(g.created.contains(':'), "{name}: created at {}", g.created);
+    }
+    let main = snap
+        .goroutines
+        .iter()
+        .find(|g| g.goid == 1)
+        .expect("goroutine 1");
+    assert!(main.on_cpu && main.thread.is_some(), "{}", dump());
+    assert!(main.status == "running", "{}", dump());
+    assert!(main.location.starts_with("main.ready"), "{}", dump());
+    assert!(
+        !snap.ms.is_empty() && snap.ps.len() == 2,
+        "GOMAXPROCS=2: {}",
+        dump()
+    );
+    let runner = snap
+        .threads
+        .iter()
+        .find(|t| Some(t.num) == main.thread)
+        .unwrap();
+    assert!(runner.m_id.is_some() && !runner.on_g0, "{}", dump());
+    assert!(snap.sched.is_some());
+}
+
+#[test]
+fn ours_debug_and_release() {
+    for (variant, name) in [
+        (Variant::Debug, "parked-debug"),
+        (Variant::Release, "parked-release"),
+    ] {
+        let bin = example_bin("parked", variant);
+        let (prog, snap) = snapshot_of(&bin, name);
+        assert_eq!(prog.flavour(), inspect::Flavour::Ours);
+        check(&snap, "parked::waiter", "examples/src/bin/parked.rs:", name);
+        let w = snap
+            .goroutines
+            .iter()
+            .find(|g| g.location.starts_with("parked::waiter"))
+            .unwrap();
+        assert!(w.created.contains(" by g1"), "{name}: {}", w.created);
+    }
+}
+
+#[test]
+fn go_every_build() {
+    for build in [GoBuild::NoOpt, GoBuild::Plain, GoBuild::Pie, GoBuild::Cgo] {
+        let bin = go_parked(build);
+        let name = format!("go-parked-{build:?}");
+        let (prog, snap) = snapshot_of(&bin, &name);
+        assert_eq!(prog.flavour(), inspect::Flavour::Go119);
+        check(&snap, "main.worker", "main.go:", &name);
+        let w = snap
+            .goroutines
+            .iter()
+            .find(|g| g.location.starts_with("main.worker"))
+            .unwrap();
+        assert!(w.created.starts_with("main.main"), "{name}: {}", w.created);
+    }
+}

@@ -1,0 +1,148 @@
+//! Fixture programs that need more than a build: the Go twin of `parked`
+//! in each build mode the inspection core supports, and core files of
+//! programs stopped at a known point, written once and reused by every test
+//! (and rewritten when the program is rebuilt).
+//!
+//! Cores are written by plain gdb (`gcore` at a breakpoint), so their
+//! content is exactly one consistent stop. Our runtime's stacks are guarded
+//! with `MADV_GUARD_INSTALL`, which plain gdb's gcore cannot copy; the
+//! programs run with `GOSTACKGUARD=mprotect` so that the core holds them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use crate::{fixtures_dir, go_tool, write_if_changed};
+
+/// The source of the Go twin of `parked`.
+pub const GO_PARKED: &str = include_str!("go/parked.go");
+
+/// How a Go fixture is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GoBuild {
+    /// `go build -gcflags "-N -l"`: the seed's recipe (no optimisation, no inlining).
+    NoOpt,
+    /// A plain `go build` (optimised, inlined).
+    Plain,
+    /// `-gcflags "-N -l" -buildmode=pie`.
+    Pie,
+    /// A cgo program (`import "C"`), linked by the external linker.
+    Cgo,
+}
+
+impl GoBuild {
+    fn suffix(self) -> &'static str {
+        match self {
+            GoBuild::NoOpt => "noopt",
+            GoBuild::Plain => "plain",
+            GoBuild::Pie => "pie",
+            GoBuild::Cgo => "cgo",
+        }
+    }
+}
+
+static GO_BUILDS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+
+/// The Go twin of `parked`, built fresh (once per process) as
+/// `target/fixtures/go/parked-<build>`.
+pub fn go_parked(build: GoBuild) -> PathBuf {
+    let name = format!("parked-{}", build.suffix());
+    let mut built = GO_BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = built.iter().find(|(n, _)| *n == name) {
+        return p.clone();
+    }
+    let go = go_tool()
+        .expect("no Go toolchain: install golang-1.19-go (apt-get install golang-1.19-go)");
+    let dir = fixtures_dir().join("go");
+    let src = dir.join("src").join(&name);
+    std::fs::create_dir_all(&src).expect("create the Go fixture's source folder");
+    write_if_changed(&src.join("go.mod"), "module parked\n\ngo 1.19\n");
+    write_if_changed(&src.join("main.go"), GO_PARKED);
+    let cgo = src.join("cgo.go");
+    if build == GoBuild::Cgo {
+        write_if_changed(
+            &cgo,
+            "package main\n\n// int twice(int x) { return 2 * x; }\nimport \"C\"\n\nvar _ = C.twice(1)\n",
+        );
+    } else {
+        let _ = std::fs::remove_file(&cgo);
+    }
+    let out = dir.join(&name);
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let mut cmd = Command::new(&go);
+    cmd.current_dir(&src).arg("build");
+    match build {
+        GoBuild::NoOpt | GoBuild::Cgo => {
+            cmd.args(["-gcflags", "-N -l"]);
+        }
+        GoBuild::Pie => {
+            cmd.args(["-gcflags", "-N -l", "-buildmode=pie"]);
+        }
+        GoBuild::Plain => {}
+    }
+    cmd.env("CGO_ENABLED", if build == GoBuild::Cgo { "1" } else { "0" });
+    cmd.arg("-o").arg(&tmp).arg(".");
+    if std::env::var_os("HOME").is_none() && std::env::var_os("GOCACHE").is_none() {
+        cmd.env("GOCACHE", dir.join("cache"));
+    }
+    let res = cmd.output().expect("run go build");
+    assert!(
+        res.status.success(),
+        "go build of {name} failed:\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    std::fs::rename(&tmp, &out).expect("rename the Go fixture into place");
+    built.push((name, out.clone()));
+    out
+}
+
+static CORES: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+
+/// A core file of `bin` run with `args` and stopped by gdb at the first hit
+/// of `stop` (a function name), written by gdb's `gcore` into
+/// `target/fixtures/cores/<name>.core`. Written once; written again when
+/// `bin` is newer than the core. Panics with gdb's output when gdb fails.
+pub fn gcore_at(bin: &Path, args: &[&str], stop: &str, name: &str) -> PathBuf {
+    let mut cores = CORES.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = fixtures_dir().join("cores");
+    let core = dir.join(format!("{name}.core"));
+    if let Some((_, c)) = cores.iter().find(|(c, _)| *c == core) {
+        return c.clone();
+    }
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((mtime(&core), mtime(bin)), (Some(c), Some(b)) if c > b);
+    if !fresh {
+        std::fs::create_dir_all(&dir).expect("create target/fixtures/cores");
+        let tmp = dir.join(format!(".{name}.{}.core", std::process::id()));
+        let run = if args.is_empty() {
+            "run".to_string()
+        } else {
+            format!("run {}", args.join(" "))
+        };
+        let out = Command::new("gdb")
+            .args(["-nx", "-batch", "-iex", "set auto-load no", "-ex"])
+            .arg(format!("break {stop}"))
+            .arg("-ex")
+            .arg(run)
+            .arg("-ex")
+            .arg(format!("gcore {}", tmp.display()))
+            .arg("-ex")
+            .arg("kill")
+            .arg(bin)
+            .env("GOSTACKGUARD", "mprotect")
+            .env("GOMAXPROCS", "2")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run gdb (apt-get install gdb)");
+        assert!(
+            tmp.is_file(),
+            "gdb wrote no core of {} at {stop}:\n{}{}",
+            bin.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&tmp, &core).expect("rename the core into place");
+    }
+    cores.push((core.clone(), bin.to_path_buf()));
+    core
+}
