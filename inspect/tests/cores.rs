@@ -83,6 +83,7 @@ fn check(snap: &Snapshot, worker: &str, file: &str, name: &str) {
 
 #[test]
 fn ours_debug_and_release() {
+    gdbx_tests::require_gdb!();
     for (variant, name) in [
         (Variant::Debug, "parked-debug"),
         (Variant::Release, "parked-release"),
@@ -102,6 +103,7 @@ fn ours_debug_and_release() {
 
 #[test]
 fn go_every_build() {
+    gdbx_tests::require_gdb!();
     for build in [GoBuild::NoOpt, GoBuild::Plain, GoBuild::Pie, GoBuild::Cgo] {
         let bin = go_parked(build);
         let name = format!("go-parked-{build:?}");

@@ -85,7 +85,7 @@ pub fn go_parked(build: GoBuild) -> PathBuf {
     if std::env::var_os("HOME").is_none() && std::env::var_os("GOCACHE").is_none() {
         cmd.env("GOCACHE", dir.join("cache"));
     }
-    let res = cmd.output().expect("run go build");
+    let res = crate::watchdog::output(&mut cmd, crate::BUILD_TIMEOUT);
     assert!(
         res.status.success(),
         "go build of {name} failed:\n{}",
@@ -119,27 +119,19 @@ pub fn gcore_at(bin: &Path, args: &[&str], stop: &str, name: &str) -> PathBuf {
         } else {
             format!("run {}", args.join(" "))
         };
-        let out = Command::new("gdb")
-            .args(["-nx", "-batch", "-iex", "set auto-load no", "-ex"])
-            .arg(format!("break {stop}"))
-            .arg("-ex")
-            .arg(run)
-            .arg("-ex")
-            .arg(format!("gcore {}", tmp.display()))
-            .arg("-ex")
-            .arg("kill")
-            .arg(bin)
+        let out = crate::gdb::Gdb::new(bin)
             .env("GOSTACKGUARD", "mprotect")
             .env("GOMAXPROCS", "2")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run gdb (apt-get install gdb)");
+            .ex(format!("break {stop}"))
+            .ex(run)
+            .ex(format!("gcore {}", tmp.display()))
+            .ex("kill")
+            .run_unchecked();
         assert!(
             tmp.is_file(),
-            "gdb wrote no core of {} at {stop}:\n{}{}",
+            "gdb wrote no core of {} at {stop}:\n{}",
             bin.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            out.all
         );
         std::fs::rename(&tmp, &core).expect("rename the core into place");
     }
