@@ -10,8 +10,9 @@
 //!   Ps; an M must hold one to run user code. Each P has a local run queue,
 //!   so most scheduling touches no shared lock.
 //!
-//! An M runs `schedule()` on g0: take a G (local runnext/ring; the global
-//! queue one time in 61 for fairness; else `findrunnable`), switch to it
+//! An M runs `schedule()` on g0: `findrunnable` runs the P's due timers,
+//! then takes a G (the global queue one time in 61 for fairness; the local
+//! runnext/ring; the global queue; the poller; other Ps), switch to it
 //! with `gogo`. The G runs until it parks (`gopark`, e.g. on a channel),
 //! yields (`gosched`) or finishes (`goexit`); each of these goes back to g0
 //! through `mcall` and calls `schedule()` again. A G that runs for 10 ms
@@ -1064,31 +1065,8 @@ pub extern "C" fn schedule() -> ! {
     unsafe {
         let mp = (*getg()).m;
         loop {
-            if gcwaiting() {
-                gcstopm();
+            let Some((gp, inherit)) = findrunnable() else {
                 continue;
-            }
-            let pp = (*mp).p;
-            let mut found: Option<(*mut G, bool)> = None;
-            // Every 61st schedule look at the global queue first, so it
-            // cannot starve behind two goroutines that keep readying each other.
-            if (*pp).schedtick.is_multiple_of(61) && (*s()).runqsize > 0 {
-                (*s()).lock.lock();
-                let gp = globrunqget(s(), pp, 1, gomaxprocs_now());
-                (*s()).lock.unlock();
-                if !gp.is_null() {
-                    found = Some((gp, false));
-                }
-            }
-            if found.is_none() {
-                found = runqget(pp);
-            }
-            let (gp, inherit) = match found {
-                Some(x) => x,
-                None => match findrunnable() {
-                    Some(x) => x,
-                    None => continue,
-                },
             };
             if (*mp).spinning {
                 resetspinning();
@@ -1130,8 +1108,9 @@ unsafe fn resetspinning() {
     wakep();
 }
 
-/// Find a runnable G: local queue, global queue, timers, stealing; if there
-/// is none, give up the P and sleep until woken. Returns None when the
+/// Find a runnable G (Go's findRunnable): due timers first, then the
+/// global queue one time in 61, local queue, global queue, poller,
+/// stealing; if there is none, give up the P and sleep until woken. Returns None when the
 /// caller should re-check (stop-the-world).
 unsafe fn findrunnable() -> Option<(*mut G, bool)> {
     // SAFETY: runs on g0 of the current M.
@@ -1150,8 +1129,23 @@ unsafe fn findrunnable() -> Option<(*mut G, bool)> {
                     crate::time::check_timers(allp(i), 0);
                 }
             }
+            // The P's due timers run on every round, before any G is
+            // taken (Go's checkTimers at the top of findRunnable): a P
+            // whose queue never empties (two goroutines readying each
+            // other) still wakes its sleepers on time, and a woken sleeper
+            // takes `runnext`, so it runs next.
             let (now, mut poll_until, _) = crate::time::check_timers(pp, 0);
 
+            // Every 61st schedule look at the global queue first, so it
+            // cannot starve behind two goroutines that keep readying each other.
+            if (*pp).schedtick.is_multiple_of(61) && (*s()).runqsize > 0 {
+                (*s()).lock.lock();
+                let gp = globrunqget(s(), pp, 1, gomaxprocs_now());
+                (*s()).lock.unlock();
+                if !gp.is_null() {
+                    return Some((gp, false));
+                }
+            }
             if let Some(x) = runqget(pp) {
                 return Some(x);
             }

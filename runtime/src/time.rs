@@ -10,8 +10,11 @@
 //! G) before the G is really parked - no lost or early wake-up.
 //!
 //! Who runs timers:
-//! * `findrunnable` runs the due timers of its own P first, and of other Ps
-//!   when it tries to steal (readying a G puts it on the running P's queue);
+//! * `findrunnable` runs the due timers of its own P on every scheduling
+//!   round, before it takes a G (Go's checkTimers), and those of other Ps
+//!   when it tries to steal (readying a G puts it on the running P's queue;
+//!   the earliest woken G takes `runnext`, so it runs next even on a P
+//!   whose queue never empties);
 //! * an M that finds no work computes the earliest `timer0when` over all Ps
 //!   and sleeps on its futex note *with that timeout* (never a blind sleep);
 //!   when it times out it takes an idle P and runs every P's due timers;
@@ -20,7 +23,7 @@
 //!   timer. Deadlock detection treats pending timers as future work.
 //!
 //! A goroutine that never yields delays the timers of its own P only if no
-//! other M is free to run them (sysmon is the backstop in Go).
+//! other M is free to run them, until sysmon preempts it (as in Go).
 
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicI64, Ordering};
@@ -111,6 +114,11 @@ pub unsafe fn check_timers(pp: *mut P, mut now: i64) -> (i64, i64, bool) {
         return (now, w, false);
     }
     let mut ran = false;
+    // The earliest sleeper goes to `runnext` (like Go's goroutineReady), so
+    // it runs next even on a P whose queue never empties; the others of the
+    // same round go to the queue's tail in deadline order before it (a
+    // `runnext` each would run them latest-first).
+    let mut first: *mut G = core::ptr::null_mut();
     // SAFETY: the heap is only touched with its lock held; Gs are readied
     // after the lock is released (ready may take other locks).
     unsafe {
@@ -131,13 +139,20 @@ pub unsafe fn check_timers(pp: *mut P, mut now: i64) -> (i64, i64, bool) {
             update_timer0(pp);
             (*pp).timerslock.unlock();
             for &g in &due[..n] {
-                ready(g as *mut G, false);
+                if first.is_null() {
+                    first = g as *mut G;
+                } else {
+                    ready(g as *mut G, false);
+                }
                 ran = true;
             }
             if n < due.len() {
                 break;
             }
         }
+    }
+    if !first.is_null() {
+        ready(first, true);
     }
     (now, timer0when(pp), ran)
 }

@@ -40,6 +40,62 @@ fn timers() {
     println!("timers: woke in order after {} ms", el.as_millis());
 }
 
+/// Timers fire on Ps that never run out of work: one pair of goroutines
+/// per P ping-pongs over unbuffered channels (each readies the other, so a
+/// P's run queue is never empty), and the main goroutine sleeps 1 ms, 40
+/// times. Timers must run on every scheduling round, not only once a P's
+/// queue drains: before that, every one of these wake-ups waited for sysmon
+/// to preempt a busy goroutine (10 ms of the same time slice). So the check
+/// counts the sleeps during which no goroutine was preempted; on a machine
+/// so loaded that preemptions happen in most sleeps anyway, a quarter of
+/// them is still plenty (none at all without timers on every round).
+fn timers_on_busy_ps() {
+    const SLEEPS: usize = 40;
+    let procs = runtime::gomaxprocs(0) as usize;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trips = Arc::new(AtomicUsize::new(0));
+    let wg = WaitGroup::new();
+    wg.add(procs as isize);
+    for _ in 0..procs {
+        let (ping, pong) = (channel::<u32>(0), channel::<u32>(0));
+        {
+            let (ping, pong) = (ping.clone(), pong.clone());
+            runtime::go(move || {
+                while let Some(v) = ping.recv() {
+                    pong.send(v);
+                }
+            });
+        }
+        let (stop, trips, wg) = (stop.clone(), trips.clone(), wg.clone());
+        runtime::go(move || {
+            while !stop.load(Ordering::Relaxed) {
+                ping.send(1);
+                pong.recv();
+                trips.fetch_add(1, Ordering::Relaxed);
+            }
+            ping.close();
+            wg.done();
+        });
+    }
+    let mut unpreempted = 0;
+    for _ in 0..SLEEPS {
+        let before = runtime::sysmon::PREEMPTIONS.load(Ordering::Relaxed);
+        runtime::sleep(Duration::from_millis(1));
+        if runtime::sysmon::PREEMPTIONS.load(Ordering::Relaxed) == before {
+            unpreempted += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    wg.wait();
+    let trips = trips.load(Ordering::Relaxed);
+    assert!(trips > 0, "the ping-pong load never ran");
+    assert!(
+        unpreempted >= SLEEPS / 4,
+        "timers on busy Ps: only {unpreempted} of {SLEEPS} sleeps woke without a preemption"
+    );
+    println!("timers: {unpreempted} of {SLEEPS} sleeps on busy Ps woke without a preemption");
+}
+
 /// Many short sleepers at once (timers spread over all Ps).
 fn many_sleepers() {
     let wg = WaitGroup::new();
@@ -203,6 +259,7 @@ fn gosched_fairness() {
 #[runtime::main]
 fn main() {
     timers();
+    timers_on_busy_ps();
     many_sleepers();
     gomaxprocs();
     gomaxprocs_during_syscall();
