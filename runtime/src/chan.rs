@@ -71,11 +71,15 @@
 //!
 //! ## What programs see
 //!
-//! Go's semantics, Rust's types: `send` blocks until a receiver took the
-//! value (unbuffered) or it is in the buffer; `recv` returns `Some(v)`, or
+//! Go's semantics, Rust's types: a [`Chan`] is Go's `chan T`; its
+//! [`Sender`] and [`Receiver`] handles are `chan<- T` and `<-chan T`.
+//! `send` blocks until a receiver took the value (unbuffered) or it is in
+//! the buffer; `recv` returns `Some(v)`, or
 //! `None` when the channel is closed and drained (Go's `v, ok := <-c` with
 //! `ok == false`); a send on a closed channel and a second close panic with
-//! Go's messages. A channel has no nil value here (Rust has `Option`).
+//! Go's messages. Go's nil channel is `None` of an `Option<Chan<T>>`
+//! (or of a `Sender`/`Receiver`): `select!` leaves such a case out, as Go's
+//! select leaves out nil channels.
 //! Channel operations must be called from a goroutine (any code running under
 //! `runtime::main!` or `runtime::go`).
 
@@ -854,10 +858,189 @@ impl<T: Send> Chan<T> {
         c
     }
 
+    /// A send-only handle to this channel (Go's implicit `chan T` to
+    /// `chan<- T`); the same as `Sender::from(c.clone())`.
+    pub fn sender(&self) -> Sender<T> {
+        Sender(self.clone())
+    }
+
+    /// A receive-only handle to this channel (`chan T` to `<-chan T`).
+    pub fn receiver(&self) -> Receiver<T> {
+        Receiver(self.clone())
+    }
+
     /// An iterator that receives until the channel is closed and drained
     /// (`for v := range c`).
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { c: self }
+    }
+}
+
+/// A send-only handle to a channel (Go's `chan<- T`): it sends and closes,
+/// and does not receive. Made from a [`Chan`] by [`Chan::sender`] or
+/// `From`/`into()` (Go converts `chan T` to `chan<- T` implicitly), so a
+/// function can take the direction it needs and misuse does not compile:
+///
+/// ```compile_fail,E0599
+/// fn drain(results: runtime::chan::Sender<u32>) -> Option<u32> {
+///     results.recv() // Go: "invalid operation: cannot receive from send-only channel"
+/// }
+/// ```
+pub struct Sender<T>(Chan<T>);
+
+/// A receive-only handle to a channel (Go's `<-chan T`): it receives, and
+/// neither sends nor closes (closing is the sender's business, as in Go).
+/// Made from a [`Chan`] by [`Chan::receiver`] or `From`/`into()`:
+///
+/// ```compile_fail,E0599
+/// fn produce(jobs: runtime::chan::Receiver<u32>) {
+///     jobs.send(1); // Go: "invalid operation: cannot send to receive-only channel"
+/// }
+/// ```
+///
+/// ```compile_fail,E0599
+/// fn stop(jobs: runtime::chan::Receiver<u32>) {
+///     jobs.close(); // Go: "invalid operation: cannot close receive-only channel"
+/// }
+/// ```
+pub struct Receiver<T>(Chan<T>);
+
+impl<T> From<Chan<T>> for Sender<T> {
+    fn from(c: Chan<T>) -> Self {
+        Sender(c)
+    }
+}
+
+impl<T> From<Chan<T>> for Receiver<T> {
+    fn from(c: Chan<T>) -> Self {
+        Receiver(c)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender(self.0.clone())
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        Receiver(self.0.clone())
+    }
+}
+
+impl<T> core::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Sender({:#x})", self.0.h.addr())
+    }
+}
+
+impl<T> core::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Receiver({:#x})", self.0.h.addr())
+    }
+}
+
+impl<T> PartialEq for Sender<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<T> Eq for Sender<T> {}
+
+impl<T> PartialEq for Receiver<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<T> Eq for Receiver<T> {}
+
+impl<T: Send> Sender<T> {
+    /// The channel object (for select and debuggers).
+    pub fn hchan(&self) -> &Hchan<T> {
+        self.0.hchan()
+    }
+
+    /// [`Chan::send`].
+    pub fn send(&self, v: T) {
+        self.0.send(v)
+    }
+
+    /// [`Chan::try_send`].
+    pub fn try_send(&self, v: T) -> Result<(), T> {
+        self.0.try_send(v)
+    }
+
+    /// [`Chan::close`].
+    pub fn close(&self) {
+        self.0.close()
+    }
+
+    /// [`Chan::len`].
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// [`Chan::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// [`Chan::cap`].
+    pub fn cap(&self) -> usize {
+        self.0.cap()
+    }
+}
+
+impl<T: Send> Receiver<T> {
+    /// The channel object (for select and debuggers).
+    pub fn hchan(&self) -> &Hchan<T> {
+        self.0.hchan()
+    }
+
+    /// [`Chan::recv`].
+    pub fn recv(&self) -> Option<T> {
+        self.0.recv()
+    }
+
+    /// [`Chan::try_recv`].
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.0.try_recv()
+    }
+
+    /// [`Chan::len`].
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// [`Chan::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// [`Chan::cap`].
+    pub fn cap(&self) -> usize {
+        self.0.cap()
+    }
+
+    /// [`Chan::is_closed`].
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    /// [`Chan::iter`] (`for v := range c`).
+    pub fn iter(&self) -> Iter<'_, T> {
+        self.0.iter()
+    }
+}
+
+impl<'a, T: Send> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
     }
 }
 

@@ -53,6 +53,17 @@
 //! }
 //! ```
 //!
+//! * Operands are evaluated once, in source order (each channel, then a
+//!   send's value), and may be temporaries. A receive takes a [`Chan`], a
+//!   [`Receiver`], a reference to one or an `Option` of one; a send the
+//!   same with [`Sender`] for `Receiver` ([`SelectRecv`], [`SelectSend`]).
+//! * `None` is Go's nil channel: its case is left out, as Go leaves out nil
+//!   channels (a blocking select whose channels are all nil parks forever).
+//! * The cases are done with their operands before a body runs, so a body
+//!   may reassign or move the channel variables (`c = None` to turn a case
+//!   off, as Go's `c = nil`); `break`, `continue` and `return` in a body
+//!   act on the code around the select.
+//!
 //! `select! {}` blocks forever (wait reason "select (no cases)"). Without a
 //! `default`, the G waits with wait reason "select". The value of a `send`
 //! case that does not fire is dropped, like Go's evaluated-but-unsent value.
@@ -62,20 +73,112 @@ use core::mem::MaybeUninit;
 use core::ptr;
 use core::sync::atomic::Ordering;
 
-use crate::chan::{Attempt, Chan, Hchan, Sudog};
+use crate::chan::{Attempt, Chan, Hchan, Receiver, Sender, Sudog};
 use crate::lock::Mutex;
 use crate::proc::{fastrandn, getg, gopark, goready};
 use crate::runtime2::{G, WaitReason, atomic_u32};
 
+/// What a `recv(...)` case of [`select!`](crate::select!) takes: a handle
+/// that may be received from ([`Chan`], [`Receiver`]), a reference to one,
+/// or an `Option` of one, where `None` is Go's nil channel (the case is
+/// left out of the select). A send-only [`Sender`] is not one:
+///
+/// ```compile_fail,E0277
+/// fn wait(tx: runtime::chan::Sender<i32>) {
+///     runtime::select! { recv(tx) -> _ => {} }
+/// }
+/// ```
+pub trait SelectRecv {
+    /// The element type.
+    type Elem: Send;
+    /// The channel to receive from; `None` for a nil channel.
+    fn recv_chan(&self) -> Option<&Hchan<Self::Elem>>;
+}
+
+/// What a `send(...)` case of [`select!`](crate::select!) takes: a handle
+/// that may be sent on ([`Chan`], [`Sender`]), a reference to one, or an
+/// `Option` of one (`None`: Go's nil channel, the case is left out). A
+/// receive-only [`Receiver`] is not one:
+///
+/// ```compile_fail,E0277
+/// fn offer(rx: runtime::chan::Receiver<i32>) {
+///     runtime::select! { send(rx, 1) => {} }
+/// }
+/// ```
+pub trait SelectSend {
+    /// The element type.
+    type Elem: Send;
+    /// The channel to send on; `None` for a nil channel.
+    fn send_chan(&self) -> Option<&Hchan<Self::Elem>>;
+}
+
+impl<T: Send> SelectRecv for Chan<T> {
+    type Elem = T;
+    fn recv_chan(&self) -> Option<&Hchan<T>> {
+        Some(self.hchan())
+    }
+}
+
+impl<T: Send> SelectRecv for Receiver<T> {
+    type Elem = T;
+    fn recv_chan(&self) -> Option<&Hchan<T>> {
+        Some(self.hchan())
+    }
+}
+
+impl<T: Send> SelectSend for Chan<T> {
+    type Elem = T;
+    fn send_chan(&self) -> Option<&Hchan<T>> {
+        Some(self.hchan())
+    }
+}
+
+impl<T: Send> SelectSend for Sender<T> {
+    type Elem = T;
+    fn send_chan(&self) -> Option<&Hchan<T>> {
+        Some(self.hchan())
+    }
+}
+
+impl<H: SelectRecv + ?Sized> SelectRecv for &H {
+    type Elem = H::Elem;
+    fn recv_chan(&self) -> Option<&Hchan<H::Elem>> {
+        (**self).recv_chan()
+    }
+}
+
+impl<H: SelectSend + ?Sized> SelectSend for &H {
+    type Elem = H::Elem;
+    fn send_chan(&self) -> Option<&Hchan<H::Elem>> {
+        (**self).send_chan()
+    }
+}
+
+impl<H: SelectRecv> SelectRecv for Option<H> {
+    type Elem = H::Elem;
+    fn recv_chan(&self) -> Option<&Hchan<H::Elem>> {
+        self.as_ref().and_then(H::recv_chan)
+    }
+}
+
+impl<H: SelectSend> SelectSend for Option<H> {
+    type Elem = H::Elem;
+    fn send_chan(&self) -> Option<&Hchan<H::Elem>> {
+        self.as_ref().and_then(H::send_chan)
+    }
+}
+
 /// One case of a select, type-erased so cases over channels of different
 /// element types fit in one slice. Implemented by [`RecvCase`] and
-/// [`SendCase`]; the `unsafe` methods are called by [`selectgo`] with the
-/// case's channel lock held.
+/// [`SendCase`]; [`selectgo`] calls the `unsafe` methods only for cases
+/// whose channel is not nil, with that channel's lock held.
 pub trait SelectCase {
-    /// The channel's lock.
-    fn lock(&self) -> &Mutex;
-    /// The channel's address (the lock order key).
-    fn chan_addr(&self) -> usize;
+    /// The channel's lock, or null for a nil channel (whose case takes no
+    /// part in the select). The lock is a field of the channel object, so
+    /// its address orders channels as their own addresses do: it is the
+    /// lock order key (Go sorts by the channel's address). Valid as long as
+    /// the case (which borrows the channel) lives.
+    fn lock(&self) -> *const Mutex;
     /// Whether this is a send.
     fn is_send(&self) -> bool;
     /// Tries to complete now; lock held. Records the outcome in the case.
@@ -97,10 +200,18 @@ pub trait SelectCase {
     /// The case fired through its sudog (after the wake-up): record the
     /// outcome (`success` false: the channel was closed).
     fn woken(&mut self, success: bool);
-    /// Whether this case is the one the select chose.
-    fn fired(&self) -> bool;
-    /// The address of this case's sudog (valid after `enqueue`).
+    /// The address of this case's sudog (meaningful after `enqueue`).
     fn sudog_addr(&self) -> *mut Sudog;
+}
+
+/// The channel of a case that takes part in the select. Only called by
+/// [`selectgo`], which leaves nil cases out.
+#[inline(always)]
+fn live<T>(c: Option<&Hchan<T>>) -> &Hchan<T> {
+    match c {
+        Some(c) => c,
+        None => unreachable!("select: a nil case took part"),
+    }
 }
 
 /// What a receive case got.
@@ -112,40 +223,47 @@ enum RecvState {
     Taken,
 }
 
-/// A receive case: `recv(c) -> v`. After the select, [`RecvCase::take`]
-/// gives `Some(v)` or `None` (closed and drained).
+/// A receive case: `recv(c) -> v`. After the select, [`RecvCase::result`]
+/// says whether it fired and what it got.
 pub struct RecvCase<'a, T: Send> {
-    c: &'a Hchan<T>,
+    /// None: a nil channel.
+    c: Option<&'a Hchan<T>>,
     /// Written by a peer (through the sudog's `elem`) while we are parked,
     /// hence in an UnsafeCell, as is the sudog the peer updates.
     slot: UnsafeCell<MaybeUninit<T>>,
-    sg: UnsafeCell<Sudog>,
+    /// Initialised by `enqueue` (the fast path never builds it).
+    sg: UnsafeCell<MaybeUninit<Sudog>>,
     state: RecvState,
 }
 
 impl<'a, T: Send> RecvCase<'a, T> {
-    /// A receive from `c`.
-    pub fn new(c: &'a Chan<T>) -> Self {
+    /// A receive from `h` (a nil channel if `h` gives none).
+    #[inline]
+    pub fn new<H: SelectRecv<Elem = T> + ?Sized>(h: &'a H) -> Self {
         RecvCase {
-            c: c.hchan(),
+            c: h.recv_chan(),
             slot: UnsafeCell::new(MaybeUninit::uninit()),
-            sg: UnsafeCell::new(Sudog::new(ptr::null_mut(), ptr::null_mut(), ptr::null())),
+            sg: UnsafeCell::new(MaybeUninit::uninit()),
             state: RecvState::Pending,
         }
     }
 
-    /// The received value (`None`: the channel was closed). Panics if this
-    /// case did not fire or was already taken.
-    pub fn take(&mut self) -> Option<T> {
+    /// `None` if this case did not fire; else `Some` of what it received:
+    /// `Some(v)`, or `None` when the channel was closed (Go's `ok == false`).
+    #[inline]
+    pub fn result(&mut self) -> Option<Option<T>> {
         match self.state {
+            RecvState::Pending | RecvState::Taken => None,
             RecvState::Value => {
                 self.state = RecvState::Taken;
                 // SAFETY: state Value means the slot holds a moved-in value,
                 // now moved out exactly once.
-                Some(unsafe { self.slot.get_mut().assume_init_read() })
+                Some(Some(unsafe { self.slot.get_mut().assume_init_read() }))
             }
-            RecvState::Closed => None,
-            s => panic!("select: take() on a receive case in state {s:?}"),
+            RecvState::Closed => {
+                self.state = RecvState::Taken;
+                Some(None)
+            }
         }
     }
 }
@@ -160,18 +278,16 @@ impl<T: Send> Drop for RecvCase<'_, T> {
 }
 
 impl<T: Send> SelectCase for RecvCase<'_, T> {
-    fn lock(&self) -> &Mutex {
-        &self.c.lock
-    }
-    fn chan_addr(&self) -> usize {
-        self.c.addr()
+    #[inline]
+    fn lock(&self) -> *const Mutex {
+        self.c.map_or(ptr::null(), |c| &c.lock)
     }
     fn is_send(&self) -> bool {
         false
     }
     unsafe fn try_locked(&mut self) -> Attempt {
         // SAFETY: the caller holds the channel lock; slot is ours.
-        let r = unsafe { self.c.try_recv_locked(self.slot.get()) };
+        let r = unsafe { live(self.c).try_recv_locked(self.slot.get()) };
         match r {
             Attempt::Done(_) => self.state = RecvState::Value,
             Attempt::Closed => self.state = RecvState::Closed,
@@ -180,19 +296,25 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
         r
     }
     unsafe fn enqueue(&mut self, gp: *mut G) -> *mut Sudog {
-        let sg = self.sg.get();
+        let c = live(self.c);
+        let sg = self.sg.get() as *mut Sudog;
         // SAFETY: no one sees the sudog before it is queued; lock held; the
         // case (and so sg) stays put until unqueued.
         unsafe {
-            *sg = Sudog::new(gp, self.slot.get() as *mut u8, self.c.addr() as *const u8);
+            sg.write(Sudog::new(
+                gp,
+                self.slot.get() as *mut u8,
+                c.addr() as *const u8,
+            ));
             (*sg).is_select = true;
-            self.c.st().recvq.enqueue(sg);
+            c.st().recvq.enqueue(sg);
         }
         sg
     }
     unsafe fn unqueue(&mut self) {
-        // SAFETY: lock held; sg is in recvq or in no queue.
-        unsafe { self.c.st().recvq.remove(self.sg.get()) };
+        // SAFETY: lock held; sg was built by enqueue and is in recvq or in
+        // no queue.
+        unsafe { live(self.c).st().recvq.remove(self.sg.get() as *mut Sudog) };
     }
     fn woken(&mut self, success: bool) {
         self.state = if success {
@@ -201,40 +323,42 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
             RecvState::Closed
         };
     }
-    fn fired(&self) -> bool {
-        self.state != RecvState::Pending
-    }
     fn sudog_addr(&self) -> *mut Sudog {
-        self.sg.get()
+        self.sg.get() as *mut Sudog
     }
 }
 
 /// A send case: `send(c, v)`. If another case fires, `v` is dropped.
 pub struct SendCase<'a, T: Send> {
-    c: &'a Hchan<T>,
+    /// None: a nil channel.
+    c: Option<&'a Hchan<T>>,
     /// Read by a peer (through the sudog's `elem`) while we are parked.
     value: UnsafeCell<MaybeUninit<T>>,
-    sg: UnsafeCell<Sudog>,
+    /// Initialised by `enqueue` (the fast path never builds it).
+    sg: UnsafeCell<MaybeUninit<Sudog>>,
     /// The value is still ours (not sent).
     owned: bool,
     fired: bool,
 }
 
 impl<'a, T: Send> SendCase<'a, T> {
-    /// A send of `v` on `c`.
-    pub fn new(c: &'a Chan<T>, v: T) -> Self {
+    /// A send of `v` on `h` (a nil channel if `h` gives none).
+    #[inline]
+    pub fn new<H: SelectSend<Elem = T> + ?Sized>(h: &'a H, v: T) -> Self {
         SendCase {
-            c: c.hchan(),
+            c: h.send_chan(),
             value: UnsafeCell::new(MaybeUninit::new(v)),
-            sg: UnsafeCell::new(Sudog::new(ptr::null_mut(), ptr::null_mut(), ptr::null())),
+            sg: UnsafeCell::new(MaybeUninit::uninit()),
             owned: true,
             fired: false,
         }
     }
 
-    /// Nothing to take from a send; here so that `select!` treats both
-    /// kinds alike.
-    pub fn take(&mut self) {}
+    /// `Some(())` if this case fired (the value was sent).
+    #[inline]
+    pub fn result(&mut self) -> Option<()> {
+        self.fired.then_some(())
+    }
 }
 
 impl<T: Send> Drop for SendCase<'_, T> {
@@ -247,18 +371,16 @@ impl<T: Send> Drop for SendCase<'_, T> {
 }
 
 impl<T: Send> SelectCase for SendCase<'_, T> {
-    fn lock(&self) -> &Mutex {
-        &self.c.lock
-    }
-    fn chan_addr(&self) -> usize {
-        self.c.addr()
+    #[inline]
+    fn lock(&self) -> *const Mutex {
+        self.c.map_or(ptr::null(), |c| &c.lock)
     }
     fn is_send(&self) -> bool {
         true
     }
     unsafe fn try_locked(&mut self) -> Attempt {
         // SAFETY: the caller holds the channel lock; the value is initialised.
-        let r = unsafe { self.c.try_send_locked(self.value.get()) };
+        let r = unsafe { live(self.c).try_send_locked(self.value.get()) };
         if let Attempt::Done(_) = r {
             self.owned = false;
             self.fired = true;
@@ -266,19 +388,25 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         r
     }
     unsafe fn enqueue(&mut self, gp: *mut G) -> *mut Sudog {
-        let sg = self.sg.get();
+        let c = live(self.c);
+        let sg = self.sg.get() as *mut Sudog;
         // SAFETY: no one sees the sudog before it is queued; lock held; the
         // case (and so sg) stays put until unqueued.
         unsafe {
-            *sg = Sudog::new(gp, self.value.get() as *mut u8, self.c.addr() as *const u8);
+            sg.write(Sudog::new(
+                gp,
+                self.value.get() as *mut u8,
+                c.addr() as *const u8,
+            ));
             (*sg).is_select = true;
-            self.c.st().sendq.enqueue(sg);
+            c.st().sendq.enqueue(sg);
         }
         sg
     }
     unsafe fn unqueue(&mut self) {
-        // SAFETY: lock held; sg is in sendq or in no queue.
-        unsafe { self.c.st().sendq.remove(self.sg.get()) };
+        // SAFETY: lock held; sg was built by enqueue and is in sendq or in
+        // no queue.
+        unsafe { live(self.c).st().sendq.remove(self.sg.get() as *mut Sudog) };
     }
     fn woken(&mut self, success: bool) {
         // success: a receiver moved the value out. Otherwise the channel was
@@ -286,43 +414,52 @@ impl<T: Send> SelectCase for SendCase<'_, T> {
         self.owned = !success;
         self.fired = true;
     }
-    fn fired(&self) -> bool {
-        self.fired
-    }
     fn sudog_addr(&self) -> *mut Sudog {
-        self.sg.get()
+        self.sg.get() as *mut Sudog
     }
 }
 
-/// Case indices for the two orders, on the stack for small selects.
+/// Selects with at most this many cases keep their orders and locks on
+/// the stack.
 const INLINE_CASES: usize = 32;
 
-/// Locks every case's channel in lock order, each channel once.
-fn sellock(cases: &[&mut dyn SelectCase], lockorder: &[u16]) {
-    let mut last = 0usize;
+/// Locks every case's channel in lock order, each channel once (a channel
+/// named by several cases is adjacent to itself in lock order).
+///
+/// # Safety
+/// `locks[i]` is the live lock of case `i`'s channel for every `i` in
+/// `lockorder`.
+unsafe fn sellock(locks: &[*const Mutex], lockorder: &[u16]) {
+    let mut last: *const Mutex = ptr::null();
     for &o in lockorder {
-        let c = &cases[o as usize];
-        if c.chan_addr() != last {
-            last = c.chan_addr();
-            c.lock().lock();
+        let l = locks[o as usize];
+        if l != last {
+            last = l;
+            // SAFETY: live (the caller's contract).
+            unsafe { (*l).lock() };
         }
     }
 }
 
 /// Unlocks in reverse lock order, each channel once.
-fn selunlock(cases: &[&mut dyn SelectCase], lockorder: &[u16]) {
-    for i in (0..lockorder.len()).rev() {
-        let c = &cases[lockorder[i] as usize];
-        if i > 0 && c.chan_addr() == cases[lockorder[i - 1] as usize].chan_addr() {
-            continue;
+///
+/// # Safety
+/// As [`sellock`], and every lock is held by us.
+unsafe fn selunlock(locks: &[*const Mutex], lockorder: &[u16]) {
+    let mut last: *const Mutex = ptr::null();
+    for &o in lockorder.iter().rev() {
+        let l = locks[o as usize];
+        if l != last {
+            last = l;
+            // SAFETY: live and held (the caller's contract).
+            unsafe { (*l).unlock() };
         }
-        c.lock().unlock();
     }
 }
 
 /// What `selparkcommit` needs, on the selecting G's stack.
-struct SelPark<'s, 'c> {
-    cases: &'s [&'c mut dyn SelectCase],
+struct SelPark<'s> {
+    locks: &'s [*const Mutex],
     lockorder: &'s [u16],
 }
 
@@ -335,19 +472,17 @@ unsafe fn selparkcommit(_gp: *mut G, arg: *mut u8) -> bool {
     // until the G gets every lock back (see the module comment), which is
     // after our last unlock below.
     unsafe {
-        let sp = &*(arg as *const SelPark<'_, '_>);
+        let sp = &*(arg as *const SelPark<'_>);
         let mut pending: *const Mutex = ptr::null();
-        let mut pending_addr = 0usize;
-        for i in (0..sp.lockorder.len()).rev() {
-            let c = &sp.cases[sp.lockorder[i] as usize];
-            if c.chan_addr() == pending_addr {
+        for &o in sp.lockorder.iter().rev() {
+            let l = sp.locks[o as usize];
+            if l == pending {
                 continue;
             }
             if !pending.is_null() {
                 (*pending).unlock();
             }
-            pending = c.lock();
-            pending_addr = c.chan_addr();
+            pending = l;
         }
         if !pending.is_null() {
             (*pending).unlock();
@@ -359,7 +494,8 @@ unsafe fn selparkcommit(_gp: *mut G, arg: *mut u8) -> bool {
 /// Go's `selectgo`: runs the select over `cases`. With `block == false`
 /// (there is a `default`) it returns `None` when no case is ready; otherwise
 /// it waits, and returns the index of the case that fired (that case's
-/// [`SelectCase::fired`] is true). An empty blocking select parks forever.
+/// `result()` is `Some`). Cases on nil channels take no part; a blocking
+/// select with no cases, or only nil ones, parks forever.
 ///
 /// Panics with "send on closed channel" if the chosen case is a send on a
 /// closed channel.
@@ -377,33 +513,77 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
     }
     assert!(n <= u16::MAX as usize, "select: too many cases");
 
-    let (mut poll_inline, mut lock_inline) = ([0u16; INLINE_CASES], [0u16; INLINE_CASES]);
-    let (mut poll_heap, mut lock_heap);
-    let (pollorder, lockorder): (&mut [u16], &mut [u16]) = if n <= INLINE_CASES {
-        (&mut poll_inline[..n], &mut lock_inline[..n])
-    } else {
-        poll_heap = vec![0u16; n];
-        lock_heap = vec![0u16; n];
-        (&mut poll_heap[..], &mut lock_heap[..])
-    };
+    let mut poll_inline = [0u16; INLINE_CASES];
+    let mut lock_inline = [0u16; INLINE_CASES];
+    let mut locks_inline = [ptr::null::<Mutex>(); INLINE_CASES];
+    let (mut poll_heap, mut lock_heap, mut locks_heap);
+    let (pollorder, lockorder, locks): (&mut [u16], &mut [u16], &mut [*const Mutex]) =
+        if n <= INLINE_CASES {
+            (
+                &mut poll_inline[..n],
+                &mut lock_inline[..n],
+                &mut locks_inline[..n],
+            )
+        } else {
+            poll_heap = vec![0u16; n];
+            lock_heap = vec![0u16; n];
+            locks_heap = vec![ptr::null::<Mutex>(); n];
+            (&mut poll_heap[..], &mut lock_heap[..], &mut locks_heap[..])
+        };
 
-    // Random poll order (inside-out Fisher-Yates, as Go).
-    for i in 0..n {
-        let j = fastrandn(i as u32 + 1) as usize;
-        pollorder[i] = pollorder[j];
+    // Random poll order (inside-out Fisher-Yates, as Go), leaving out the
+    // cases on nil channels: they take no part in the select. Each case's
+    // lock (its channel, its lock order key) is read once, here.
+    let mut norder = 0;
+    for (i, c) in cases.iter().enumerate() {
+        let l = c.lock();
+        if l.is_null() {
+            continue;
+        }
+        locks[i] = l;
+        let j = fastrandn(norder as u32 + 1) as usize;
+        pollorder[norder] = pollorder[j];
         pollorder[j] = i as u16;
+        norder += 1;
     }
-    // Lock order: by channel address, starting from the poll order (as Go,
-    // "to permute cases on the same channel"). Pass 2 queues the cases in
-    // lock order, so the cases that share a channel are queued on it in a
-    // random order and a peer wakes a random one of them; starting from the
+    let (pollorder, lockorder) = (&pollorder[..norder], &mut lockorder[..norder]);
+    let locks: &[*const Mutex] = locks;
+    if norder == 0 {
+        if !block {
+            return None;
+        }
+        // Every channel is nil: nothing can ever fire (Go parks the same).
+        gopark(None, ptr::null_mut(), WaitReason::Select);
+        unreachable!("select over nil channels woke up");
+    }
+    // Lock order: by channel, starting from the poll order (as Go, "to
+    // permute cases on the same channel"). Pass 2 queues the cases in lock
+    // order, so the cases that share a channel are queued on it in a random
+    // order and a peer wakes a random one of them; starting from the
     // identity would always wake the first in source order. The sort only
     // compares keys, so cases with equal keys end up in an order that is a
     // fixed function of their starting positions: uniformly random.
     lockorder.copy_from_slice(pollorder);
-    lockorder.sort_unstable_by_key(|&i| cases[i as usize].chan_addr());
+    if norder <= INLINE_CASES {
+        // Insertion sort: no call, and few compares for the usual handful.
+        for k in 1..norder {
+            let o = lockorder[k];
+            let key = locks[o as usize];
+            let mut j = k;
+            while j > 0 && locks[lockorder[j - 1] as usize] > key {
+                lockorder[j] = lockorder[j - 1];
+                j -= 1;
+            }
+            lockorder[j] = o;
+        }
+    } else {
+        lockorder.sort_unstable_by_key(|&i| locks[i as usize]);
+    }
+    let lockorder: &[u16] = lockorder;
 
-    sellock(cases, lockorder);
+    // SAFETY (every sellock/selunlock below): locks[i] for i in lockorder
+    // are the locks of the channels the cases borrow, alive for this call.
+    unsafe { sellock(locks, lockorder) };
 
     // Pass 1: is any case ready?
     for &i in pollorder.iter() {
@@ -412,14 +592,16 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
         match unsafe { cases[i].try_locked() } {
             Attempt::WouldBlock => continue,
             Attempt::Done(gp) => {
-                selunlock(cases, lockorder);
+                // SAFETY: as sellock above; we hold every lock.
+                unsafe { selunlock(locks, lockorder) };
                 if !gp.is_null() {
                     goready(gp);
                 }
                 return Some(i);
             }
             Attempt::Closed => {
-                selunlock(cases, lockorder);
+                // SAFETY: as above.
+                unsafe { selunlock(locks, lockorder) };
                 if cases[i].is_send() {
                     panic!("send on closed channel");
                 }
@@ -429,7 +611,8 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
     }
 
     if !block {
-        selunlock(cases, lockorder);
+        // SAFETY: as above.
+        unsafe { selunlock(locks, lockorder) };
         return None;
     }
 
@@ -446,16 +629,17 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
         }
         (*gp).param = ptr::null_mut();
         (*gp).waiting = head as *mut u8;
-        let sp = SelPark { cases, lockorder };
+        let sp = SelPark { locks, lockorder };
         gopark(
             Some(selparkcommit),
-            &sp as *const SelPark<'_, '_> as *mut u8,
+            &sp as *const SelPark<'_> as *mut u8,
             WaitReason::Select,
         );
     }
 
     // Pass 3: woken by the peer that won `selectdone`.
-    sellock(cases, lockorder);
+    // SAFETY: as above.
+    unsafe { sellock(locks, lockorder) };
     // SAFETY: gp is us; all locks held, so no peer touches our sudogs.
     let casi = unsafe {
         let fired = (*gp).param as *mut Sudog;
@@ -474,7 +658,8 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
         }
         casi
     };
-    selunlock(cases, lockorder);
+    // SAFETY: as above.
+    unsafe { selunlock(locks, lockorder) };
     let (i, success) = casi.expect("select: woken with no case fired");
     cases[i].woken(success);
     if cases[i].is_send() && !success {
@@ -505,8 +690,9 @@ macro_rules! select {
     };
 }
 
-/// Parses `select!` cases one at a time (each step mints a fresh hygienic
-/// `__case` identifier for its case).
+/// Parses `select!` cases one at a time. Each step mints fresh hygienic
+/// identifiers for its case: `__chan` (a reference to the operand),
+/// `__case` (the case object) and `__out` (what the case got).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_munch {
@@ -514,36 +700,36 @@ macro_rules! __select_munch {
         $crate::__select_expand!([$($c)*] [$($d)*])
     };
     ([$($c:tt)*] [$($d:tt)*] recv($ch:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::RecvCase::new(&$ch)) ($p) $body]] [$($d)*] $($rest)*)
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::RecvCase::new(__chan)) ($p) $body]] [$($d)*] $($rest)*)
     };
     ([$($c:tt)*] [$($d:tt)*] recv($ch:expr) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::RecvCase::new(&$ch)) ($p) $body]] [$($d)*] $($rest)*)
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::RecvCase::new(__chan)) ($p) $body]] [$($d)*] $($rest)*)
     };
     ([$($c:tt)*] [$($d:tt)*] recv($ch:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::RecvCase::new(&$ch)) ($p) { $body }]] [$($d)*] $($rest)*)
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::RecvCase::new(__chan)) ($p) { $body }]] [$($d)*] $($rest)*)
     };
     ([$($c:tt)*] [$($d:tt)*] recv($ch:expr) -> $p:pat => $body:expr) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::RecvCase::new(&$ch)) ($p) { $body }]] [$($d)*])
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::RecvCase::new(__chan)) ($p) { $body }]] [$($d)*])
     };
     ([$($c:tt)*] [$($d:tt)*] send($ch:expr, $v:expr) => $body:block, $($rest:tt)*) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::SendCase::new(&$ch, $v)) (()) $body]] [$($d)*] $($rest)*)
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::SendCase::new(__chan, $v)) (()) $body]] [$($d)*] $($rest)*)
     };
     ([$($c:tt)*] [$($d:tt)*] send($ch:expr, $v:expr) => $body:block $($rest:tt)*) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::SendCase::new(&$ch, $v)) (()) $body]] [$($d)*] $($rest)*)
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::SendCase::new(__chan, $v)) (()) $body]] [$($d)*] $($rest)*)
     };
     ([$($c:tt)*] [$($d:tt)*] send($ch:expr, $v:expr) => $body:expr, $($rest:tt)*) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::SendCase::new(&$ch, $v)) (()) { $body }]] [$($d)*] $($rest)*)
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::SendCase::new(__chan, $v)) (()) { $body }]] [$($d)*] $($rest)*)
     };
     ([$($c:tt)*] [$($d:tt)*] send($ch:expr, $v:expr) => $body:expr) => {
-        $crate::__select_munch!(
-            [$($c)* [__case ($crate::select::SendCase::new(&$ch, $v)) (()) { $body }]] [$($d)*])
+        $crate::__select_munch!([$($c)* [__chan __case __out (&$ch)
+            ($crate::select::SendCase::new(__chan, $v)) (()) { $body }]] [$($d)*])
     };
     ([$($c:tt)*] [] default => $body:block, $($rest:tt)*) => {
         $crate::__select_munch!([$($c)*] [$body] $($rest)*)
@@ -559,28 +745,42 @@ macro_rules! __select_munch {
     };
 }
 
-/// Expands the parsed cases of `select!`.
+/// Expands the parsed cases of `select!`. The operands are evaluated once,
+/// in source order (each channel, then a send's value), into the inner
+/// block, which runs `selectgo` and moves each case's result out; the
+/// operands' borrows and temporaries end with that block, so the bodies
+/// may reassign the channel variables.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_expand {
-    ([$([$id:ident ($ctor:expr) ($p:pat) $body:block])*] []) => {{
-        $( let mut $id = $ctor; )*
-        {
+    ([] []) => {{
+        $crate::select::selectgo(&mut [], true);
+        unreachable!("select (no cases) returned")
+    }};
+    ([] [$def:block]) => {{
+        $crate::select::selectgo(&mut [], false);
+        $def
+    }};
+    ([$([$chan:ident $case:ident $out:ident ($cref:expr) ($ctor:expr) ($p:pat) $body:block])*] []) => {{
+        let ($($out,)*) = {
+            $( let $chan = $cref; let mut $case = $ctor; )*
             let __cases: &mut [&mut dyn $crate::select::SelectCase] =
-                &mut [$( &mut $id as &mut dyn $crate::select::SelectCase ),*];
+                &mut [$( &mut $case as &mut dyn $crate::select::SelectCase ),*];
             $crate::select::selectgo(__cases, true);
-        }
-        $( if $crate::select::SelectCase::fired(&$id) { let $p = $id.take(); $body } else )*
+            ($( $case.result(), )*)
+        };
+        $( if let ::core::option::Option::Some(__v) = $out { let $p = __v; $body } else )*
         { unreachable!("select: no case fired") }
     }};
-    ([$([$id:ident ($ctor:expr) ($p:pat) $body:block])*] [$def:block]) => {{
-        $( let mut $id = $ctor; )*
-        {
+    ([$([$chan:ident $case:ident $out:ident ($cref:expr) ($ctor:expr) ($p:pat) $body:block])*] [$def:block]) => {{
+        let ($($out,)*) = {
+            $( let $chan = $cref; let mut $case = $ctor; )*
             let __cases: &mut [&mut dyn $crate::select::SelectCase] =
-                &mut [$( &mut $id as &mut dyn $crate::select::SelectCase ),*];
+                &mut [$( &mut $case as &mut dyn $crate::select::SelectCase ),*];
             $crate::select::selectgo(__cases, false);
-        }
-        $( if $crate::select::SelectCase::fired(&$id) { let $p = $id.take(); $body } else )*
+            ($( $case.result(), )*)
+        };
+        $( if let ::core::option::Option::Some(__v) = $out { let $p = __v; $body } else )*
         $def
     }};
 }
