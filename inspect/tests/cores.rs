@@ -1,6 +1,6 @@
 //! The inspection core without gdb, on core files that the fixture builder
 //! writes once: `parked 20` of our runtime (debug and release builds) and
-//! its Go twin (the seed's `-N -l` build, a plain optimised build, a PIE and
+//! its Go twin (the `-N -l` debugging build, a plain optimised build, a PIE and
 //! a cgo program), each stopped in `main.ready` with 20 goroutines parked in
 //! a channel receive.
 

@@ -20,7 +20,7 @@ pub const GO_PARKED: &str = include_str!("go/parked.go");
 /// How a Go fixture is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GoBuild {
-    /// `go build -gcflags "-N -l"`: the seed's recipe (no optimisation, no inlining).
+    /// `go build -gcflags "-N -l"`: the debugging build (no optimisation, no inlining).
     NoOpt,
     /// A plain `go build` (optimised, inlined).
     Plain,
