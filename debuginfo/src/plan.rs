@@ -64,6 +64,25 @@ pub struct StepSpec {
     pub optional: bool,
     /// What the step does.
     pub what: &'static str,
+    /// The same in Chinese, for `gdbx tour --lang zh` ("" falls back to `what`).
+    #[serde(skip)]
+    pub what_zh: &'static str,
+}
+
+impl StepSpec {
+    /// The step with its Chinese `what`.
+    const fn zh(self, what_zh: &'static str) -> StepSpec {
+        StepSpec { what_zh, ..self }
+    }
+
+    /// `what` in Chinese when `zh` and translated, else in English.
+    pub fn what_in(&self, zh: bool) -> &'static str {
+        if zh && !self.what_zh.is_empty() {
+            self.what_zh
+        } else {
+            self.what
+        }
+    }
 }
 
 /// An ordered list of steps.
@@ -82,6 +101,7 @@ const fn chain(name: &'static str, what: &'static str) -> StepSpec {
         after: None,
         optional: false,
         what,
+        what_zh: "",
     }
 }
 
@@ -94,6 +114,7 @@ const fn background(name: &'static str, thread: ThreadReq, what: &'static str) -
         after: Some("runtime.main"),
         optional: true,
         what,
+        what_zh: "",
     }
 }
 
@@ -101,7 +122,8 @@ const SYSMON: StepSpec = background(
     "runtime.sysmon",
     ThreadReq::Own,
     "system monitor on its own thread (no P)",
-);
+)
+.zh("系统监控，运行在自己的线程上（没有 P）");
 
 impl Plan {
     /// The runtime's bootstrap sequence (14 steps) plus sysmon and the scavenger (optional, after `runtime.main`).
@@ -112,29 +134,39 @@ impl Plan {
                 chain(
                     "_rt0_amd64_linux",
                     "ELF entry point (asm); hands off to libc's start-up",
-                ),
-                chain("main", "the C main that libc calls; jumps to _rt0_amd64"),
-                chain("_rt0_amd64", "g0's stack bounds, CPU info, TLS"),
-                chain("runtime.check", "sizes of primitive types, CAS, TLS work"),
-                chain("runtime.args", "saves argc/argv"),
-                chain("runtime.osinit", "ncpu, page size"),
-                chain("runtime.hashinit", "random hash seed from the kernel"),
-                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps"),
-                chain("runtime.newproc", "queues the G that will run runtime.main"),
-                chain("runtime.mstart", "starts this M; enters runtime.schedule"),
+                )
+                .zh("ELF 入口（汇编）；交给 libc 的启动代码"),
+                chain("main", "the C main that libc calls; jumps to _rt0_amd64")
+                    .zh("libc 调用的 C main；跳到 _rt0_amd64"),
+                chain("_rt0_amd64", "g0's stack bounds, CPU info, TLS")
+                    .zh("设置 g0 的栈边界、CPU 信息、本地线程存储（TLS）"),
+                chain("runtime.check", "sizes of primitive types, CAS, TLS work")
+                    .zh("检查基本类型的大小、CAS 操作和 TLS 是否正常"),
+                chain("runtime.args", "saves argc/argv").zh("保存 argc/argv"),
+                chain("runtime.osinit", "ncpu, page size").zh("CPU 个数（ncpu）、物理页大小"),
+                chain("runtime.hashinit", "random hash seed from the kernel")
+                    .zh("从内核获得随机哈希种子"),
+                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps")
+                    .zh("内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P"),
+                chain("runtime.newproc", "queues the G that will run runtime.main")
+                    .zh("新建将运行 runtime.main 的 G，放入就绪队列"),
+                chain("runtime.mstart", "starts this M; enters runtime.schedule")
+                    .zh("启动本 M；进入 runtime.schedule"),
                 chain(
                     "runtime.main",
                     "on the main G: starts sysmon and the scavenger",
-                ),
-                chain("main.init", "the program's init"),
-                chain("main.main", "the program's main"),
-                chain("runtime.exit", "exit status to the kernel"),
+                )
+                .zh("在主 G 上：启动 sysmon 和 scavenger"),
+                chain("main.init", "the program's init").zh("程序的 init"),
+                chain("main.main", "the program's main").zh("程序的 main"),
+                chain("runtime.exit", "exit status to the kernel").zh("把退出状态交给内核"),
                 SYSMON,
                 background(
                     "runtime.scavenger",
                     ThreadReq::Goroutine,
                     "returns unused memory to the OS (a goroutine)",
-                ),
+                )
+                .zh("把不再使用的内存归还给操作系统（一个 goroutine）"),
             ],
         }
     }
@@ -145,31 +177,39 @@ impl Plan {
         Plan {
             kind: PlanKind::Go,
             steps: vec![
-                chain("_rt0_amd64_linux", "ELF entry point (asm)"),
-                chain("_rt0_amd64", "common amd64 entry (asm)"),
+                chain("_rt0_amd64_linux", "ELF entry point (asm)").zh("ELF 入口（汇编）"),
+                chain("_rt0_amd64", "common amd64 entry (asm)").zh("amd64 的公共入口（汇编）"),
                 chain(
                     "runtime.rt0_go",
                     "g0's stack, CPU info, TLS; calls the steps below",
-                ),
-                chain("runtime.check", "sizes of primitive types, CAS, TLS work"),
-                chain("runtime.args", "saves argc/argv"),
-                chain("runtime.osinit", "ncpu, page size"),
-                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps"),
+                )
+                .zh("g0 的栈、CPU 信息、TLS；依次调用下面的步骤"),
+                chain("runtime.check", "sizes of primitive types, CAS, TLS work")
+                    .zh("检查基本类型的大小、CAS 操作和 TLS 是否正常"),
+                chain("runtime.args", "saves argc/argv").zh("保存 argc/argv"),
+                chain("runtime.osinit", "ncpu, page size").zh("CPU 个数（ncpu）、物理页大小"),
+                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps")
+                    .zh("内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P"),
                 chain(
                     "runtime.alginit",
                     "hash seeds (Go's hashinit became alginit), from schedinit",
-                ),
-                chain("runtime.newproc", "queues the G that will run runtime.main"),
-                chain("runtime.mstart", "starts this M; enters schedule"),
-                chain("runtime.main", "on the main G: starts sysmon, gcenable"),
-                chain("main.main", "the program's main"),
-                chain("runtime.exit", "exit status to the kernel"),
+                )
+                .zh("哈希种子（hashinit 在 Go 1.19 中改名为 alginit），由 schedinit 调用"),
+                chain("runtime.newproc", "queues the G that will run runtime.main")
+                    .zh("新建将运行 runtime.main 的 G，放入就绪队列"),
+                chain("runtime.mstart", "starts this M; enters schedule")
+                    .zh("启动本 M；进入 schedule"),
+                chain("runtime.main", "on the main G: starts sysmon, gcenable")
+                    .zh("在主 G 上：启动 sysmon，gcenable"),
+                chain("main.main", "the program's main").zh("程序的 main"),
+                chain("runtime.exit", "exit status to the kernel").zh("把退出状态交给内核"),
                 SYSMON,
                 background(
                     "runtime.bgscavenge",
                     ThreadReq::Goroutine,
                     "background scavenger goroutine",
-                ),
+                )
+                .zh("后台的 scavenger goroutine"),
             ],
         }
     }
@@ -422,6 +462,18 @@ mod tests {
         assert_eq!(names[0], "_rt0_amd64_linux");
         assert_eq!(names[6], "runtime.hashinit");
         assert_eq!(names[13], "runtime.exit");
+    }
+
+    #[test]
+    fn every_step_says_what_it_does_in_english_and_chinese() {
+        for plan in [Plan::ours(), Plan::go()] {
+            for s in &plan.steps {
+                assert!(!s.what.is_empty(), "{}: no what", s.name);
+                assert!(!s.what_zh.is_empty(), "{}: no what_zh", s.name);
+                assert_eq!(s.what_in(true), s.what_zh);
+                assert_eq!(s.what_in(false), s.what);
+            }
+        }
     }
 
     #[test]
