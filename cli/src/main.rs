@@ -14,9 +14,11 @@
 mod gdb;
 mod interactive;
 mod mi;
+mod outcome;
 mod pty;
 mod report;
 mod run;
+mod verdict;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use debuginfo::Binary;
@@ -270,7 +272,7 @@ fn break_bootstrap(
         Some(b) => b,
         None => bundled_hello()?,
     };
-    let (bin, res) = load(&binary, plan)?;
+    let (_, res) = load(&binary, plan)?;
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&binary)
@@ -302,10 +304,9 @@ fn break_bootstrap(
         args,
         gdb,
         timeout: Duration::from_secs(timeout),
-        sink,
     };
-    let outcome = run::run(&res, bin.entry(), bin.is_pie(), opts);
-    let verdict = run::judge(&res, &outcome);
+    let outcome = run::run(&res, &opts, sink);
+    let verdict = verdict::judge(&res, &outcome);
     match format {
         RunFormat::Text => {
             println!();

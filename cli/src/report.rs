@@ -1,7 +1,8 @@
 //! Rendering: the plan table (`gdbx symbols` and the head of
 //! `break-bootstrap`), the hits and verdict, JSON and JUnit XML.
 
-use crate::run::{Hit, Problem, RunOutcome, Verdict};
+use crate::outcome::{Hit, ProgramExit, RunOutcome};
+use crate::verdict::{Problem, Verdict};
 use debuginfo::plan::{Resolution, ResolvedStep, ThreadReq};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -267,7 +268,7 @@ pub struct JsonReport<'a> {
 pub struct ProgramJson<'a> {
     /// Exit information.
     #[serde(flatten)]
-    pub exit: &'a crate::run::ProgramExit,
+    pub exit: &'a ProgramExit,
     /// Its output (last 64 KiB).
     pub output: &'a str,
     /// Wall time under gdb.

@@ -1,5 +1,5 @@
 //! `break-bootstrap`'s engine: run the program under gdb/MI with a one-shot
-//! breakpoint at every resolved step, record each hit, then judge the order.
+//! breakpoint at every resolved step and record each hit.
 //!
 //! The sequence: `starti` (the program exists, nothing of it has run), the
 //! load bias for a PIE from `/proc/PID/auxv` (`AT_ENTRY - e_entry`), one
@@ -7,12 +7,18 @@
 //! `-exec-continue` until the program exits. One-shot breakpoints mean each
 //! step is recorded at its first call (later `newproc`s or Go's restart of a
 //! function after stack growth do not stop the program again).
+//!
+//! [`Session`] is that sequence as a value: [`Session::start`] gets the
+//! program to its first instruction, [`Session::break_at_steps`] places the
+//! breakpoints, [`Session::next_event`] runs to the next step, signal or
+//! exit. [`run`] drives it to the end for `break-bootstrap`; the judgement
+//! is [`crate::verdict`]'s.
 
 use crate::gdb::{Gdb, GdbError};
 use crate::mi::{Kind, Record, Stream, Value, quote};
+use crate::outcome::{Hit, RunOutcome};
 use crate::pty::{Pty, Sink};
-use debuginfo::plan::{Resolution, ThreadReq};
-use serde::Serialize;
+use debuginfo::plan::Resolution;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -27,68 +33,6 @@ pub struct RunOptions {
     pub gdb: PathBuf,
     /// Kill everything after this long.
     pub timeout: Duration,
-    /// Where the program's output goes.
-    pub sink: Sink,
-}
-
-/// One breakpoint hit.
-#[derive(Debug, Clone, Serialize)]
-pub struct Hit {
-    /// 1-based order of the hit.
-    pub order: usize,
-    /// The plan step.
-    pub step: String,
-    /// gdb's thread number.
-    pub thread: u32,
-    /// The OS thread id.
-    pub lwp: Option<u32>,
-    /// Whether it is the process's main thread.
-    pub main_thread: bool,
-    /// The function gdb reports.
-    pub func: Option<String>,
-    /// file:line gdb reports (or the resolved one for code without line info).
-    pub file: Option<String>,
-    /// The line.
-    pub line: Option<u32>,
-    /// The run-time address (file address + bias).
-    pub address: String,
-    /// Milliseconds since the program started.
-    pub time_ms: f64,
-}
-
-/// How the program ended.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ProgramExit {
-    /// Its pid.
-    pub pid: Option<u32>,
-    /// Exit status, when it exited.
-    pub exit_code: Option<i32>,
-    /// The signal that killed it.
-    pub signal: Option<String>,
-    /// A fatal signal it received (crash), and where.
-    pub crash: Option<String>,
-    /// How many steps had been hit when that signal arrived (None: all).
-    #[serde(skip)]
-    pub crash_after: Option<usize>,
-    /// gdbx's timeout killed it.
-    pub timed_out: bool,
-    /// The load bias applied to the plan's addresses (PIE).
-    pub load_bias: String,
-}
-
-/// Everything a run produced.
-#[derive(Debug, Default)]
-pub struct RunOutcome {
-    /// The hits, in order.
-    pub hits: Vec<Hit>,
-    /// How it ended.
-    pub exit: ProgramExit,
-    /// gdb failed (could not start, rejected a command, died).
-    pub gdb_error: Option<String>,
-    /// The program's output (last 64 KiB).
-    pub program_output: String,
-    /// Wall time of the whole run.
-    pub elapsed_ms: f64,
 }
 
 const QUIET_SIGNALS: &str =
@@ -97,47 +41,372 @@ const FATAL_SIGNALS: &[&str] = &[
     "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT", "SIGSYS", "SIGTRAP",
 ];
 
-/// Runs the program; never panics on gdb misbehaviour (it becomes `gdb_error`).
-pub fn run(res: &Resolution, entry: u64, pie: bool, opts: RunOptions) -> RunOutcome {
-    let started = Instant::now();
-    let deadline = started + opts.timeout;
-    let mut out = RunOutcome::default();
-    let pty = match Pty::open(opts.sink) {
-        Ok(p) => p,
-        Err(e) => {
-            out.gdb_error = Some(format!(
-                "cannot open a pseudo-terminal for the program: {e}"
-            ));
-            return out;
-        }
-    };
-    let mut gdb = match Gdb::spawn(&opts.gdb, &opts.binary) {
-        Ok(g) => g,
-        Err(e) => {
-            out.gdb_error = Some(format!("cannot start {}: {e}", opts.gdb.display()));
-            out.program_output = pty.finish();
-            return out;
-        }
-    };
-    let result = drive(
-        &mut gdb, res, entry, pie, &opts.args, &pty.path, deadline, &mut out,
-    );
-    match result {
-        Ok(()) => gdb.quit(Instant::now() + Duration::from_secs(5)),
-        Err(GdbError::Timeout) => {
-            out.exit.timed_out = true;
-            kill_inferior(out.exit.pid);
-            gdb.kill();
-        }
-        Err(e) => {
-            out.gdb_error = Some(e.to_string());
-            kill_inferior(out.exit.pid);
-            gdb.kill();
+/// A program under gdb, stopped between events, and what it has done so far.
+pub struct Session<'a> {
+    /// The gdb driving it.
+    pub gdb: Gdb,
+    /// The plan's steps, resolved against the binary.
+    pub res: &'a Resolution,
+    /// Every wait gives up at this instant.
+    pub deadline: Instant,
+    /// The load bias: run-time address = file address + bias.
+    pub bias: u64,
+    /// The hits and the ending, as far as they go.
+    pub out: RunOutcome,
+    /// When the program reached its first instruction (hit times count from here).
+    t0: Instant,
+    /// Breakpoint number -> step index.
+    by_bkpt: HashMap<String, usize>,
+    /// The stop at the first instruction, until the breakpoints are placed.
+    first_stop: Option<Value>,
+}
+
+/// What the program did when it last stopped.
+pub enum Event {
+    /// It reached step `index` (of the plan); the hit is recorded.
+    Step {
+        /// Index into the resolution's steps.
+        #[allow(dead_code, reason = "for drivers that act at each step (the tour)")]
+        index: usize,
+    },
+    /// It received a signal (a crash one is noted in the outcome).
+    Signal,
+    /// It is gone: exited, or killed by a signal.
+    Exited,
+}
+
+impl<'a> Session<'a> {
+    /// Starts gdb on `opts.binary` with the program's terminal `tty` and
+    /// runs the program to its first instruction (`starti`), learning its
+    /// pid and load bias. On failure, the outcome says why (`gdb_error` or
+    /// `timed_out`) and both gdb and the program are gone.
+    pub fn start(
+        res: &'a Resolution,
+        opts: &RunOptions,
+        tty: &str,
+        deadline: Instant,
+    ) -> Result<Session<'a>, Box<RunOutcome>> {
+        let gdb = Gdb::spawn(&opts.gdb, &opts.binary).map_err(|e| {
+            Box::new(RunOutcome {
+                gdb_error: Some(format!("cannot start {}: {e}", opts.gdb.display())),
+                ..RunOutcome::default()
+            })
+        })?;
+        let mut s = Session {
+            gdb,
+            res,
+            deadline,
+            bias: 0,
+            out: RunOutcome::default(),
+            t0: Instant::now(),
+            by_bkpt: HashMap::new(),
+            first_stop: None,
+        };
+        match s.run_to_first_instruction(&opts.args, tty) {
+            Ok(()) => Ok(s),
+            Err(e) => Err(Box::new(s.finish(Err(e)))),
         }
     }
+
+    fn run_to_first_instruction(&mut self, args: &[String], tty: &str) -> Result<(), GdbError> {
+        let deadline = self.deadline;
+        for cmd in [
+            "-gdb-set confirm off",
+            "-gdb-set pagination off",
+            "-gdb-set auto-load off",
+            "-gdb-set startup-with-shell on",
+        ] {
+            self.gdb.command(cmd, deadline)?;
+        }
+        // Not every gdb build has debuginfod; it must never prompt.
+        let _ = self
+            .gdb
+            .command("-gdb-set debuginfod enabled off", deadline);
+        self.gdb
+            .command(&format!("-inferior-tty-set {}", quote(tty)), deadline)?;
+        if !args.is_empty() {
+            let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+            self.gdb
+                .command(&format!("-exec-arguments {}", quoted.join(" ")), deadline)?;
+        }
+        self.console(&format!("handle {QUIET_SIGNALS} nostop noprint pass"))?;
+
+        match self.console("starti") {
+            Err(GdbError::Command(_, msg)) => {
+                return Err(GdbError::Exited(format!(
+                    ": gdb could not start the program: {msg}"
+                )));
+            }
+            other => other?,
+        };
+        let stop = self.wait_stop()?;
+        self.t0 = Instant::now();
+        if self.exit_of(&stop) {
+            return Ok(());
+        }
+        if self.res.pie {
+            let pid = self
+                .out
+                .exit
+                .pid
+                .ok_or(GdbError::Exited(": no inferior pid".into()))?;
+            let at_entry = read_at_entry(pid)
+                .ok_or(GdbError::Exited(": cannot read the program's auxv".into()))?;
+            self.bias = at_entry.wrapping_sub(self.res.entry);
+        }
+        self.out.exit.load_bias = format!("{:#x}", self.bias);
+        self.first_stop = Some(stop);
+        Ok(())
+    }
+
+    /// Runs a gdb CLI command through MI.
+    pub fn console(&mut self, cmd: &str) -> Result<(String, Value), GdbError> {
+        self.gdb.command(
+            &format!("-interpreter-exec console {}", quote(cmd)),
+            self.deadline,
+        )
+    }
+
+    /// Whether the program is gone (exited, or killed by a signal).
+    pub fn ended(&self) -> bool {
+        self.out.exit.exit_code.is_some() || self.out.exit.signal.is_some()
+    }
+
+    /// Places a one-shot breakpoint at every present step; a step the
+    /// program is stopped on right now (a static binary's entry point) is
+    /// recorded as hit instead.
+    pub fn break_at_steps(&mut self) -> Result<(), GdbError> {
+        let Some(stop) = self.first_stop.take() else {
+            return Ok(());
+        };
+        let pc = stop
+            .get("frame")
+            .and_then(|f| f.str("addr"))
+            .and_then(parse_hex);
+        for (i, step) in self.res.steps.iter().enumerate() {
+            let Some(addr) = step.address else { continue };
+            let addr = addr.wrapping_add(self.bias);
+            if Some(addr) == pc {
+                let tid = stop
+                    .str("thread-id")
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(1);
+                self.record_hit(i, tid, &stop)?;
+                continue;
+            }
+            let (_, r) = self
+                .gdb
+                .command(&format!("-break-insert -t *{addr:#x}"), self.deadline)?;
+            if let Some(n) = r.get("bkpt").and_then(|b| b.str("number")) {
+                self.by_bkpt.insert(n.to_string(), i);
+            }
+        }
+        Ok(())
+    }
+
+    /// Continues the program to its next event, recording step hits and
+    /// crashes in the outcome.
+    pub fn next_event(&mut self) -> Result<Event, GdbError> {
+        loop {
+            self.gdb.command("-exec-continue", self.deadline)?;
+            let stop = self.wait_stop()?;
+            if self.exit_of(&stop) {
+                return Ok(Event::Exited);
+            }
+            match stop.str("reason") {
+                Some("breakpoint-hit") => {
+                    let Some(&i) = stop.str("bkptno").and_then(|n| self.by_bkpt.get(n)) else {
+                        continue;
+                    };
+                    let tid = stop
+                        .str("thread-id")
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(0);
+                    self.record_hit(i, tid, &stop)?;
+                    return Ok(Event::Step { index: i });
+                }
+                Some("signal-received") => {
+                    self.note_signal(&stop);
+                    return Ok(Event::Signal);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn note_signal(&mut self, stop: &Value) {
+        let sig = stop.str("signal-name").unwrap_or("?");
+        if FATAL_SIGNALS.contains(&sig) && self.out.exit.crash.is_none() {
+            let frame = stop.get("frame");
+            let func = frame.and_then(|f| f.str("func")).unwrap_or("??");
+            let at = match (
+                frame.and_then(|f| f.str("file")),
+                frame.and_then(|f| f.str("line")),
+            ) {
+                (Some(f), Some(l)) => format!(" ({f}:{l})"),
+                _ => String::new(),
+            };
+            self.out.exit.crash = Some(format!("{sig} in {func}{at}"));
+            self.out.exit.crash_after = Some(self.out.hits.len());
+        }
+    }
+
+    /// Waits for `*stopped`, noting the inferior's pid on the way.
+    fn wait_stop(&mut self) -> Result<Value, GdbError> {
+        loop {
+            match self.gdb.next_async(self.deadline)? {
+                Record::Class {
+                    kind: Kind::Exec,
+                    class,
+                    results,
+                    ..
+                } if class == "stopped" => return Ok(results),
+                Record::Class {
+                    kind: Kind::Notify,
+                    class,
+                    results,
+                    ..
+                } if class == "thread-group-started" => {
+                    self.out.exit.pid = results.str("pid").and_then(|p| p.parse().ok());
+                }
+                Record::Stream(Stream::Log, _)
+                | Record::Stream(..)
+                | Record::Class { .. }
+                | Record::Prompt => {}
+            }
+        }
+    }
+
+    /// Whether the stop says the program is gone (and how it ended).
+    fn exit_of(&mut self, stop: &Value) -> bool {
+        let exit = &mut self.out.exit;
+        match stop.str("reason") {
+            Some("exited-normally") => exit.exit_code = Some(0),
+            // MI reports the exit code in octal.
+            Some("exited") => {
+                exit.exit_code = stop
+                    .str("exit-code")
+                    .and_then(|c| i32::from_str_radix(c, 8).ok())
+            }
+            Some("exited-signalled") => exit.signal = stop.str("signal-name").map(str::to_string),
+            _ => return false,
+        }
+        true
+    }
+
+    fn record_hit(&mut self, i: usize, tid: u32, stop: &Value) -> Result<(), GdbError> {
+        let time_ms = self.t0.elapsed().as_secs_f64() * 1000.0;
+        let (_, info) = self
+            .gdb
+            .command(&format!("-thread-info {tid}"), self.deadline)?;
+        let lwp = info
+            .get("threads")
+            .and_then(|t| t.items().first())
+            .and_then(|t| t.str("target-id"))
+            .and_then(parse_lwp);
+        let frame = stop.get("frame");
+        let step = &self.res.steps[i];
+        let (file, line) = match (
+            frame.and_then(|f| f.str("file")),
+            frame.and_then(|f| f.str("line")),
+        ) {
+            (Some(f), l) => (Some(f.to_string()), l.and_then(|l| l.parse().ok())),
+            _ => (
+                step.location.as_ref().map(|l| l.file.clone()),
+                step.location.as_ref().map(|l| l.line),
+            ),
+        };
+        let addr = step.address.unwrap_or(0).wrapping_add(self.bias);
+        let out = &mut self.out;
+        out.hits.push(Hit {
+            order: out.hits.len() + 1,
+            step: step.name.clone(),
+            thread: tid,
+            lwp,
+            main_thread: lwp.is_some() && lwp == out.exit.pid,
+            func: frame
+                .and_then(|f| f.str("func"))
+                .filter(|f| *f != "??")
+                .map(str::to_string),
+            file,
+            line,
+            address: format!("{addr:#x}"),
+            time_ms,
+        });
+        Ok(())
+    }
+
+    /// Ends the session: gdb is asked to quit after a clean end; after an
+    /// error the program and gdb are killed (a timeout is noted as such,
+    /// anything else becomes the outcome's `gdb_error`).
+    pub fn finish(self, result: Result<(), GdbError>) -> RunOutcome {
+        match result {
+            Ok(()) => {
+                let Session { gdb, out, .. } = self;
+                gdb.quit(Instant::now() + Duration::from_secs(5));
+                out
+            }
+            Err(GdbError::Timeout) => {
+                let mut out = self.abandon();
+                out.exit.timed_out = true;
+                out
+            }
+            Err(e) => {
+                let mut out = self.abandon();
+                out.gdb_error = Some(e.to_string());
+                out
+            }
+        }
+    }
+
+    /// Kills the program and gdb, keeping what was recorded.
+    fn abandon(self) -> RunOutcome {
+        kill_inferior(self.out.exit.pid);
+        self.gdb.kill();
+        self.out
+    }
+}
+
+/// Runs the program to its end with a breakpoint on every step, its
+/// output going to `sink`; never panics on gdb misbehaviour (it becomes
+/// `gdb_error`).
+pub fn run(res: &Resolution, opts: &RunOptions, sink: Sink) -> RunOutcome {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    let pty = match Pty::open(sink) {
+        Ok(p) => p,
+        Err(e) => {
+            return RunOutcome {
+                gdb_error: Some(format!(
+                    "cannot open a pseudo-terminal for the program: {e}"
+                )),
+                ..RunOutcome::default()
+            };
+        }
+    };
+    let mut out = match Session::start(res, opts, &pty.path, deadline) {
+        Ok(mut session) => {
+            let result = drive(&mut session);
+            session.finish(result)
+        }
+        Err(out) => *out,
+    };
     out.program_output = pty.finish();
     out.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     out
+}
+
+/// Every step's breakpoint, then continue until the program is gone.
+fn drive(session: &mut Session) -> Result<(), GdbError> {
+    if session.ended() {
+        return Ok(());
+    }
+    session.break_at_steps()?;
+    loop {
+        if let Event::Exited = session.next_event()? {
+            return Ok(());
+        }
+    }
 }
 
 fn kill_inferior(pid: Option<u32>) {
@@ -147,223 +416,6 @@ fn kill_inferior(pid: Option<u32>) {
             libc::kill(pid as libc::pid_t, libc::SIGKILL);
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn drive(
-    gdb: &mut Gdb,
-    res: &Resolution,
-    entry: u64,
-    pie: bool,
-    args: &[String],
-    tty: &str,
-    deadline: Instant,
-    out: &mut RunOutcome,
-) -> Result<(), GdbError> {
-    for cmd in [
-        "-gdb-set confirm off",
-        "-gdb-set pagination off",
-        "-gdb-set auto-load off",
-        "-gdb-set startup-with-shell on",
-    ] {
-        gdb.command(cmd, deadline)?;
-    }
-    // Not every gdb build has debuginfod; it must never prompt.
-    let _ = gdb.command("-gdb-set debuginfod enabled off", deadline);
-    gdb.command(&format!("-inferior-tty-set {}", quote(tty)), deadline)?;
-    if !args.is_empty() {
-        let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
-        gdb.command(&format!("-exec-arguments {}", quoted.join(" ")), deadline)?;
-    }
-    gdb.command(
-        &format!(
-            "-interpreter-exec console {}",
-            quote(&format!("handle {QUIET_SIGNALS} nostop noprint pass"))
-        ),
-        deadline,
-    )?;
-
-    match gdb.command(
-        &format!("-interpreter-exec console {}", quote("starti")),
-        deadline,
-    ) {
-        Err(GdbError::Command(_, msg)) => {
-            return Err(GdbError::Exited(format!(
-                ": gdb could not start the program: {msg}"
-            )));
-        }
-        other => other?,
-    };
-    let stop = wait_stop(gdb, deadline, out)?;
-    let t0 = Instant::now();
-    let pc = stop
-        .get("frame")
-        .and_then(|f| f.str("addr"))
-        .and_then(parse_hex);
-    if exit_of(&stop, out).is_some() {
-        return Ok(());
-    }
-
-    let bias = if pie {
-        let pid = out
-            .exit
-            .pid
-            .ok_or(GdbError::Exited(": no inferior pid".into()))?;
-        let at_entry = read_at_entry(pid)
-            .ok_or(GdbError::Exited(": cannot read the program's auxv".into()))?;
-        at_entry.wrapping_sub(entry)
-    } else {
-        0
-    };
-    out.exit.load_bias = format!("{bias:#x}");
-
-    let mut by_bkpt: HashMap<String, usize> = HashMap::new();
-    for (i, step) in res.steps.iter().enumerate() {
-        let Some(addr) = step.address else { continue };
-        let addr = addr.wrapping_add(bias);
-        if Some(addr) == pc {
-            // starti stopped right on it (a static binary's entry point).
-            let tid = stop
-                .str("thread-id")
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(1);
-            record_hit(gdb, res, i, tid, &stop, addr, t0, deadline, out)?;
-            continue;
-        }
-        let (_, r) = gdb.command(&format!("-break-insert -t *{addr:#x}"), deadline)?;
-        if let Some(n) = r.get("bkpt").and_then(|b| b.str("number")) {
-            by_bkpt.insert(n.to_string(), i);
-        }
-    }
-
-    loop {
-        gdb.command("-exec-continue", deadline)?;
-        let stop = wait_stop(gdb, deadline, out)?;
-        if exit_of(&stop, out).is_some() {
-            return Ok(());
-        }
-        match stop.str("reason") {
-            Some("breakpoint-hit") => {
-                let Some(&i) = stop.str("bkptno").and_then(|n| by_bkpt.get(n)) else {
-                    continue;
-                };
-                let tid = stop
-                    .str("thread-id")
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                let addr = res.steps[i].address.unwrap_or(0).wrapping_add(bias);
-                record_hit(gdb, res, i, tid, &stop, addr, t0, deadline, out)?;
-            }
-            Some("signal-received") => {
-                let sig = stop.str("signal-name").unwrap_or("?");
-                if FATAL_SIGNALS.contains(&sig) && out.exit.crash.is_none() {
-                    let frame = stop.get("frame");
-                    let func = frame.and_then(|f| f.str("func")).unwrap_or("??");
-                    let at = match (
-                        frame.and_then(|f| f.str("file")),
-                        frame.and_then(|f| f.str("line")),
-                    ) {
-                        (Some(f), Some(l)) => format!(" ({f}:{l})"),
-                        _ => String::new(),
-                    };
-                    out.exit.crash = Some(format!("{sig} in {func}{at}"));
-                    out.exit.crash_after = Some(out.hits.len());
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Waits for `*stopped`, noting the inferior's pid on the way.
-fn wait_stop(gdb: &mut Gdb, deadline: Instant, out: &mut RunOutcome) -> Result<Value, GdbError> {
-    loop {
-        match gdb.next_async(deadline)? {
-            Record::Class {
-                kind: Kind::Exec,
-                class,
-                results,
-                ..
-            } if class == "stopped" => return Ok(results),
-            Record::Class {
-                kind: Kind::Notify,
-                class,
-                results,
-                ..
-            } if class == "thread-group-started" => {
-                out.exit.pid = results.str("pid").and_then(|p| p.parse().ok());
-            }
-            Record::Stream(Stream::Log, _)
-            | Record::Stream(..)
-            | Record::Class { .. }
-            | Record::Prompt => {}
-        }
-    }
-}
-
-/// `Some(())` when the stop says the program is gone.
-fn exit_of(stop: &Value, out: &mut RunOutcome) -> Option<()> {
-    match stop.str("reason")? {
-        "exited-normally" => out.exit.exit_code = Some(0),
-        // MI reports the exit code in octal.
-        "exited" => {
-            out.exit.exit_code = stop
-                .str("exit-code")
-                .and_then(|c| i32::from_str_radix(c, 8).ok())
-        }
-        "exited-signalled" => out.exit.signal = stop.str("signal-name").map(str::to_string),
-        _ => return None,
-    }
-    Some(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record_hit(
-    gdb: &mut Gdb,
-    res: &Resolution,
-    i: usize,
-    tid: u32,
-    stop: &Value,
-    addr: u64,
-    t0: Instant,
-    deadline: Instant,
-    out: &mut RunOutcome,
-) -> Result<(), GdbError> {
-    let time_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let (_, info) = gdb.command(&format!("-thread-info {tid}"), deadline)?;
-    let lwp = info
-        .get("threads")
-        .and_then(|t| t.items().first())
-        .and_then(|t| t.str("target-id"))
-        .and_then(parse_lwp);
-    let frame = stop.get("frame");
-    let step = &res.steps[i];
-    let (file, line) = match (
-        frame.and_then(|f| f.str("file")),
-        frame.and_then(|f| f.str("line")),
-    ) {
-        (Some(f), l) => (Some(f.to_string()), l.and_then(|l| l.parse().ok())),
-        _ => (
-            step.location.as_ref().map(|l| l.file.clone()),
-            step.location.as_ref().map(|l| l.line),
-        ),
-    };
-    out.hits.push(Hit {
-        order: out.hits.len() + 1,
-        step: step.name.clone(),
-        thread: tid,
-        lwp,
-        main_thread: lwp.is_some() && lwp == out.exit.pid,
-        func: frame
-            .and_then(|f| f.str("func"))
-            .filter(|f| *f != "??")
-            .map(str::to_string),
-        file,
-        line,
-        address: format!("{addr:#x}"),
-        time_ms,
-    });
-    Ok(())
 }
 
 fn parse_hex(s: &str) -> Option<u64> {
@@ -401,202 +453,6 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// One problem the verdict found.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    /// The step concerned, if any.
-    pub step: Option<String>,
-    /// `missing`, `not_in_binary`, `out_of_order` (status 1); `crash`,
-    /// `timeout`, `gdb`, `exit_status` (status 3).
-    pub kind: &'static str,
-    /// One line for a person.
-    pub message: String,
-}
-
-/// The judgement of a run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    /// All required steps hit in order and the program ran to completion.
-    pub ok: bool,
-    /// gdbx's exit status: 0 in order, 1 missing/out of order, 3 gdb or the
-    /// program failed (crash, timeout, non-zero exit status).
-    pub status: i32,
-    /// Required steps hit / required steps.
-    pub required_hit: usize,
-    /// Number of required steps.
-    pub required: usize,
-    /// What went wrong.
-    pub problems: Vec<Problem>,
-    /// Observations that do not fail the run (optional steps, threads).
-    pub notes: Vec<String>,
-}
-
-/// Checks the partial order: chain steps in order, `after` steps after
-/// their anchor, required steps present. The run itself failing — gdb
-/// error, timeout, a fatal signal, a non-zero exit status — is status 3.
-pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
-    let first: HashMap<&str, &Hit> = out
-        .hits
-        .iter()
-        .rev()
-        .map(|h| (h.step.as_str(), h))
-        .collect();
-    let mut problems = Vec::new();
-    let mut notes = Vec::new();
-    let last_hit = |before: usize| -> String {
-        match out.hits.iter().take_while(|h| h.order < before).last() {
-            Some(h) => format!("last hit before it: #{} {}", h.order, h.step),
-            None => "no step was hit before it".into(),
-        }
-    };
-    let mut prev: Option<&Hit> = None;
-    let mut required = 0;
-    let mut required_hit = 0;
-    for step in &res.steps {
-        if !step.optional {
-            required += 1;
-        }
-        let hit = first.get(step.name.as_str()).copied();
-        match (hit, step.present, step.optional) {
-            (Some(_), _, false) => required_hit += 1,
-            (None, false, false) => problems.push(Problem {
-                step: Some(step.name.clone()),
-                kind: "not_in_binary",
-                message: format!(
-                    "step {} `{}` is not in the binary (no such symbol)",
-                    step.index, step.name
-                ),
-            }),
-            // gdb never got the program going: the run problem says it all.
-            (None, true, false) if out.gdb_error.is_some() && out.hits.is_empty() => {}
-            (None, true, false) => {
-                let after = prev.map_or(String::new(), |p| {
-                    format!("; last step hit before it: #{} {}", p.order, p.step)
-                });
-                problems.push(Problem {
-                    step: Some(step.name.clone()),
-                    kind: "missing",
-                    message: format!(
-                        "step {} `{}` was never hit (breakpoint at {}){after}",
-                        step.index,
-                        step.name,
-                        step.address.map_or("?".into(), |a| format!("{a:#x}"))
-                    ),
-                });
-            }
-            (None, _, true) => notes.push(format!("optional step `{}` not hit", step.name)),
-            (Some(_), _, true) => {}
-        }
-        let Some(hit) = hit else { continue };
-        match &step.after {
-            None => {
-                if let Some(p) = prev
-                    && hit.order < p.order
-                {
-                    problems.push(Problem {
-                        step: Some(step.name.clone()),
-                        kind: "out_of_order",
-                        message: format!(
-                            "step {} `{}` was hit as #{} on thread {}, before `{}` (#{}); {}",
-                            step.index,
-                            step.name,
-                            hit.order,
-                            hit.thread,
-                            p.step,
-                            p.order,
-                            last_hit(hit.order)
-                        ),
-                    });
-                }
-                if step.thread == ThreadReq::Main && !hit.main_thread && hit.lwp.is_some() {
-                    notes.push(format!(
-                        "`{}` ran on thread {} (LWP {}), not the main thread",
-                        step.name,
-                        hit.thread,
-                        hit.lwp.unwrap_or(0)
-                    ));
-                }
-                prev = Some(hit);
-            }
-            Some(anchor) => match first.get(anchor.as_str()) {
-                Some(a) if hit.order < a.order => problems.push(Problem {
-                    step: Some(step.name.clone()),
-                    kind: "out_of_order",
-                    message: format!(
-                        "step {} `{}` was hit as #{}, before `{anchor}` (#{})",
-                        step.index, step.name, hit.order, a.order
-                    ),
-                }),
-                Some(_) => {
-                    if step.thread == ThreadReq::Own && hit.main_thread {
-                        notes.push(format!("`{}` ran on the main thread", step.name));
-                    }
-                }
-                None => problems.push(Problem {
-                    step: Some(step.name.clone()),
-                    kind: "out_of_order",
-                    message: format!(
-                        "step {} `{}` was hit (#{}) but `{anchor}` never was",
-                        step.index, step.name, hit.order
-                    ),
-                }),
-            },
-        }
-    }
-    // The run's own failures (status 3), each saying how far it got.
-    let after = |hits: &[Hit]| {
-        hits.last().map_or("before any step".into(), |h| {
-            format!("after #{} {}", h.order, h.step)
-        })
-    };
-    let mut run_problems: Vec<(&'static str, String)> = Vec::new();
-    if let Some(e) = &out.gdb_error {
-        run_problems.push(("gdb", e.clone()));
-    }
-    if out.exit.timed_out {
-        let last = out.hits.last().map_or("no step was hit".into(), |h| {
-            format!("last hit: #{} {}", h.order, h.step)
-        });
-        let message = format!("the program was killed by gdbx's timeout; {last}");
-        run_problems.push(("timeout", message));
-    }
-    if let Some(c) = &out.exit.crash {
-        // The last step hit before the signal, not the last of the run (a
-        // program that handles the fault may still reach runtime.exit).
-        let before = out.exit.crash_after.unwrap_or(out.hits.len());
-        let last = after(&out.hits[..before.min(out.hits.len())]);
-        run_problems.push(("crash", format!("the program crashed: {c}, {last}")));
-    } else if let Some(sig) = &out.exit.signal {
-        run_problems.push(("crash", format!("the program was killed by {sig}")));
-    }
-    if let Some(code) = out.exit.exit_code.filter(|&c| c != 0) {
-        let last = after(&out.hits);
-        let message = format!("the program failed: it exited with status {code}, {last}");
-        run_problems.push(("exit_status", message));
-    }
-    let failed = !run_problems.is_empty();
-    problems.extend(run_problems.into_iter().map(|(kind, message)| Problem {
-        step: None,
-        kind,
-        message,
-    }));
-    let status = if failed {
-        3
-    } else if problems.is_empty() {
-        0
-    } else {
-        1
-    };
-    Verdict {
-        ok: status == 0,
-        status,
-        required_hit,
-        required,
-        problems,
-        notes,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,159 +463,6 @@ mod tests {
         assert_eq!(parse_lwp("LWP 17"), Some(17));
         assert_eq!(parse_lwp("process 99"), Some(99));
         assert_eq!(parse_lwp("Thread 1"), None);
-    }
-
-    fn resolution(steps: &[(&str, Option<&str>, bool)]) -> Resolution {
-        Resolution {
-            binary: "hello".into(),
-            flavor: debuginfo::Flavor::Ours,
-            plan: debuginfo::plan::PlanKind::Ours,
-            pie: false,
-            entry: 0x1000,
-            dwarf: true,
-            dwarf_versions: vec![4],
-            warnings: vec![],
-            steps: steps
-                .iter()
-                .enumerate()
-                .map(
-                    |(i, &(name, after, optional))| debuginfo::plan::ResolvedStep {
-                        index: i + 1,
-                        name: name.into(),
-                        thread: if after.is_some() {
-                            ThreadReq::Own
-                        } else {
-                            ThreadReq::Main
-                        },
-                        after: after.map(str::to_string),
-                        optional,
-                        what: String::new(),
-                        present: true,
-                        symbol: Some(name.into()),
-                        address: Some(0x1000 + i as u64 * 16),
-                        size: 16,
-                        location: None,
-                        post_prologue: None,
-                        post_prologue_source: None,
-                        post_prologue_location: None,
-                        wrapper: None,
-                    },
-                )
-                .collect(),
-        }
-    }
-
-    fn outcome(hits: &[&str]) -> RunOutcome {
-        RunOutcome {
-            hits: hits
-                .iter()
-                .enumerate()
-                .map(|(i, &step)| Hit {
-                    order: i + 1,
-                    step: step.into(),
-                    thread: if step == "sysmon" { 2 } else { 1 },
-                    lwp: Some(if step == "sysmon" { 11 } else { 10 }),
-                    main_thread: step != "sysmon",
-                    func: None,
-                    file: None,
-                    line: None,
-                    address: String::new(),
-                    time_ms: i as f64,
-                })
-                .collect(),
-            exit: ProgramExit {
-                pid: Some(10),
-                exit_code: Some(0),
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-    }
-
-    fn plan() -> Resolution {
-        resolution(&[
-            ("a", None, false),
-            ("b", None, false),
-            ("c", None, false),
-            ("sysmon", Some("b"), true),
-        ])
-    }
-
-    #[test]
-    fn in_order_passes_and_optional_may_be_absent() {
-        let v = judge(&plan(), &outcome(&["a", "b", "sysmon", "c"]));
-        assert!(v.ok && v.status == 0, "{v:?}");
-        let v = judge(&plan(), &outcome(&["a", "b", "c"]));
-        assert_eq!(v.status, 0, "{v:?}");
-        assert_eq!(v.notes, ["optional step `sysmon` not hit"]);
-    }
-
-    #[test]
-    fn out_of_order_chain_is_status_1_and_says_where() {
-        let v = judge(&plan(), &outcome(&["a", "c", "b"]));
-        assert_eq!(v.status, 1);
-        assert_eq!(v.problems.len(), 1, "{v:?}");
-        assert_eq!(v.problems[0].kind, "out_of_order");
-        assert_eq!(v.problems[0].step.as_deref(), Some("c"));
-        assert!(
-            v.problems[0].message.contains("before `b` (#3)"),
-            "{}",
-            v.problems[0].message
-        );
-    }
-
-    #[test]
-    fn background_step_before_its_anchor_is_out_of_order() {
-        let v = judge(&plan(), &outcome(&["a", "sysmon", "b", "c"]));
-        assert_eq!(v.status, 1);
-        assert_eq!(v.problems[0].step.as_deref(), Some("sysmon"));
-    }
-
-    #[test]
-    fn missing_required_step_is_status_1() {
-        let v = judge(&plan(), &outcome(&["a", "c"]));
-        assert_eq!(v.status, 1);
-        assert_eq!(v.problems[0].kind, "missing");
-        assert!(
-            v.problems[0]
-                .message
-                .contains("last step hit before it: #1 a"),
-            "{}",
-            v.problems[0].message
-        );
-    }
-
-    #[test]
-    fn crash_and_timeout_are_status_3() {
-        let mut o = outcome(&["a", "b"]);
-        o.exit.crash = Some("SIGSEGV in f".into());
-        o.exit.exit_code = None;
-        let v = judge(&plan(), &o);
-        assert_eq!(v.status, 3);
-        assert!(
-            v.problems
-                .iter()
-                .any(|p| p.kind == "crash" && p.message.contains("after #2 b")),
-            "{v:?}"
-        );
-        // The signal came after the first hit; the second came later.
-        o.exit.crash_after = Some(1);
-        let v = judge(&plan(), &o);
-        assert!(
-            v.problems
-                .iter()
-                .any(|p| p.kind == "crash" && p.message.contains("after #1 a")),
-            "{v:?}"
-        );
-        let mut o = outcome(&["a"]);
-        o.exit.timed_out = true;
-        let v = judge(&plan(), &o);
-        assert_eq!(v.status, 3);
-        assert!(
-            v.problems
-                .iter()
-                .any(|p| p.kind == "timeout" && p.message.contains("last hit: #1 a"))
-        );
     }
 
     #[test]

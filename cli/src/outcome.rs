@@ -1,0 +1,65 @@
+//! What a `break-bootstrap` run produced: the hits and how the program
+//! ended. Written by the engine ([`crate::run`]), read by the verdict
+//! ([`crate::verdict`]) and the reports ([`crate::report`]).
+
+use serde::Serialize;
+
+/// One breakpoint hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// 1-based order of the hit.
+    pub order: usize,
+    /// The plan step.
+    pub step: String,
+    /// gdb's thread number.
+    pub thread: u32,
+    /// The OS thread id.
+    pub lwp: Option<u32>,
+    /// Whether it is the process's main thread.
+    pub main_thread: bool,
+    /// The function gdb reports.
+    pub func: Option<String>,
+    /// file:line gdb reports (or the resolved one for code without line info).
+    pub file: Option<String>,
+    /// The line.
+    pub line: Option<u32>,
+    /// The run-time address (file address + bias).
+    pub address: String,
+    /// Milliseconds since the program started.
+    pub time_ms: f64,
+}
+
+/// How the program ended.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProgramExit {
+    /// Its pid.
+    pub pid: Option<u32>,
+    /// Exit status, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that killed it.
+    pub signal: Option<String>,
+    /// A fatal signal it received (crash), and where.
+    pub crash: Option<String>,
+    /// How many steps had been hit when that signal arrived (None: all).
+    #[serde(skip)]
+    pub crash_after: Option<usize>,
+    /// gdbx's timeout killed it.
+    pub timed_out: bool,
+    /// The load bias applied to the plan's addresses (PIE).
+    pub load_bias: String,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// The hits, in order.
+    pub hits: Vec<Hit>,
+    /// How it ended.
+    pub exit: ProgramExit,
+    /// gdb failed (could not start, rejected a command, died).
+    pub gdb_error: Option<String>,
+    /// The program's output (last 64 KiB).
+    pub program_output: String,
+    /// Wall time of the whole run.
+    pub elapsed_ms: f64,
+}
