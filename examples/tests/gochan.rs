@@ -5,36 +5,13 @@
 
 mod common;
 
-use common::{run, text};
+use common::run_under_seeds;
 
 const GOCHAN: &str = env!("CARGO_BIN_EXE_gochan");
 
-/// Seeds for the runs: enough that a fairness bound or a lost wake-up that
-/// shows up once in a few dozen schedules is caught.
-const SEEDS: std::ops::Range<u64> = 1..17;
-
-/// Runs `gochan ARGS` under every GOMAXPROCS and seed; each run must end
-/// with `gochan ok` and print every line of `want`.
+/// Runs `gochan ARGS` under every GOMAXPROCS and seed.
 fn gochan(args: &[&str], want: &[&str]) {
-    for procs in ["1", "2"] {
-        for seed in SEEDS {
-            let seed = seed.to_string();
-            let out = run(GOCHAN, args, &[("GOMAXPROCS", procs), ("GDBX_SEED", &seed)]);
-            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-            let ctx = format!("gochan {args:?} GOMAXPROCS={procs} GDBX_SEED={seed}");
-            assert!(
-                out.status.success(),
-                "{ctx}: {}\n{stdout}\n{stderr}",
-                out.status
-            );
-            for w in want.iter().chain(&["gochan ok"]) {
-                assert!(
-                    stdout.lines().any(|l| l.starts_with(w)),
-                    "{ctx}: no line starting {w:?} in\n{stdout}"
-                );
-            }
-        }
-    }
+    run_under_seeds(GOCHAN, "gochan", args, want);
 }
 
 /// Every test of the program, in one run per GOMAXPROCS and seed: Go's

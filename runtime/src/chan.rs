@@ -724,6 +724,29 @@ impl<T> Clone for Chan<T> {
     }
 }
 
+/// A channel handle that does not keep the channel alive: a timer's own
+/// reference to its channel (time.rs), so that a timer nobody can receive
+/// from any more stops sending.
+pub(crate) struct WeakChan<T> {
+    h: std::sync::Weak<Hchan<T>>,
+}
+
+impl<T> WeakChan<T> {
+    /// The channel, if some handle still refers to it.
+    pub(crate) fn upgrade(&self) -> Option<Chan<T>> {
+        self.h.upgrade().map(|h| Chan { h })
+    }
+}
+
+impl<T> Chan<T> {
+    /// A weak handle to this channel.
+    pub(crate) fn downgrade(&self) -> WeakChan<T> {
+        WeakChan {
+            h: Arc::downgrade(&self.h),
+        }
+    }
+}
+
 impl<T> core::fmt::Debug for Chan<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Chan({:#x})", self.h.addr())

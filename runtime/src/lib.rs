@@ -30,7 +30,8 @@
 //! * [`runq`] - the lock-free per-P run queue and the global queue;
 //! * [`asm`] - entry point, TLS g, gogo/mcall/systemstack/goexit;
 //! * [`stack`] - guarded fixed-size stacks from big mappings;
-//! * [`time`] - per-P timers and `sleep`;
+//! * [`time`] - per-P timers, `sleep`, and Go's timers: `after`, `tick`,
+//!   `Timer`, `Ticker`, `after_func`;
 //! * [`lock`] - futex mutex and notes;
 //! * [`chan`] - channels (Go's hchan, sudogs); [`select`] - `select!`;
 //! * [`sema`] - the semaphore goroutines park on; [`sync`] - `WaitGroup`

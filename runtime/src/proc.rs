@@ -786,6 +786,7 @@ pub fn new_p(id: i32) -> *mut P {
         timer0when: 0,
         timerslock: Mutex::new(),
         timers: std::collections::BinaryHeap::new(),
+        deletedtimers: 0,
     }))
 }
 

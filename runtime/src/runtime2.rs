@@ -340,13 +340,43 @@ pub struct GQueue {
     pub tail: *mut G,
 }
 
-/// One pending wake-up: the sleeping G and when it is due.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+/// One entry of a P's timer heap: what to do when `when` has passed.
+/// Ordered by `when` alone (the heap is a min-heap through `Reverse`).
 pub struct TimerEntry {
     /// Due time (nanotime).
     pub when: i64,
-    /// The G to ready (as an address, for Ord).
-    pub gp: usize,
+    /// What fires.
+    pub what: TimerWhat,
+}
+
+/// What a [`TimerEntry`] does when it fires.
+pub enum TimerWhat {
+    /// Ready this G, parked in `sleep`.
+    Wake(*mut G),
+    /// Fire a channel timer, ticker or `after_func` timer, if it is still
+    /// armed with this sequence number (an entry whose timer was stopped or
+    /// reset since is stale and is dropped; see time.rs).
+    Timer(std::sync::Arc<crate::time::TimerShared>, u64),
+}
+
+impl PartialEq for TimerEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.when == other.when
+    }
+}
+
+impl Eq for TimerEntry {}
+
+impl PartialOrd for TimerEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TimerEntry {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.when.cmp(&other.when)
+    }
 }
 
 /// Processor: the resources needed to run Go code; an M must hold a P to run
@@ -382,8 +412,13 @@ pub struct P {
     pub timer0when: i64,
     /// Protects `timers`.
     pub timerslock: Mutex,
-    /// Sleeping Gs of this P as a min-heap on `when` (Go's per-P timer heap).
+    /// Timers of this P (sleeping Gs, channel timers, tickers, `after_func`)
+    /// as a min-heap on `when` (Go's per-P timer heap).
     pub timers: std::collections::BinaryHeap<core::cmp::Reverse<TimerEntry>>,
+    /// Entries of `timers` that went stale since the last clean-up (their
+    /// timer was stopped or reset; Go's `deletedTimers`); atomic, a hint for
+    /// when to sweep them out.
+    pub deletedtimers: u32,
 }
 
 /// The scheduler's global state (`runtime.sched`).
