@@ -7,11 +7,16 @@
 //! - `gdbx gdb BINARY [-- GDB-ARGS]` — an interactive gdb with the project's
 //!   extension on its path, trusting only the directories it needs.
 //!
+//! - `gdbx goroutines PID | BINARY CORE` — every goroutine with its stack in
+//!   Go's traceback format, without gdb (its own exit statuses: see
+//!   `gdbx goroutines --help`).
+//!
 //! Exit status: 0 in order (or success), 1 a step missing or out of order,
 //! 2 bad usage or an unreadable binary, 3 gdb or the program failed (no gdb,
 //! gdb error, crash, timeout, non-zero exit status).
 
 mod gdb;
+mod goroutines;
 mod interactive;
 mod mi;
 mod outcome;
@@ -100,6 +105,9 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Every goroutine of a live process (PID) or of a core (BINARY CORE), with its stack in Go's traceback format; no gdb.
+    #[command(after_help = goroutines::EXIT_HELP)]
+    Goroutines(goroutines::Args),
     /// Start an interactive gdb on BINARY with the gdbx extension loaded.
     Gdb {
         /// The program.
@@ -146,6 +154,7 @@ fn main() -> ExitCode {
             program_output,
             args,
         } => break_bootstrap(binary, plan, format, timeout, gdb, program_output, args),
+        Cmd::Goroutines(a) => goroutines::run(a),
         Cmd::Gdb {
             binary,
             gdb,

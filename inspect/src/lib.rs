@@ -20,8 +20,12 @@
 //!   defensively.
 //! - [`sym`]: the symboliser (the binary's one addr2line context, inlined
 //!   frames named correctly) and the user-code rule.
+//! - [`unwind`]: the native unwinder (signal frames, DWARF CFI, frame
+//!   pointers) from registers or a saved context to a stack's pcs.
 //! - [`view`]: the commands' work (placement, locations, filters, the
 //!   text of `info goroutines` and friends).
+//! - [`freeze`]: stopping a live process's threads just long enough to
+//!   read it (`PTRACE_SEIZE` + `PTRACE_INTERRUPT`, then detach).
 //! - [`gcore`]: completing a core file written by gdb.
 //!
 //! A [`Program`] is one binary; [`Program::snapshot`] reads everything at
@@ -55,10 +59,12 @@
 
 pub mod fastmap;
 pub mod flavour;
+pub mod freeze;
 pub mod gcore;
 pub mod mem;
 pub mod model;
 pub mod sym;
+pub mod unwind;
 pub mod view;
 
 use std::path::Path;
@@ -68,6 +74,7 @@ pub use flavour::{Flavour, Layout, Role};
 pub use mem::{Callback, Chain, CoreFile, CoreThread, Image, LiveProcess, MemError, Memory, Regs};
 pub use model::{Decoder, G, M, P, ReadError, Sched};
 pub use sym::{Frame, Symbols};
+pub use unwind::{RawFrame, Unwinder};
 pub use view::{Filter, Thread, View};
 
 /// A binary whose runtime the core reads, opened for a session.
@@ -75,6 +82,7 @@ pub struct Program {
     bin: Rc<debuginfo::Binary>,
     layout: Layout,
     syms: Symbols,
+    unwinder: Unwinder,
     bias: u64,
 }
 
@@ -114,10 +122,12 @@ impl Program {
         }
         let bin = Rc::new(bin);
         let syms = Symbols::new(bin.clone(), flavour, source_root);
+        let unwinder = Unwinder::new(&bin, flavour);
         Ok(Program {
             bin,
             layout,
             syms,
+            unwinder,
             bias: 0,
         })
     }
@@ -138,6 +148,11 @@ impl Program {
         &self.syms
     }
 
+    /// The native unwinder (at the current bias).
+    pub fn unwinder(&self) -> &Unwinder {
+        &self.unwinder
+    }
+
     /// Run-time minus file addresses (0 unless PIE).
     pub fn bias(&self) -> u64 {
         self.bias
@@ -149,6 +164,7 @@ impl Program {
     pub fn set_bias(&mut self, bias: u64, mem: &dyn Memory) {
         self.bias = bias;
         self.syms.set_bias(bias);
+        self.unwinder.set_bias(bias);
         let image = self.image();
         self.layout.read_reason_strings(&Chain(mem, &image), bias);
     }

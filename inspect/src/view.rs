@@ -124,7 +124,9 @@ impl Filter {
         Ok(f)
     }
 
-    fn keep(&self, r: &Row, st: &str) -> bool {
+    /// Whether `info goroutines` with these options shows `r`, whose
+    /// status name (without a wait reason) is `st`.
+    pub fn keep(&self, r: &Row, st: &str) -> bool {
         if !self.dead && st == "dead" {
             return false;
         }
@@ -554,6 +556,24 @@ impl View<'_> {
         } else {
             st.to_string()
         }
+    }
+
+    /// The status as Go's tracebacks print it (`goroutine 7 [chan
+    /// receive]:`): the wait reason of a waiting G, else the status name,
+    /// and ` (scan)` while the garbage collector scans it.
+    pub fn traceback_status(&self, g: &GInfo) -> String {
+        let lay = self.lay();
+        let mut s = match lay.status_name(g.status) {
+            Some(_) if self.rt.status(g) == lay.status.waiting && g.reason != 0 => {
+                lay.reason(g.reason)
+            }
+            Some(name) => name.to_string(),
+            None => "???".to_string(),
+        };
+        if lay.status.scan != 0 && g.status & lay.status.scan != 0 {
+            s.push_str(" (scan)");
+        }
+        s
     }
 
     pub fn info_goroutines(&self, f: &Filter) -> Result<String, ReadError> {

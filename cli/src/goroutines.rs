@@ -1,0 +1,1032 @@
+//! `gdbx goroutines PID` and `gdbx goroutines BINARY CORE`: every goroutine
+//! of a live process or a core file, with its stack in Go's traceback
+//! format, without gdb.
+//!
+//! A live process is frozen ([`inspect::freeze`]) only while its memory is
+//! read: the goroutines, their stacks (raw frames) and the Ms and Ps are
+//! read, the threads let go, and only then is anything symbolised or
+//! printed. The pause is measured from the first thread stopped to the
+//! last one let go and shown in the output. `--nonblocking` reads without
+//! stopping anything (the dump may then be inconsistent: a goroutine may
+//! move while its stack is read).
+//!
+//! Running goroutines are unwound from their thread's registers, the others
+//! from their saved context (`G.sched`, or where they entered a system
+//! call), by the native unwinder ([`inspect::unwind`]).
+//!
+//! Exit status: 0 dump printed; 2 bad usage or bad input (a binary that is
+//! neither Go 1.19 nor ours, a core of another binary, a truncated or
+//! garbage core); 3 the runtime's state could not be read (not initialised
+//! yet, or corrupt); 4 ptrace refused; 5 no such process, or it exited
+//! during the dump; 6 the core holds no goroutine stacks.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use inspect::freeze::{FreezeError, Frozen, process_alive, ptrace_hint};
+use inspect::view::Row;
+use inspect::{Chain, CoreFile, Filter, LiveProcess, Memory, Program, RawFrame, Regs, Thread};
+use serde::Serialize;
+
+use crate::Fail;
+
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_UNREADABLE: u8 = 3;
+pub const EXIT_PTRACE: u8 = 4;
+pub const EXIT_GONE: u8 = 5;
+pub const EXIT_NO_STACKS: u8 = 6;
+
+/// The exit statuses, for `--help`.
+pub const EXIT_HELP: &str = "Exit status: 0 dump printed; 2 bad usage or bad input (neither a Go 1.19 program nor one \
+on the gdbx runtime, a core of another binary, a truncated or garbage core); 3 the runtime's state \
+could not be read (not initialised yet, or corrupt); 4 ptrace refused (another user's process, \
+yama ptrace_scope, another debugger attached); 5 no such process, or it exited during the dump; \
+6 the core holds no goroutine stacks.";
+
+/// Go prints at most this many frames of a goroutine.
+const MAX_FRAMES: usize = 100;
+/// Bytes of each parked goroutine's stack read in the one batch (from its
+/// sp up); a deeper stack is read on demand.
+const STACK_WINDOW: u64 = 16 * 1024;
+
+/// Testing seam: `GDBX_GOROUTINES_KILL_TARGET=1` makes the command
+/// SIGKILL the process right after freezing it, so that the path of a
+/// process exiting during the dump can be tested deterministically.
+const KILL_SEAM: &str = "GDBX_GOROUTINES_KILL_TARGET";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// The command line of `gdbx goroutines`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A process id, or the binary of CORE.
+    pub target: String,
+    /// A core file of BINARY.
+    pub core: Option<PathBuf>,
+    /// Only goroutines in these statuses (running, runnable, waiting, syscall, idle, dead).
+    #[arg(long, value_delimiter = ',', value_name = "STATUS")]
+    pub status: Vec<String>,
+    /// Only goroutines whose location contains SUBSTRING.
+    #[arg(long, value_name = "SUBSTRING")]
+    pub location: Option<String>,
+    /// Count goroutines per location instead of printing them (as `info goroutines -group`).
+    #[arg(long)]
+    pub group: bool,
+    /// Print at most N goroutines (or N locations with --group).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// One line per goroutine (as `info goroutines`), no stacks.
+    #[arg(long)]
+    pub no_stacks: bool,
+    /// Output format: Go's traceback text, or one JSON document.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Read a live process without stopping it (the dump may be inconsistent).
+    #[arg(long)]
+    pub nonblocking: bool,
+}
+
+/// Where the state was read from.
+enum Source {
+    Live {
+        pid: u32,
+        /// None with --nonblocking.
+        pause: Option<Duration>,
+    },
+    Core(PathBuf),
+}
+
+/// One frame as printed.
+#[derive(Debug, Clone, Serialize)]
+struct FrameOut {
+    func: String,
+    file: String,
+    line: u32,
+    pc: u64,
+    /// pc minus the function's entry (None for inlined frames and when the
+    /// function is unknown).
+    offset: Option<u64>,
+    inlined: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct CreatedOut {
+    func: Option<String>,
+    file: String,
+    line: u32,
+    offset: Option<u64>,
+    goroutine: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct GoroutineOut {
+    id: i64,
+    /// As in Go's header: `chan receive`, `running`, ...
+    status: String,
+    /// The status without the wait reason.
+    state: String,
+    wait_minutes: Option<i64>,
+    thread: Option<u64>,
+    m: Option<i64>,
+    location: String,
+    /// How the stack was found: "registers", "saved", "syscall", "entry",
+    /// or "unavailable".
+    unwound_from: &'static str,
+    frames: Vec<FrameOut>,
+    /// More frames than shown.
+    elided: bool,
+    /// Why there are no frames.
+    no_stack: Option<String>,
+    created_by: Option<CreatedOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ThreadOut {
+    lwp: u64,
+    m: Option<i64>,
+    goroutine: Option<i64>,
+    on_g0: bool,
+    pc: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct MOut {
+    id: i64,
+    procid: u64,
+    curg: Option<i64>,
+    p: Option<i32>,
+    spinning: bool,
+    blocked: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct POut {
+    id: i32,
+    status: String,
+    m: Option<i64>,
+    runq: Vec<i64>,
+    runnext: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Document {
+    target: String,
+    binary: String,
+    runtime: &'static str,
+    /// "process" or "core".
+    source: &'static str,
+    pid: Option<u32>,
+    core: Option<String>,
+    /// How long the process was stopped, in milliseconds (None: not
+    /// stopped).
+    paused_ms: Option<f64>,
+    /// False when read without stopping (--nonblocking).
+    consistent: bool,
+    goroutines: Vec<GoroutineOut>,
+    threads: Vec<ThreadOut>,
+    ms: Vec<MOut>,
+    ps: Vec<POut>,
+    /// Entries that could not be decoded, one line each.
+    bad: Vec<String>,
+}
+
+/// A goroutine's stack as read (raw frames), before symbolising.
+struct Read {
+    row: Row,
+    from: &'static str,
+    frames: Vec<RawFrame>,
+    no_stack: Option<String>,
+    created: Option<CreatedOut>,
+}
+
+/// Everything read while the process was stopped.
+struct Dump {
+    reads: Vec<Read>,
+    /// The `info goroutines` text (--no-stacks, --group).
+    table: Option<String>,
+    threads: Vec<ThreadOut>,
+    ms: Vec<MOut>,
+    ps: Vec<POut>,
+    bad: Vec<String>,
+    total: usize,
+    /// Goroutines whose stack should be in memory but is not.
+    stackless: usize,
+    /// Goroutines unwound from a saved context or syscall entry.
+    saved: usize,
+}
+
+pub fn run(a: Args) -> Result<u8, Fail> {
+    let filter = filter(&a)?;
+    if a.nonblocking && a.core.is_some() {
+        return Err(Fail(
+            EXIT_BAD_INPUT,
+            "--nonblocking is for live processes; a core never changes".into(),
+        ));
+    }
+    match &a.core {
+        Some(core) => run_core(&a, &filter, Path::new(&a.target), core),
+        None => {
+            let pid: u32 = a.target.parse().map_err(|_| {
+                Fail(
+                    EXIT_BAD_INPUT,
+                    format!(
+                        "{:?} is not a process id; usage: gdbx goroutines PID | gdbx goroutines BINARY CORE",
+                        a.target
+                    ),
+                )
+            })?;
+            run_live(&a, &filter, pid)
+        }
+    }
+}
+
+fn filter(a: &Args) -> Result<Filter, Fail> {
+    let mut args = Vec::new();
+    if !a.status.is_empty() {
+        args.push("-status".to_string());
+        args.push(a.status.join(","));
+    }
+    if let Some(l) = &a.location {
+        args.push("-location".into());
+        args.push(l.clone());
+    }
+    if a.group {
+        args.push("-group".into());
+    }
+    if let Some(n) = a.limit {
+        args.push("-limit".into());
+        args.push(n.to_string());
+    }
+    // The one parser of `info goroutines`' options: its first line names
+    // the problem.
+    Filter::parse(&args).map_err(|e| {
+        let first = e.lines().next().unwrap_or_default().replace('-', "--");
+        Fail(EXIT_BAD_INPUT, first)
+    })
+}
+
+fn open_program(path: &Path) -> Result<Program, String> {
+    Program::open(path, "")
+}
+
+fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8, Fail> {
+    let mut prog = open_program(binary).map_err(|e| Fail(EXIT_BAD_INPUT, e))?;
+    let core = CoreFile::open(core_path).map_err(|e| match e {
+        inspect::mem::CoreError::Io(e) => Fail(
+            EXIT_BAD_INPUT,
+            format!("{}: cannot read the core file: {e}", core_path.display()),
+        ),
+        inspect::mem::CoreError::Bad(why) => Fail(
+            EXIT_BAD_INPUT,
+            format!("{why}; expected an ELF core file of {}", binary.display()),
+        ),
+    })?;
+    check_core_of(&prog, &core, binary, core_path)?;
+    prog.set_bias(prog.bias_for_entry(core.entry()), &core);
+    let image = prog.image();
+    let mem = Chain(&core, &image);
+    let regs: Vec<(u64, Option<Regs>)> = core
+        .threads()
+        .iter()
+        .map(|t| (t.lwp, Some(t.regs)))
+        .collect();
+    let dump = read_all(&prog, &mem, &regs, a, f, None).map_err(|e| Fail(EXIT_UNREADABLE, e))?;
+    // Stacks that are not in the core (they read from memory as nothing):
+    // say so instead of printing plausible garbage.
+    if dump.saved > 0 && dump.stackless == dump.saved {
+        return Err(Fail(
+            EXIT_NO_STACKS,
+            format!(
+                "{}: the core holds none of the {} goroutine stacks (the dumper left those mappings out); \
+                 for a Go program take the core with GOTRACEBACK=crash, for one on the gdbx runtime run it \
+                 with GOSTACKGUARD=mprotect before gcore",
+                core_path.display(),
+                dump.saved
+            ),
+        ));
+    }
+    if dump.stackless > 0 {
+        eprintln!(
+            "gdbx: warning: {} of {} goroutine stacks are not in the core; those goroutines show no frames",
+            dump.stackless, dump.saved
+        );
+    }
+    print(&prog, a, &Source::Core(core_path.to_path_buf()), dump, None);
+    Ok(0)
+}
+
+/// Refuses a core that was not dumped from `binary`: the core's copy of
+/// the executable's first page (ELF headers and notes, which the kernel
+/// dumps) must match the file's, build id included; without that page, the
+/// process's entry point must be the binary's.
+fn check_core_of(
+    prog: &Program,
+    core: &CoreFile,
+    binary: &Path,
+    core_path: &Path,
+) -> Result<(), Fail> {
+    let bin = prog.binary();
+    let mismatch = |why: String| {
+        Fail(
+            EXIT_BAD_INPUT,
+            format!(
+                "{} was not dumped from {}: {why}; give the binary the process ran",
+                core_path.display(),
+                binary.display()
+            ),
+        )
+    };
+    let entry = core.entry();
+    if let Some(e) = entry
+        && !bin.is_pie()
+        && e != bin.entry()
+    {
+        return Err(mismatch(format!(
+            "its entry point is {e:#x}, the binary's {:#x}",
+            bin.entry()
+        )));
+    }
+    let Some(first) = first_load_vaddr(bin) else {
+        return Ok(());
+    };
+    let base = first.wrapping_add(prog.bias_for_entry(entry));
+    let file = bin.data();
+    let n = file.len().min(4096);
+    let mut page = vec![0u8; n];
+    if core.read(base, &mut page).is_ok() && page != file[..n] {
+        let theirs = build_id(&page).map_or("none".to_string(), hex);
+        let ours = build_id(file).map_or("none".to_string(), hex);
+        return Err(mismatch(format!(
+            "the core's build id is {theirs}, the binary's {ours}"
+        )));
+    }
+    Ok(())
+}
+
+/// The address of the `PT_LOAD` that maps the file's start.
+fn first_load_vaddr(bin: &debuginfo::Binary) -> Option<u64> {
+    use object::read::elf::ProgramHeader;
+    let elf = bin.object();
+    let endian = elf.endian();
+    elf.elf_program_headers()
+        .iter()
+        .find(|ph| ph.p_type(endian) == object::elf::PT_LOAD && ph.p_offset(endian) == 0)
+        .map(|ph| ph.p_vaddr(endian))
+}
+
+/// The GNU or Go build id in the notes of an ELF image that starts at
+/// `data` (a file, or its first page as mapped).
+fn build_id(data: &[u8]) -> Option<&[u8]> {
+    let word = |o: usize, n: usize| -> Option<u64> {
+        let b = data.get(o..o + n)?;
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(b);
+        Some(u64::from_le_bytes(v))
+    };
+    let phoff = word(0x20, 8)? as usize;
+    let phnum = word(0x38, 2)? as usize;
+    for i in 0..phnum {
+        let ph = phoff + i * 56;
+        if word(ph, 4)? != 4
+        /* PT_NOTE */
+        {
+            continue;
+        }
+        let (off, size) = (word(ph + 8, 8)? as usize, word(ph + 32, 8)? as usize);
+        let mut o = off;
+        while o + 12 <= off + size {
+            let (namesz, descsz, ty) = (
+                word(o, 4)? as usize,
+                word(o + 4, 4)? as usize,
+                word(o + 8, 4)?,
+            );
+            let name = data.get(o + 12..o + 12 + namesz)?;
+            let desc_at = o + 12 + namesz.div_ceil(4) * 4;
+            let desc = data.get(desc_at..desc_at + descsz)?;
+            let gnu = name.starts_with(b"GNU") && ty == 3 /* NT_GNU_BUILD_ID */;
+            let go = name.starts_with(b"Go") && ty == 4;
+            if gnu || go {
+                return Some(desc);
+            }
+            o = desc_at + descsz.div_ceil(4) * 4;
+        }
+    }
+    None
+}
+
+fn hex(b: &[u8]) -> String {
+    if b.iter().all(|c| c.is_ascii_graphic()) {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    b.iter().map(|c| format!("{c:02x}")).collect()
+}
+
+fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    if !proc_dir.exists() || !process_alive(pid) {
+        return Err(Fail(EXIT_GONE, format!("no process {pid}")));
+    }
+    let refused = |what: &str, e: &std::io::Error| {
+        Fail(
+            EXIT_PTRACE,
+            format!("cannot {what} of process {pid} ({e}): {}", ptrace_hint()),
+        )
+    };
+    let exe = std::fs::read_link(proc_dir.join("exe")).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            refused("read the executable", &e)
+        } else if !process_alive(pid) {
+            Fail(EXIT_GONE, format!("process {pid} exited"))
+        } else {
+            Fail(
+                EXIT_BAD_INPUT,
+                format!("process {pid} has no executable to read ({e}): a kernel thread?"),
+            )
+        }
+    })?;
+    let mut prog = open_program(&proc_dir.join("exe")).map_err(|e| {
+        let why = e.split_once(": ").map_or(e.as_str(), |x| x.1).to_string();
+        Fail(
+            EXIT_BAD_INPUT,
+            format!("process {pid} ({}) cannot be read: {why}", exe.display()),
+        )
+    })?;
+    let live = LiveProcess::open(pid).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            refused("read the memory", &e)
+        } else {
+            Fail(EXIT_GONE, format!("process {pid} exited ({e})"))
+        }
+    })?;
+    let gone = || Fail(EXIT_GONE, format!("process {pid} exited during the dump"));
+    let (dump, pause) = if a.nonblocking {
+        prog.set_bias(prog.bias_for_entry(live.entry()), &live);
+        let regs: Vec<(u64, Option<Regs>)> = std::fs::read_dir(proc_dir.join("task"))
+            .map_err(|_| gone())?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .map(|tid| (tid, None))
+            .collect();
+        let image = prog.image();
+        let dump = read_all(&prog, &Chain(&live, &image), &regs, a, f, Some(pid));
+        (dump, None)
+    } else {
+        let frozen = Frozen::freeze(pid).map_err(|e| match e {
+            FreezeError::Refused { .. } => Fail(EXIT_PTRACE, e.to_string()),
+            FreezeError::Gone { .. } => gone(),
+            FreezeError::Os { .. } => Fail(EXIT_UNREADABLE, e.to_string()),
+        })?;
+        if std::env::var_os(KILL_SEAM).is_some_and(|v| v == "1") {
+            // SAFETY: plain system call.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+        prog.set_bias(prog.bias_for_entry(live.entry()), &live);
+        let regs: Vec<(u64, Option<Regs>)> = frozen
+            .threads()
+            .iter()
+            .map(|t| (t.lwp, Some(t.regs)))
+            .collect();
+        let image = prog.image();
+        let dump = read_all(&prog, &Chain(&live, &image), &regs, a, f, Some(pid));
+        let alive = frozen.alive();
+        let pause = frozen.thaw();
+        if !alive {
+            return Err(gone());
+        }
+        (dump, Some(pause))
+    };
+    let dump = dump.map_err(|e| {
+        if process_alive(pid) {
+            Fail(EXIT_UNREADABLE, format!("process {pid}: {e}"))
+        } else {
+            gone()
+        }
+    })?;
+    if !process_alive(pid) && dump.total == 0 {
+        return Err(gone());
+    }
+    let now = monotonic_now();
+    print(&prog, a, &Source::Live { pid, pause }, dump, Some(now));
+    Ok(0)
+}
+
+fn monotonic_now() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// Memory with one goroutine's stack window in front.
+struct Window<'a> {
+    base: u64,
+    bytes: &'a [u8],
+    rest: &'a dyn Memory,
+}
+
+impl Memory for Window<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), inspect::MemError> {
+        if addr >= self.base
+            && let Some(o) = usize::try_from(addr - self.base).ok()
+            && let Some(src) = self.bytes.get(o..o + buf.len())
+        {
+            buf.copy_from_slice(src);
+            return Ok(());
+        }
+        self.rest.read(addr, buf)
+    }
+}
+
+/// Reads everything the output needs (the only part done while a live
+/// process is stopped).
+fn read_all(
+    prog: &Program,
+    mem: &dyn Memory,
+    regs: &[(u64, Option<Regs>)],
+    a: &Args,
+    f: &Filter,
+    _pid: Option<u32>,
+) -> Result<Dump, String> {
+    let unw = prog.unwinder();
+    // Each thread, unwound a little for the location of what it runs.
+    let threads: Vec<Thread> = regs
+        .iter()
+        .enumerate()
+        .map(|(i, (lwp, r))| match r {
+            Some(r) => {
+                let mut t = Thread::from_regs(i as i64 + 1, *lwp, r);
+                t.pcs = unw
+                    .unwind(mem, r.rip, r.rsp, r.rbp, true, 64)
+                    .iter()
+                    .map(|f| f.pc)
+                    .collect();
+                t
+            }
+            None => Thread {
+                num: i as i64 + 1,
+                lwp: *lwp,
+                ..Thread::default()
+            },
+        })
+        .collect();
+    let view = prog.view(mem, &threads);
+    let d = prog.decoder();
+    let want_dead = f.dead;
+    let (rows, bad) = view
+        .rows(|g| want_dead || !d.is_dead(g))
+        .map_err(|e| e.to_string())?;
+    let total = rows.len();
+    let lay = prog.layout();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| f.keep(r, lay.status_name(r.g.status).unwrap_or("???")))
+        .collect();
+    let table = if a.no_stacks || a.group {
+        Some(view.info_goroutines(f).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let (ms, _) = d.read_ms(mem).unwrap_or_default();
+    let (ps, _) = d.read_ps(mem).unwrap_or_default();
+    let goid_of: std::collections::HashMap<u64, i64> = rows_goids(&view, mem, &ms, &ps, &rows);
+    let threads_out: Vec<ThreadOut> = threads
+        .iter()
+        .zip(regs)
+        .map(|(t, (_, r))| {
+            let g = view.thread_g(t).filter(|&g| g != 0);
+            let m = view.m_for_thread(t, &ms);
+            ThreadOut {
+                lwp: t.lwp,
+                m: m.map(|m| m.id),
+                goroutine: g.and_then(|g| goid_of.get(&g).copied()),
+                on_g0: g.is_some() && m.is_some_and(|m| Some(m.g0) == g),
+                pc: r.map(|r| r.rip),
+            }
+        })
+        .collect();
+    let mids: std::collections::HashMap<u64, i64> = ms.iter().map(|m| (m.addr, m.id)).collect();
+    let pids: std::collections::HashMap<u64, i32> = ps.iter().map(|p| (p.addr, p.id)).collect();
+    let ms_out = ms
+        .iter()
+        .map(|m| MOut {
+            id: m.id,
+            procid: m.procid,
+            curg: goid_of.get(&m.curg).copied(),
+            p: pids.get(&m.p).copied(),
+            spinning: m.spinning,
+            blocked: m.blocked,
+        })
+        .collect();
+    let ps_out = ps
+        .iter()
+        .map(|p| POut {
+            id: p.id,
+            status: lay.pstatus_name(p.status).to_string(),
+            m: mids.get(&p.m).copied(),
+            runq: p
+                .runq
+                .iter()
+                .filter_map(|g| goid_of.get(g).copied())
+                .collect(),
+            runnext: goid_of.get(&p.runnext).copied(),
+        })
+        .collect();
+    let mut reads = Vec::new();
+    let (mut stackless, mut saved) = (0, 0);
+    if table.is_none() {
+        let regs_of = |num: i64| regs.get((num - 1) as usize).and_then(|r| r.1);
+        // Where each goroutine's unwinding starts.
+        let starts: Vec<Start> = rows
+            .iter()
+            .map(|r| start_of(&view, prog, r, regs_of))
+            .collect();
+        // One batch for the stack windows of every goroutine unwound from
+        // memory it saved.
+        let reqs: Vec<(u64, usize)> = rows
+            .iter()
+            .zip(&starts)
+            .map(|(r, s)| match s {
+                (Some((_, sp, _, _)), from, _) if *from != "registers" => {
+                    let hi = if r.g.hi > *sp {
+                        r.g.hi
+                    } else {
+                        sp + STACK_WINDOW
+                    };
+                    (*sp, (hi - sp).min(STACK_WINDOW) as usize)
+                }
+                _ => (0, 0),
+            })
+            .collect();
+        let windows = mem.batch(&reqs);
+        for (i, (row, (start, from, why))) in rows.into_iter().zip(starts).enumerate() {
+            let mut no_stack = why;
+            let frames = match start {
+                Some((pc, sp, bp, exact)) => {
+                    let bytes = windows.get(i).unwrap_or(&[]);
+                    if from != "registers" {
+                        saved += 1;
+                        if reqs[i].1 > 0 && windows.get(i).is_none() && mem.u64(sp).is_err() {
+                            stackless += 1;
+                            no_stack = Some(format!(
+                                "stack not readable at sp={sp:#x} (not in the {})",
+                                if _pid.is_some() { "process" } else { "core" }
+                            ));
+                        }
+                    }
+                    let w = Window {
+                        base: reqs[i].0,
+                        bytes,
+                        rest: mem,
+                    };
+                    if no_stack.is_some() {
+                        Vec::new()
+                    } else {
+                        unw.unwind(&w, pc, sp, bp, exact, MAX_FRAMES + 1)
+                    }
+                }
+                None => Vec::new(),
+            };
+            let created = created(prog, &row.g, mem);
+            reads.push(Read {
+                row,
+                from,
+                frames,
+                no_stack,
+                created,
+            });
+        }
+    }
+    Ok(Dump {
+        reads,
+        table,
+        threads: threads_out,
+        ms: ms_out,
+        ps: ps_out,
+        bad,
+        total,
+        stackless,
+        saved,
+    })
+}
+
+/// The goroutine ids of the Gs the Ms and Ps name, and of the rows.
+fn rows_goids(
+    view: &inspect::View<'_>,
+    mem: &dyn Memory,
+    ms: &[inspect::M],
+    ps: &[inspect::P],
+    rows: &[Row],
+) -> std::collections::HashMap<u64, i64> {
+    let mut out: std::collections::HashMap<u64, i64> =
+        rows.iter().map(|r| (r.g.addr, r.g.goid)).collect();
+    let others = ms
+        .iter()
+        .flat_map(|m| [m.curg, m.g0])
+        .chain(
+            ps.iter()
+                .flat_map(|p| std::iter::once(p.runnext).chain(p.runq.iter().copied())),
+        )
+        .chain(view.threads.iter().filter_map(|t| view.thread_g(t)));
+    for a in others {
+        if a != 0
+            && !out.contains_key(&a)
+            && let Ok(g) = view.rt.read_g(mem, a)
+        {
+            out.insert(a, g.goid);
+        }
+    }
+    out
+}
+
+type Start = (Option<(u64, u64, u64, bool)>, &'static str, Option<String>);
+
+/// Where a goroutine's unwinding starts: (pc, sp, bp, pc is exact), what
+/// it starts from, and why it cannot when it cannot.
+fn start_of(
+    view: &inspect::View<'_>,
+    prog: &Program,
+    r: &Row,
+    regs_of: impl Fn(i64) -> Option<Regs>,
+) -> Start {
+    let g = &r.g;
+    let st = prog.layout().status;
+    let status = prog.decoder().status(g);
+    // A goroutine on its thread (running, or in a system call on it): the
+    // thread's registers, also when the thread is in a signal handler or
+    // on g0 (the unwinder follows the signal frame back).
+    if let Some(num) = r.thread
+        && (r.on_cpu || status == st.running || status == st.syscall)
+        && let Some(regs) = regs_of(num)
+    {
+        return (
+            Some((regs.rip, regs.rsp, regs.rbp, true)),
+            "registers",
+            None,
+        );
+    }
+    if view.not_started(g) {
+        return (Some((g.pc, g.sp, g.bp, true)), "entry", None);
+    }
+    if status == st.syscall && g.syscallsp != 0 && g.syscallpc != 0 {
+        return (
+            Some((g.syscallpc, g.syscallsp, g.syscallbp, false)),
+            "syscall",
+            None,
+        );
+    }
+    if status == st.running || g.pc == 0 {
+        return (
+            None,
+            "unavailable",
+            Some("goroutine running on other thread; stack unavailable".into()),
+        );
+    }
+    (Some((g.pc, g.sp, g.bp, false)), "saved", None)
+}
+
+/// Symbolises one raw frame into the frames Go prints for it (inlined
+/// ones first).
+fn symbolise(prog: &Program, f: &RawFrame) -> Vec<FrameOut> {
+    let syms = prog.symbols();
+    let chain = syms.frames(f.probe());
+    let start = syms.function_start(f.probe());
+    let offset = start.filter(|&s| f.pc > s).map(|s| f.pc - s);
+    if chain.is_empty() {
+        return vec![FrameOut {
+            func: "??".into(),
+            file: "?".into(),
+            line: 0,
+            pc: f.pc,
+            offset: None,
+            inlined: false,
+        }];
+    }
+    chain
+        .iter()
+        .map(|fr| FrameOut {
+            func: fr.func.to_string(),
+            file: if fr.file.is_empty() {
+                "?".into()
+            } else {
+                fr.file.to_string()
+            },
+            line: fr.line,
+            pc: f.pc,
+            offset: if fr.inlined { None } else { offset },
+            inlined: fr.inlined,
+        })
+        .collect()
+}
+
+/// Where `g` was created: Go's `go` statement (`G.gopc`), or the file,
+/// line and parent our runtime records.
+fn created(prog: &Program, g: &inspect::G, mem: &dyn Memory) -> Option<CreatedOut> {
+    match prog.flavour() {
+        inspect::Flavour::Go119 => {
+            // Go prints no creator for the main goroutine.
+            if g.gopc == 0 || g.goid == 1 {
+                return None;
+            }
+            let syms = prog.symbols();
+            let chain = syms.frames(g.gopc - 1);
+            let (inner, outer) = (chain.first()?, chain.last()?);
+            let offset = syms
+                .function_start(g.gopc - 1)
+                .filter(|&s| g.gopc > s)
+                .map(|s| g.gopc - s);
+            Some(CreatedOut {
+                func: Some(outer.func.to_string()),
+                file: inner.file.to_string(),
+                line: inner.line,
+                offset,
+                goroutine: None,
+            })
+        }
+        inspect::Flavour::Ours => {
+            if g.parent == 0 || g.cfile == 0 || g.cfile_len == 0 || g.cfile_len > 4096 {
+                return None;
+            }
+            Some(CreatedOut {
+                func: None,
+                file: mem
+                    .bytes(g.cfile, g.cfile_len as usize)
+                    .map_or("?".into(), |b| String::from_utf8_lossy(&b).into_owned()),
+                line: g.cline,
+                offset: None,
+                goroutine: Some(g.parent),
+            })
+        }
+    }
+}
+
+fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>) {
+    let lay = prog.layout();
+    let d = prog.decoder();
+    let threads = &dump.threads;
+    let view_status = |g: &inspect::G| {
+        let threads: [Thread; 0] = [];
+        // The status text needs no memory.
+        let none = inspect::Callback(|_: u64, _: &mut [u8]| false);
+        prog.view(&none, &threads).traceback_status(g)
+    };
+    let goroutines: Vec<GoroutineOut> = dump
+        .reads
+        .iter()
+        .map(|r| {
+            let g = &r.row.g;
+            let st = d.status(g);
+            let minutes = match now {
+                Some(now)
+                    if (st == lay.status.waiting || st == lay.status.syscall)
+                        && g.waitsince != 0 =>
+                {
+                    Some((now - g.waitsince) / 60_000_000_000).filter(|&m| m >= 1)
+                }
+                _ => None,
+            };
+            let mut frames = Vec::new();
+            for f in r.frames.iter().take(MAX_FRAMES) {
+                frames.extend(symbolise(prog, f));
+            }
+            GoroutineOut {
+                id: g.goid,
+                status: view_status(g),
+                state: lay.status_name(g.status).unwrap_or("???").to_string(),
+                wait_minutes: minutes,
+                thread: r
+                    .row
+                    .thread
+                    .and_then(|n| threads.get((n - 1) as usize))
+                    .map(|t| t.lwp),
+                m: r.row.m_id,
+                location: r.row.loc.to_string(),
+                unwound_from: r.from,
+                elided: r.frames.len() > MAX_FRAMES,
+                frames,
+                no_stack: r.no_stack.clone(),
+                created_by: r.created.clone(),
+            }
+        })
+        .collect();
+    let shown = a.limit.unwrap_or(usize::MAX).min(goroutines.len());
+    let (target, pid, core, paused_ms, consistent) = match source {
+        Source::Live { pid, pause } => (
+            format!("process {pid}"),
+            Some(*pid),
+            None,
+            pause.map(|p| p.as_secs_f64() * 1e3),
+            pause.is_some(),
+        ),
+        Source::Core(c) => (
+            format!("core {}", c.display()),
+            None,
+            Some(c.display().to_string()),
+            None,
+            true,
+        ),
+    };
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out.lock());
+    if a.format == Format::Json {
+        let doc = Document {
+            target,
+            binary: prog.binary().path().display().to_string(),
+            runtime: prog.flavour().describe(),
+            source: if pid.is_some() { "process" } else { "core" },
+            pid,
+            core,
+            paused_ms,
+            consistent,
+            goroutines: goroutines.into_iter().take(shown).collect(),
+            threads: dump.threads,
+            ms: dump.ms,
+            ps: dump.ps,
+            bad: dump.bad,
+        };
+        let _ = serde_json::to_writer(&mut out, &doc);
+        let _ = writeln!(out);
+        return;
+    }
+    let pause = match (source, paused_ms) {
+        (Source::Live { .. }, Some(ms)) => format!("; paused {ms:.3} ms"),
+        (Source::Live { .. }, None) => {
+            "; not paused (--nonblocking): read while running, the dump may be inconsistent"
+                .to_string()
+        }
+        (Source::Core(_), _) => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "gdbx goroutines: {target} ({}, {}): {} goroutines, {} threads{pause}",
+        prog.binary().path().display(),
+        prog.flavour().describe(),
+        dump.total,
+        dump.threads.len()
+    );
+    if let Some(table) = &dump.table {
+        let _ = write!(out, "{table}");
+        return;
+    }
+    let mut text = String::with_capacity(4096);
+    for g in goroutines.iter().take(shown) {
+        text.clear();
+        let _ = write!(text, "\ngoroutine {} [{}", g.id, g.status);
+        if let Some(m) = g.wait_minutes {
+            let _ = write!(text, ", {m} minutes");
+        }
+        text.push_str("]:\n");
+        if let Some(why) = &g.no_stack {
+            let _ = writeln!(text, "\t{why}");
+        }
+        for f in &g.frames {
+            let _ = write!(text, "{}(...)\n\t{}:{}", f.func, f.file, f.line);
+            if let Some(o) = f.offset {
+                let _ = write!(text, " +{o:#x}");
+            } else if f.func == "??" {
+                let _ = write!(text, " pc={:#x}", f.pc);
+            }
+            text.push('\n');
+        }
+        if g.elided {
+            text.push_str("...additional frames elided...\n");
+        }
+        if let Some(c) = &g.created_by {
+            match (&c.func, c.goroutine) {
+                (Some(func), Some(p)) => {
+                    let _ = writeln!(text, "created by {func} in goroutine {p}");
+                }
+                (Some(func), None) => {
+                    let _ = writeln!(text, "created by {func}");
+                }
+                (None, Some(p)) => {
+                    let _ = writeln!(text, "created by goroutine {p}");
+                }
+                (None, None) => text.push_str("created by ?\n"),
+            }
+            let _ = write!(text, "\t{}:{}", c.file, c.line);
+            if let Some(o) = c.offset {
+                let _ = write!(text, " +{o:#x}");
+            }
+            text.push('\n');
+        }
+        let _ = out.write_all(text.as_bytes());
+    }
+    if goroutines.len() > shown {
+        let _ = writeln!(
+            out,
+            "\n({} more goroutines not shown; --limit N to change)",
+            goroutines.len() - shown
+        );
+    }
+    for b in &dump.bad {
+        let _ = writeln!(out, "gdbx: could not decode: {b}");
+    }
+}

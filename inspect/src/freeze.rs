@@ -1,0 +1,278 @@
+//! Freezing a live process just long enough to read it: `PTRACE_SEIZE`
+//! then `PTRACE_INTERRUPT` on each of its threads, their registers, then
+//! `PTRACE_DETACH` — the process goes on as if nothing happened (unlike
+//! `PTRACE_ATTACH`, seizing sends no SIGSTOP that the program could see).
+//!
+//! # The thread list
+//!
+//! Threads come and go while we freeze the others: a thread that is not
+//! yet stopped can create one. So the task list (`/proc/PID/task`) is read
+//! again after every thread in it has stopped, until a pass finds no new
+//! thread: then every thread that exists is stopped, and none can create
+//! another. A thread that exits before it is seized (`ESRCH`), or while we
+//! wait for it to stop, is left out.
+//!
+//! # Signals
+//!
+//! A thread that receives a signal while we interrupt it may report that
+//! signal instead of the interrupt stop. The signal is then held by us; it
+//! is handed back at `PTRACE_DETACH` so the program still receives it.
+//!
+//! Detaching happens in [`Frozen::thaw`], or on drop.
+
+use std::time::{Duration, Instant};
+
+use crate::mem::{CoreThread, Regs};
+
+/// Why a process could not be frozen.
+#[derive(Debug)]
+pub enum FreezeError {
+    /// `PTRACE_SEIZE` was refused (`EPERM`): another user's process, not
+    /// root, yama's `ptrace_scope`, or another tracer (a debugger) has it.
+    Refused { pid: u32, errno: i32 },
+    /// The process does not exist, or exited while it was being frozen.
+    Gone { pid: u32 },
+    /// Any other failure of a system call.
+    Os {
+        pid: u32,
+        what: &'static str,
+        err: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for FreezeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FreezeError::Refused { pid, errno } => write!(
+                f,
+                "ptrace refused for process {pid} ({}): {}",
+                std::io::Error::from_raw_os_error(*errno),
+                ptrace_hint()
+            ),
+            FreezeError::Gone { pid } => write!(f, "process {pid} exited"),
+            FreezeError::Os { pid, what, err } => write!(f, "process {pid}: {what}: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for FreezeError {}
+
+/// What to do about a refused ptrace, from what this machine says.
+pub fn ptrace_hint() -> String {
+    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    let why = match scope {
+        Some(3) => "yama ptrace_scope is 3 (no process may be traced until reboot)".to_string(),
+        Some(s @ 1..=2) => format!(
+            "yama ptrace_scope is {s} (only a parent or root may trace); run as root, or `sysctl kernel.yama.ptrace_scope=0`"
+        ),
+        _ => "the process belongs to another user or is already traced (by a debugger); run as root or as its user, and detach other debuggers".to_string(),
+    };
+    format!("{why}; or read it without stopping it with --nonblocking")
+}
+
+/// Testing seam: `GDBX_PTRACE_REFUSE=1` makes [`Frozen::freeze`] fail as
+/// the kernel does when it refuses `PTRACE_SEIZE` (`EPERM`), so the
+/// refusal path can be tested as root, where nothing is refused.
+const REFUSE_SEAM: &str = "GDBX_PTRACE_REFUSE";
+
+/// A process whose every thread is stopped under ptrace.
+#[derive(Debug)]
+pub struct Frozen {
+    pid: u32,
+    /// The stopped threads, leader first, with their registers.
+    threads: Vec<CoreThread>,
+    /// Seized threads, each with the signal to hand back at detach.
+    seized: Vec<(i32, i32)>,
+    started: Instant,
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn tasks(pid: u32) -> Result<Vec<i32>, FreezeError> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            FreezeError::Gone { pid }
+        } else {
+            FreezeError::Os {
+                pid,
+                what: "cannot list its threads",
+                err: e,
+            }
+        }
+    })?;
+    let mut out: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
+impl Frozen {
+    /// Stops every thread of `pid` and reads their registers. The pause
+    /// starts with the first `PTRACE_INTERRUPT`.
+    pub fn freeze(pid: u32) -> Result<Frozen, FreezeError> {
+        if std::env::var_os(REFUSE_SEAM).is_some_and(|v| v == "1") {
+            return Err(FreezeError::Refused {
+                pid,
+                errno: libc::EPERM,
+            });
+        }
+        let mut f = Frozen {
+            pid,
+            threads: Vec::new(),
+            seized: Vec::new(),
+            started: Instant::now(),
+        };
+        loop {
+            let new: Vec<i32> = tasks(pid)?
+                .into_iter()
+                .filter(|t| !f.seized.iter().any(|s| s.0 == *t))
+                .collect();
+            if new.is_empty() {
+                break;
+            }
+            // Seize and interrupt them all first, then wait: the threads
+            // stop in parallel.
+            let mut pending = Vec::new();
+            for &tid in &new {
+                // SAFETY: plain system calls on a thread id; no memory is
+                // passed.
+                let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, 0usize, 0usize) };
+                if r != 0 {
+                    match errno() {
+                        libc::ESRCH => continue,
+                        e @ (libc::EPERM | libc::EACCES) => {
+                            return Err(FreezeError::Refused { pid, errno: e });
+                        }
+                        e => {
+                            return Err(FreezeError::Os {
+                                pid,
+                                what: "PTRACE_SEIZE",
+                                err: std::io::Error::from_raw_os_error(e),
+                            });
+                        }
+                    }
+                }
+                if f.seized.is_empty() {
+                    f.started = Instant::now();
+                }
+                f.seized.push((tid, 0));
+                // SAFETY: as above.
+                if unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0usize, 0usize) } == 0 {
+                    pending.push(tid);
+                }
+            }
+            for tid in pending {
+                f.wait_stop(tid);
+            }
+        }
+        if f.threads.is_empty() {
+            return Err(FreezeError::Gone { pid });
+        }
+        // The leader (tid == pid) first, as in a core file's notes.
+        f.threads.sort_by_key(|t| (t.lwp != u64::from(pid), t.lwp));
+        Ok(f)
+    }
+
+    /// Waits until `tid` stops; records its registers, or forgets it if it
+    /// exited.
+    fn wait_stop(&mut self, tid: i32) {
+        let mut status = 0;
+        loop {
+            // SAFETY: `status` is a valid out pointer.
+            let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+            if r == tid || errno() != libc::EINTR {
+                break;
+            }
+        }
+        if !libc::WIFSTOPPED(status) {
+            // Exited (or killed) before it stopped.
+            self.seized.retain(|s| s.0 != tid);
+            return;
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        if event != libc::PTRACE_EVENT_STOP
+            && sig != libc::SIGTRAP
+            && let Some(s) = self.seized.iter_mut().find(|s| s.0 == tid)
+        {
+            // A signal-delivery stop: hand the signal back at detach.
+            s.1 = sig;
+        }
+        // SAFETY: user_regs_struct is plain data the kernel fills.
+        let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+        // SAFETY: `regs` is a valid out buffer of the size the request writes.
+        let r = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GETREGS,
+                tid,
+                0usize,
+                &mut regs as *mut libc::user_regs_struct,
+            )
+        };
+        if r != 0 {
+            return;
+        }
+        self.threads.push(CoreThread {
+            lwp: tid as u64,
+            signal: 0,
+            regs: Regs {
+                rip: regs.rip,
+                rsp: regs.rsp,
+                rbp: regs.rbp,
+                r14: regs.r14,
+                fs_base: regs.fs_base,
+            },
+        });
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The stopped threads, the leader first.
+    pub fn threads(&self) -> &[CoreThread] {
+        &self.threads
+    }
+
+    /// Lets every thread go on; returns how long the process was paused.
+    pub fn thaw(mut self) -> Duration {
+        self.detach_all();
+        self.started.elapsed()
+    }
+
+    fn detach_all(&mut self) {
+        for (tid, sig) in self.seized.drain(..) {
+            // SAFETY: plain system call; `sig` is passed by value.
+            unsafe {
+                libc::ptrace(libc::PTRACE_DETACH, tid, 0usize, sig as usize);
+            }
+        }
+    }
+
+    /// Whether the process still exists (a zombie counts as gone).
+    pub fn alive(&self) -> bool {
+        process_alive(self.pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.detach_all();
+    }
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
