@@ -52,7 +52,7 @@ pub struct View<'a> {
     pub threads: &'a [Thread],
     /// Formatted locations by (probe pc, index in its inline chain).
     pub loc_cache: RefCell<FastMap<(u64, usize), Rc<str>>>,
-    /// [`View::classify`] by probe pc.
+    /// The results of `View::classify`, by probe pc.
     pub classify_cache: RefCell<FastMap<u64, Classified>>,
     /// Formatted creation sites by (file ptr, len, line, parent).
     pub created_cache: RefCell<FastMap<CreatedKey, Rc<str>>>,

@@ -22,9 +22,9 @@ def _call(fn, *args):
     try:
         return fn(*args)
     except ValueError as e:
-        raise gdb.GdbError(str(e))
+        raise gdb.GdbError(str(e)) from None
     except RuntimeError as e:
-        raise gdb.GdbError("gdbx: %s" % e)
+        raise gdb.GdbError("gdbx: %s" % e) from None
 
 
 class InfoGoroutines(gdb.Command):
@@ -226,7 +226,9 @@ core files too. A running goroutine is its thread: the command runs there.
         try:
             goid = int(first, 0)
         except ValueError:
-            raise gdb.GdbError("goroutine: %r is not a goroutine id (see `info goroutines`)" % first)
+            raise gdb.GdbError(
+                "goroutine: %r is not a goroutine id (see `info goroutines`)" % first
+            ) from None
         infos = _call(st.prog.goroutines, st.reader(), threads, [goid])
         if not infos:
             raise gdb.GdbError("gdbx: no goroutine %d (see `info goroutines`)" % goid)

@@ -33,7 +33,7 @@
 //! * [`time`] - per-P timers, `sleep`, and Go's timers: `after`, `tick`,
 //!   `Timer`, `Ticker`, `after_func`;
 //! * [`lock`] - futex mutex and notes;
-//! * [`chan`] - channels (Go's hchan, sudogs); [`select`] - `select!`;
+//! * [`chan`] - channels (Go's hchan, sudogs); [`mod@select`] - `select!`;
 //! * [`sema`] - the semaphore goroutines park on; [`sync`] - `WaitGroup`
 //!   and the parking `Mutex`;
 //! * [`signal`] - fatal errors, panics, stack overflow;

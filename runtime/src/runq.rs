@@ -533,6 +533,7 @@ mod tests {
     struct SendP(*mut P);
     // SAFETY: test Ps are shared on purpose; the runq protocol is the thing tested.
     unsafe impl Send for SendP {}
+    // SAFETY: as Send: every access to the P goes through the runq protocol under test.
     unsafe impl Sync for SendP {}
 
     /// One owner produces and consumes, thieves steal concurrently; every G

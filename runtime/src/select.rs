@@ -581,8 +581,8 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
     }
     let lockorder: &[u16] = lockorder;
 
-    // SAFETY (every sellock/selunlock below): locks[i] for i in lockorder
-    // are the locks of the channels the cases borrow, alive for this call.
+    // SAFETY: locks[i] for i in lockorder are the locks of the channels the
+    // cases borrow, alive for this call (so for every sellock/selunlock below).
     unsafe { sellock(locks, lockorder) };
 
     // Pass 1: is any case ready?
