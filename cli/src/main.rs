@@ -175,8 +175,8 @@ fn load(binary: &Path, plan: Option<PlanArg>) -> Result<(Binary, Resolution), Fa
     let bin = Binary::open(binary).map_err(|e| Fail(2, e.to_string()))?;
     let plan = match plan {
         Some(PlanArg::Ours) => Plan::of(PlanKind::Ours),
-        Some(PlanArg::Go) => Plan::of(PlanKind::Go),
-        None => Plan::for_flavor(bin.flavor()).ok_or_else(|| {
+        Some(PlanArg::Go) => Plan::go_for(&bin),
+        None => Plan::for_binary(&bin).ok_or_else(|| {
             Fail(
                 2,
                 format!(
@@ -282,6 +282,22 @@ fn break_bootstrap(
         None => bundled_hello()?,
     };
     let (_, res) = load(&binary, plan)?;
+    // Without any of the runtime's functions the run could only fail.
+    if !res
+        .steps
+        .iter()
+        .any(|s| s.present && s.name.starts_with("runtime."))
+    {
+        return Err(Fail(
+            2,
+            format!(
+                "{}: none of the {} plan's runtime steps is in the binary ({}); there is nothing to break on",
+                binary.display(),
+                res.plan.as_str(),
+                res.flavor.describe()
+            ),
+        ));
+    }
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&binary)

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use gdbx_tests::{go_hello, run_tool, scratch};
+use gdbx_tests::{GO_HELLO, go_build, go_hello, run_tool, scratch};
 use std::path::Path;
 
 fn symbols_fails(path: &Path, status: i32, message: &str) {
@@ -97,7 +97,54 @@ fn no_symbols_at_all() {
             go_hello(false).as_os_str(),
         ],
     );
-    symbols_fails(&f, 2, "no symbol table");
+    symbols_fails(
+        &f,
+        2,
+        "stripped of its symbol table after the build (strip --strip-all?)",
+    );
+}
+
+#[test]
+fn go_linked_without_symbols_says_what_go_did_and_how_to_build() {
+    let bin = go_build("hello-s-w", GO_HELLO, &["-ldflags", "-s -w"]);
+    symbols_fails(
+        &bin,
+        2,
+        "linked with -ldflags=\"-s -w\": Go's linker left out the symbol table (-s)",
+    );
+    symbols_fails(
+        &bin,
+        2,
+        "build it without -s and -w: go build -gcflags \"-N -l\"",
+    );
+}
+
+#[test]
+fn forced_plan_with_no_step_in_the_binary_is_refused_before_running() {
+    let d = scratch("cprog-noplan");
+    let src = d.join("c.c");
+    // Would say so if it ran.
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint main(void) { puts(\"ran\"); return 0; }\n",
+    )
+    .unwrap();
+    let bin = d.join("c");
+    run_tool("cc", &["-o".as_ref(), bin.as_os_str(), src.as_os_str()]);
+    let out = gdbx([
+        "break-bootstrap".as_ref(),
+        "--plan".as_ref(),
+        "go".as_ref(),
+        bin.as_os_str(),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    let last = err.trim_end().lines().last().unwrap_or("");
+    assert!(
+        last.ends_with("plan's runtime steps is in the binary (neither a gdbx-runtime program nor a Go binary); there is nothing to break on"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("ran"), "it ran: {}", stdout(&out));
 }
 
 #[test]

@@ -211,6 +211,13 @@ impl Binary {
             });
         }
         if symbols.is_empty() {
+            if let Some(info) = go_build_info(&elf) {
+                return Err(Error::GoNoSymbols {
+                    version: go_version(&elf, &HashMap::new(), &[]),
+                    ldflags: build_setting(info, "-ldflags"),
+                    path,
+                });
+            }
             return Err(Error::NoSymbols(path));
         }
         let mut by_name: HashMap<String, usize> = HashMap::with_capacity(symbols.len());
@@ -487,13 +494,7 @@ fn go_version(
     by_name: &HashMap<String, usize>,
     symbols: &[Symbol],
 ) -> Option<String> {
-    const MAGIC: &[u8] = b"\xff Go buildinf:";
-    if let Some(data) = elf
-        .section_by_name(".go.buildinfo")
-        .and_then(|s| s.data().ok())
-        && data.len() >= 32
-        && data.starts_with(MAGIC)
-    {
+    if let Some(data) = go_build_info(elf) {
         let ptr_size = data[14] as usize;
         let flags = data[15];
         if flags & 2 != 0 {
@@ -508,6 +509,24 @@ fn go_version(
     }
     let sym = &symbols[*by_name.get("runtime.buildVersion")?];
     read_go_string(elf, sym.address)
+}
+
+/// The `.go.buildinfo` section, when it has Go's magic.
+fn go_build_info<'a>(elf: &ElfFile64<'a, Endianness>) -> Option<&'a [u8]> {
+    const MAGIC: &[u8] = b"\xff Go buildinf:";
+    elf.section_by_name(".go.buildinfo")
+        .and_then(|s| s.data().ok())
+        .filter(|d| d.len() >= 32 && d.starts_with(MAGIC))
+}
+
+/// A `build\tKEY=VALUE` setting of the module information inside the
+/// build info (what `go version -m` prints), e.g. `-ldflags`.
+fn build_setting(info: &[u8], key: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(info);
+    let prefix = format!("build\t{key}=");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_string)
 }
 
 fn read_go_string(elf: &ElfFile64<'_, Endianness>, header_addr: u64) -> Option<String> {

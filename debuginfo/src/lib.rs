@@ -16,7 +16,7 @@
 //! use debuginfo::{Binary, plan::{Plan, resolve}};
 //!
 //! let bin = Binary::open("target/debug/hello").expect("readable ELF");
-//! let plan = Plan::for_flavor(bin.flavor()).expect("ours or Go");
+//! let plan = Plan::for_binary(&bin).expect("ours or Go");
 //! let res = resolve(&bin, &plan);
 //! for step in &res.steps {
 //!     println!("{} {:?} {:?}", step.name, step.address, step.location);
@@ -52,6 +52,16 @@ pub enum Error {
     Corrupt(std::path::PathBuf, String),
     /// No symbol table at all (`strip --strip-all`).
     NoSymbols(std::path::PathBuf),
+    /// A Go binary without a symbol table: linked with `-ldflags=-s`, or
+    /// stripped afterwards. Its build information says which.
+    GoNoSymbols {
+        /// The binary.
+        path: std::path::PathBuf,
+        /// Its Go version.
+        version: Option<String>,
+        /// The `-ldflags` of its build, when it had any.
+        ldflags: Option<String>,
+    },
     /// Reading DWARF failed.
     Dwarf(String),
 }
@@ -74,6 +84,32 @@ impl fmt::Display for Error {
                 "{}: no symbol table (stripped with `strip --strip-all`?); rebuild it with symbols",
                 p.display()
             ),
+            Error::GoNoSymbols {
+                path,
+                version,
+                ldflags,
+            } => {
+                let go = version.as_deref().unwrap_or("version unknown");
+                let build = "go build -gcflags \"-N -l\"";
+                match ldflags {
+                    Some(flags)
+                        if flags
+                            .split_whitespace()
+                            .any(|f| f.trim_matches('"') == "-s") =>
+                    {
+                        write!(
+                            f,
+                            "{}: a Go binary ({go}) linked with -ldflags={flags}: Go's linker left out the symbol table (-s) that gdbx places its breakpoints with; build it without -s and -w: {build}",
+                            path.display()
+                        )
+                    }
+                    _ => write!(
+                        f,
+                        "{}: a Go binary ({go}) stripped of its symbol table after the build (strip --strip-all?); use the binary as `go build` wrote it: {build}",
+                        path.display()
+                    ),
+                }
+            }
             Error::Dwarf(why) => write!(f, "reading DWARF: {why}"),
         }
     }

@@ -3,7 +3,11 @@
 //! A plan is the list of functions a program passes through from its first
 //! instruction to `exit`, with the order they must be hit in:
 //! - [`Plan::ours`]: the bootstrap sequence of the gdbx runtime (rt0.rs).
-//! - [`Plan::go`]: Go 1.19 built with `-gcflags "-N -l"`.
+//! - [`Plan::go`]: Go 1.19 built with `-gcflags "-N -l"`, and its variants
+//!   for the ways a Go build starts and leaves: Go's own linker starts at
+//!   `_rt0_amd64_linux`, an external (cgo) link at libc's `_start`; a
+//!   `-race` build leaves through the race runtime instead of `runtime.exit`.
+//!   [`Plan::for_binary`] picks the one a binary was built for.
 //!
 //! Most steps form a *chain* on the main thread (each after the one before);
 //! the background ones (sysmon on its own thread, the scavenger goroutine)
@@ -20,20 +24,52 @@ use serde::{Serialize, Serializer};
 
 /// Which plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum PlanKind {
     /// Programs on this project's runtime.
+    #[serde(rename = "ours")]
     Ours,
-    /// Go 1.19's bootstrap.
+    /// Go 1.19's bootstrap, linked by Go's own linker: the ELF entry point
+    /// is `_rt0_amd64_linux`.
+    #[serde(rename = "go")]
     Go,
+    /// Go linked by the system linker (cgo, static or PIE included): libc's
+    /// `_start` calls `main`, Go's C entry point, which jumps to `rt0_go`.
+    #[serde(rename = "go-cgo")]
+    GoCgo,
+    /// Go built with `-race`: it leaves through the race runtime
+    /// (`runtime.racefini` calls the race runtime's finish, which calls
+    /// libc's `exit`), not through `runtime.exit`.
+    #[serde(rename = "go-race")]
+    GoRace,
+    /// `-race` and linked by the system linker.
+    #[serde(rename = "go-cgo-race")]
+    GoCgoRace,
 }
 
 impl PlanKind {
-    /// `"ours"` / `"go"`.
+    /// `"ours"`, `"go"`, `"go-cgo"`, `"go-race"`, `"go-cgo-race"`.
     pub fn as_str(self) -> &'static str {
         match self {
             PlanKind::Ours => "ours",
             PlanKind::Go => "go",
+            PlanKind::GoCgo => "go-cgo",
+            PlanKind::GoRace => "go-race",
+            PlanKind::GoCgoRace => "go-cgo-race",
+        }
+    }
+
+    /// A plan for Go's runtime (any of its builds), not ours.
+    pub fn is_go(self) -> bool {
+        self != PlanKind::Ours
+    }
+
+    /// The Go plan for a build: started by libc (`libc_start`), built with `-race`.
+    pub fn go_build(libc_start: bool, race: bool) -> PlanKind {
+        match (libc_start, race) {
+            (false, false) => PlanKind::Go,
+            (true, false) => PlanKind::GoCgo,
+            (false, true) => PlanKind::GoRace,
+            (true, true) => PlanKind::GoCgoRace,
         }
     }
 }
@@ -171,47 +207,83 @@ impl Plan {
         }
     }
 
-    /// Go 1.19 (`go build -gcflags "-N -l"`): `rt0_go`, no C `main`,
-    /// `alginit` instead of `hashinit`; sysmon and bgscavenge optional.
+    /// Go 1.19 (`go build -gcflags "-N -l"`) linked by Go's linker:
+    /// `rt0_go`, no C `main`, `alginit` instead of `hashinit`; sysmon and
+    /// bgscavenge optional.
     pub fn go() -> Plan {
-        Plan {
-            kind: PlanKind::Go,
-            steps: vec![
+        Plan::go_kind(PlanKind::Go)
+    }
+
+    /// The Go plan of `kind` (ours is [`Plan::ours`]): the start differs
+    /// between Go's linker and the system linker, the end between plain
+    /// and `-race` builds; the runtime's steps between are the same.
+    fn go_kind(kind: PlanKind) -> Plan {
+        let (libc_start, race) = match kind {
+            PlanKind::Ours => return Plan::ours(),
+            PlanKind::Go => (false, false),
+            PlanKind::GoCgo => (true, false),
+            PlanKind::GoRace => (false, true),
+            PlanKind::GoCgoRace => (true, true),
+        };
+        let start = if libc_start {
+            [
+                chain(
+                    "_start",
+                    "libc's ELF entry point; __libc_start_main calls main",
+                )
+                .zh("libc 的 ELF 入口；__libc_start_main 调用 main"),
+                chain("main", "Go's C entry point (asm); jumps to runtime.rt0_go")
+                    .zh("Go 的 C 入口（汇编）；跳到 runtime.rt0_go"),
+            ]
+        } else {
+            [
                 chain("_rt0_amd64_linux", "ELF entry point (asm)").zh("ELF 入口（汇编）"),
                 chain("_rt0_amd64", "common amd64 entry (asm)").zh("amd64 的公共入口（汇编）"),
-                chain(
-                    "runtime.rt0_go",
-                    "g0's stack, CPU info, TLS; calls the steps below",
-                )
-                .zh("g0 的栈、CPU 信息、TLS；依次调用下面的步骤"),
-                chain("runtime.check", "sizes of primitive types, CAS, TLS work")
-                    .zh("检查基本类型的大小、CAS 操作和 TLS 是否正常"),
-                chain("runtime.args", "saves argc/argv").zh("保存 argc/argv"),
-                chain("runtime.osinit", "ncpu, page size").zh("CPU 个数（ncpu）、物理页大小"),
-                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps")
-                    .zh("内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P"),
-                chain(
-                    "runtime.alginit",
-                    "hash seeds (Go's hashinit became alginit), from schedinit",
-                )
-                .zh("哈希种子（hashinit 在 Go 1.19 中改名为 alginit），由 schedinit 调用"),
-                chain("runtime.newproc", "queues the G that will run runtime.main")
-                    .zh("新建将运行 runtime.main 的 G，放入就绪队列"),
-                chain("runtime.mstart", "starts this M; enters schedule")
-                    .zh("启动本 M；进入 schedule"),
-                chain("runtime.main", "on the main G: starts sysmon, gcenable")
-                    .zh("在主 G 上：启动 sysmon，gcenable"),
-                chain("main.main", "the program's main").zh("程序的 main"),
-                chain("runtime.exit", "exit status to the kernel").zh("把退出状态交给内核"),
-                SYSMON,
-                background(
-                    "runtime.bgscavenge",
-                    ThreadReq::Goroutine,
-                    "background scavenger goroutine",
-                )
-                .zh("后台的 scavenger goroutine"),
-            ],
-        }
+            ]
+        };
+        let exit = if race {
+            chain(
+                "runtime.racefini",
+                "the race detector's finish: reports races, then libc's exit",
+            )
+            .zh("竞态检测器收尾：报告数据竞争，然后调用 libc 的 exit")
+        } else {
+            chain("runtime.exit", "exit status to the kernel").zh("把退出状态交给内核")
+        };
+        let mut steps = Vec::from(start);
+        steps.extend([
+            chain(
+                "runtime.rt0_go",
+                "g0's stack, CPU info, TLS; calls the steps below",
+            )
+            .zh("g0 的栈、CPU 信息、TLS；依次调用下面的步骤"),
+            chain("runtime.check", "sizes of primitive types, CAS, TLS work")
+                .zh("检查基本类型的大小、CAS 操作和 TLS 是否正常"),
+            chain("runtime.args", "saves argc/argv").zh("保存 argc/argv"),
+            chain("runtime.osinit", "ncpu, page size").zh("CPU 个数（ncpu）、物理页大小"),
+            chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps")
+                .zh("内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P"),
+            chain(
+                "runtime.alginit",
+                "hash seeds (Go's hashinit became alginit), from schedinit",
+            )
+            .zh("哈希种子（hashinit 在 Go 1.19 中改名为 alginit），由 schedinit 调用"),
+            chain("runtime.newproc", "queues the G that will run runtime.main")
+                .zh("新建将运行 runtime.main 的 G，放入就绪队列"),
+            chain("runtime.mstart", "starts this M; enters schedule").zh("启动本 M；进入 schedule"),
+            chain("runtime.main", "on the main G: starts sysmon, gcenable")
+                .zh("在主 G 上：启动 sysmon，gcenable"),
+            chain("main.main", "the program's main").zh("程序的 main"),
+            exit,
+            SYSMON,
+            background(
+                "runtime.bgscavenge",
+                ThreadReq::Goroutine,
+                "background scavenger goroutine",
+            )
+            .zh("后台的 scavenger goroutine"),
+        ]);
+        Plan { kind, steps }
     }
 
     /// The required main-thread chain, in order: the steps every run hits
@@ -229,15 +301,30 @@ impl Plan {
     pub fn of(kind: PlanKind) -> Plan {
         match kind {
             PlanKind::Ours => Plan::ours(),
-            PlanKind::Go => Plan::go(),
+            go => Plan::go_kind(go),
         }
     }
 
-    /// The default plan for a binary: ours, Go's, or none for other programs.
-    pub fn for_flavor(flavor: &Flavor) -> Option<Plan> {
-        match flavor {
+    /// The Go plan for the way `bin` was built, read from the binary: the
+    /// symbol at its entry point is libc's `_start` when the system linker
+    /// linked it, and the race runtime's `__tsan_fini` is in every `-race`
+    /// build.
+    pub fn go_for(bin: &Binary) -> Plan {
+        let libc_start = bin
+            .symbol_at(bin.entry())
+            .is_some_and(|s| s.name == "_start" && s.address == bin.entry());
+        let race = bin
+            .symbol("__tsan_fini")
+            .is_some_and(|s| s.kind == SymbolKind::Text);
+        Plan::of(PlanKind::go_build(libc_start, race))
+    }
+
+    /// The default plan for a binary: ours, the Go plan for its build, or
+    /// none for other programs.
+    pub fn for_binary(bin: &Binary) -> Option<Plan> {
+        match bin.flavor() {
             Flavor::Ours => Some(Plan::ours()),
-            Flavor::Go { .. } => Some(Plan::go()),
+            Flavor::Go { .. } => Some(Plan::go_for(bin)),
             Flavor::Other => None,
         }
     }
@@ -328,7 +415,8 @@ impl Resolution {
 pub fn resolve(bin: &Binary, plan: &Plan) -> Resolution {
     let mut warnings = Vec::new();
     match (bin.flavor(), plan.kind) {
-        (Flavor::Ours, PlanKind::Ours) | (Flavor::Go { .. }, PlanKind::Go) => {}
+        (Flavor::Ours, PlanKind::Ours) => {}
+        (Flavor::Go { .. }, kind) if kind.is_go() => {}
         (flavor, kind) => warnings.push(format!(
             "{}: {}, checking it against the {} plan",
             bin.path().display(),
@@ -466,7 +554,14 @@ mod tests {
 
     #[test]
     fn every_step_says_what_it_does_in_english_and_chinese() {
-        for plan in [Plan::ours(), Plan::go()] {
+        let kinds = [
+            PlanKind::Ours,
+            PlanKind::Go,
+            PlanKind::GoCgo,
+            PlanKind::GoRace,
+            PlanKind::GoCgoRace,
+        ];
+        for plan in kinds.map(Plan::of) {
             for s in &plan.steps {
                 assert!(!s.what.is_empty(), "{}: no what", s.name);
                 assert!(!s.what_zh.is_empty(), "{}: no what_zh", s.name);
@@ -491,5 +586,22 @@ mod tests {
                 .filter(|s| s.optional)
                 .all(|s| s.after == Some("runtime.main"))
         );
+    }
+
+    #[test]
+    fn go_builds_differ_only_in_how_they_start_and_leave() {
+        let go = Plan::go().chain();
+        let cgo = Plan::of(PlanKind::GoCgo).chain();
+        let race = Plan::of(PlanKind::GoCgoRace).chain();
+        assert_eq!(&cgo[..2], ["_start", "main"]);
+        assert_eq!(&go[..2], ["_rt0_amd64_linux", "_rt0_amd64"]);
+        assert_eq!(go[2..], cgo[2..]);
+        assert_eq!(race.last(), Some(&"runtime.racefini"));
+        assert_eq!(race[..race.len() - 1], cgo[..cgo.len() - 1]);
+        for kind in [PlanKind::GoCgo, PlanKind::GoRace, PlanKind::GoCgoRace] {
+            assert!(kind.is_go());
+            assert_eq!(Plan::of(kind).kind, kind);
+        }
+        assert!(!PlanKind::Ours.is_go());
     }
 }

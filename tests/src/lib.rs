@@ -198,6 +198,43 @@ pub fn go_hello(pie: bool) -> PathBuf {
 /// (`pie`: `-buildmode=pie`), once per process. Panics when Go is missing
 /// or the build fails (.ci/run installs golang-1.19-go).
 pub fn go_program(name: &str, source: &str, pie: bool) -> PathBuf {
+    let mut flags = vec!["-gcflags", "-N -l"];
+    if pie {
+        flags.push("-buildmode=pie");
+    }
+    go_build(name, source, &flags)
+}
+
+/// Builds the Go program `source` (package main, one file, module `hello`)
+/// as `target/fixtures/go/<name>` with `go build FLAGS`, once per process:
+/// the build matrix (`-race`, cgo with `-linkmode external`, `-trimpath`,
+/// ...). Panics as [`go_program`] does.
+pub fn go_build(name: &str, source: &str, flags: &[&str]) -> PathBuf {
+    build_go(name, source, GoLayout::Module, flags)
+}
+
+/// The walkthrough's own recipe, to the letter: `helloworld_gdb.go` alone
+/// in a directory, `go build -gcflags "-N -l" helloworld_gdb.go` (a file
+/// outside any module, not a package).
+pub fn go_seed_hello() -> PathBuf {
+    build_go(
+        "helloworld_gdb",
+        GO_HELLO,
+        GoLayout::File,
+        &["-gcflags", "-N -l"],
+    )
+}
+
+/// How the sources of a Go fixture are laid out and named to `go build`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GoLayout {
+    /// `go.mod` + `main.go`, built as `.`.
+    Module,
+    /// `<name>.go` without a module, built by its file name.
+    File,
+}
+
+fn build_go(name: &str, source: &str, layout: GoLayout, flags: &[&str]) -> PathBuf {
     let mut built = GO_BUILDS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, p)) = built.iter().find(|(n, _)| n == name) {
         return p.clone();
@@ -207,25 +244,32 @@ pub fn go_program(name: &str, source: &str, pie: bool) -> PathBuf {
     let dir = fixtures_dir().join("go");
     let src = dir.join("src").join(name);
     std::fs::create_dir_all(&src).expect("create target/fixtures/go/src");
-    write_if_changed(&src.join("go.mod"), "module hello\n\ngo 1.19\n");
-    write_if_changed(&src.join("main.go"), source);
+    let file = match layout {
+        GoLayout::Module => {
+            write_if_changed(&src.join("go.mod"), "module hello\n\ngo 1.19\n");
+            "main.go".to_string()
+        }
+        GoLayout::File => format!("{name}.go"),
+    };
+    write_if_changed(&src.join(&file), source);
     // Build beside the final name, then rename: a process running the old
     // file is never disturbed.
     let out = dir.join(name);
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let mut cmd = Command::new(&go);
-    cmd.current_dir(&src).args(["build", "-gcflags", "-N -l"]);
-    if pie {
-        cmd.arg("-buildmode=pie");
-    }
-    cmd.arg("-o").arg(&tmp).arg(".");
+    cmd.current_dir(&src).arg("build").args(flags);
+    cmd.arg("-o").arg(&tmp);
+    match layout {
+        GoLayout::Module => cmd.arg("."),
+        GoLayout::File => cmd.arg(&file),
+    };
     if std::env::var_os("HOME").is_none() && std::env::var_os("GOCACHE").is_none() {
         cmd.env("GOCACHE", dir.join("cache"));
     }
     let res = watchdog::output(&mut cmd, BUILD_TIMEOUT);
     assert!(
         res.status.success(),
-        "go build failed:\n{}",
+        "go build {flags:?} failed:\n{}",
         String::from_utf8_lossy(&res.stderr)
     );
     std::fs::rename(&tmp, &out).expect("rename the Go fixture into place");
