@@ -516,7 +516,8 @@ where
         // SAFETY: p points at the closure bytes newproc copied to the top
         // of this G's stack; they are read (moved out) exactly once.
         let f = unsafe { core::ptr::read(p as *mut F) };
-        f();
+        // An uncaught panic ends the program here (signal.rs).
+        crate::signal::run_goroutine(f);
     }
     let f = core::mem::ManuallyDrop::new(f);
     let np = NewProc {
@@ -1429,6 +1430,7 @@ extern "C" fn goexit0(gp: *mut G) -> ! {
         (*gp).param = null_mut();
         (*gp).waiting = null_mut();
         (*gp).sched = Gobuf::default();
+        crate::signal::drop_panic_record(gp);
         (*mp).curg = null_mut();
         gfput((*mp).p, gp);
     }

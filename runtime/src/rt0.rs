@@ -322,6 +322,7 @@ pub extern "C" fn schedinit() {
     }
     goargs();
     goenvs();
+    crate::traceback::set_traceback(gogetenv("GOTRACEBACK"));
     crate::signal::install_panic_hook();
     crate::signal::initsig();
     let procs = gomaxprocs_from_env(gogetenv("GOMAXPROCS"), NCPU.load(Ordering::Relaxed));
@@ -377,31 +378,42 @@ pub extern "C" fn runtime_main(_: *mut u8) {
     crate::sysmon::start();
     crate::scavenge::start();
 
-    // SAFETY: MAIN_PC/INIT_PC are the addresses of `extern "C" fn()`s
-    // exported by the program (or 0 when it defines none).
+    // SAFETY: MAIN_PC/INIT_PC are the addresses of `extern "C-unwind"
+    // fn()`s exported by the program (or 0 when it defines none).
     unsafe {
         let init = core::ptr::read_volatile(&raw const INIT_PC);
         if init != 0 {
-            let f: extern "C" fn() = core::mem::transmute(init);
-            f();
+            let f: extern "C-unwind" fn() = core::mem::transmute(init);
+            crate::signal::run_goroutine(|| f());
         }
         let mainpc = core::ptr::read_volatile(&raw const MAIN_PC);
         if mainpc == 0 {
             throw("function main.main is undeclared in the main package");
         }
-        let f: extern "C" fn() = core::mem::transmute(mainpc);
-        f();
+        let f: extern "C-unwind" fn() = core::mem::transmute(mainpc);
+        // A panic main.main does not catch ends the program (signal.rs).
+        crate::signal::run_goroutine(|| f());
     }
     exit(0)
 }
 
-/// Exit the process with `code` (stdout is flushed first).
-#[unsafe(export_name = "runtime.exit")]
-#[inline(never)]
-pub extern "C" fn exit(code: i32) -> ! {
+/// Exit the process with `code` (Go's `os.Exit`): stdout is flushed, then
+/// the process leaves through `runtime.exit`.
+pub fn exit(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    // Not while an M is still starting (proc.rs, "Starting Ms and exit").
+    exit_door(code)
+}
+
+/// `runtime.exit`: the one door every exit goes through, normal or fatal
+/// (a panic, a deadlock, a stack overflow, a throw, a fatal signal all end
+/// in `runtime.exit(2)`, as Go's do), so a debugger that breaks here sees
+/// every end of the program. Waits for starting Ms (proc.rs, "Starting Ms
+/// and exit"), then `_exit`: nothing else runs, no buffer is flushed (a
+/// normal exit flushed stdout before, in [`exit`]). Async-signal-safe.
+#[unsafe(export_name = "runtime.exit")]
+#[inline(never)]
+pub extern "C" fn exit_door(code: i32) -> ! {
     crate::proc::stop_starting_ms();
     crate::signal::exit_now(code)
 }

@@ -241,6 +241,10 @@ pub struct G {
     /// only then may GODEBUG=asyncpreempt=1 preempt it by signal
     /// (asyncpreempt.rs).
     pub asyncsafe: u32,
+    /// The last panic of this G (Go's `g._panic`): its message and stack,
+    /// recorded by the panic hook, reported if the panic reaches the G's
+    /// entry uncaught, freed when the G exits (signal.rs).
+    pub panic: *mut crate::signal::PanicRecord,
 }
 
 impl G {

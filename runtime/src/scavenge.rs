@@ -154,6 +154,12 @@ unsafe fn park_commit(_gp: *mut G, _: *mut u8) -> bool {
     true
 }
 
+/// Whether `gp` is the scavenger goroutine (a system goroutine, which
+/// failure reports leave out below GOTRACEBACK=system).
+pub(crate) fn is_scavenger(gp: *mut G) -> bool {
+    !gp.is_null() && SCAVG.load(Ordering::Acquire) == gp
+}
+
 /// Start the scavenger goroutine (a system goroutine: not counted by
 /// `num_goroutine`) and wait until it runs, as Go's `gcenable` waits for
 /// `bgscavenge`: it is up before `main.init`, so a breakpoint on it is

@@ -1,22 +1,43 @@
 //! Failing like Go: fatal errors, panics, signals.
 //!
-//! * [`throw`] prints `fatal error: <msg>` and exits with status 2 (Go's
-//!   `throw`); deadlock detection uses it with Go's message.
-//! * A panic in any goroutine prints `panic: <message>`, a blank line,
-//!   `goroutine N [running]:` and a backtrace, then exits with status 2. It
-//!   is a std panic hook that never returns, so no panic ever unwinds -
-//!   in particular never across the `extern "C"` entry of a goroutine. The
-//!   backtrace is captured on the goroutine's stack (cheap: program counters
-//!   only) and symbolised on the M's g0 stack (`systemstack`), which is big.
+//! * [`throw`] prints `fatal error: <msg>` (Go's `throw`); deadlock
+//!   detection prints Go's message and every goroutine ([`fatal_deadlock`]).
+//! * A panic that the goroutine catches (`std::panic::catch_unwind` around
+//!   the code, Go's `recover`) is not fatal: the program goes on. The panic
+//!   hook only records the message and the program counters of the
+//!   panicking stack in the G (`G.panic`); nothing is printed. Every
+//!   goroutine's body (and `main.main`) runs inside [`run_goroutine`], which
+//!   catches what nobody else did: an uncaught panic, after its unwinding
+//!   ran every `Drop` (Go's deferred calls), prints `panic: <message>`, a
+//!   blank line, `goroutine N [running]:` and the frames recorded by the
+//!   hook (Go's `fatalpanic`). A panic on a g0 or on a thread the runtime
+//!   does not run cannot be caught by a goroutine: it is reported at once.
+//!   Unwinding works through goroutine stacks because every frame between
+//!   the panic and the goroutine's entry is Rust code with unwind tables,
+//!   and the entry (`runtime.goexit`'s callee) catches before the asm
+//!   trampoline, whose CFI ends the stack.
 //! * SIGSEGV/SIGBUS run on a per-M alternate signal stack (installed by
 //!   `minit`). A fault in the guard page below the running goroutine's
 //!   stack (or with the stack pointer below the stack) prints Go's
 //!   `fatal error: stack overflow` naming the goroutine; any other fault
 //!   prints `fatal error: unexpected signal during runtime execution` with
-//!   Go's `[signal ...]` line. Both exit with status 2.
+//!   Go's `[signal ...]` line. A SIGSEGV or SIGBUS sent by another process
+//!   (`kill`, si_code `SI_USER`) is not a fault: as Go, the report is
+//!   `SIGSEGV: segmentation violation` / `PC=... m=N sigcode=0` and every
+//!   goroutine, printed by sysmon as for SIGQUIT (traceback.rs).
+//! * How much each report shows follows GOTRACEBACK, as in Go (see
+//!   traceback.rs): `none`, `single` (default), `all`, `system`, `crash`.
+//! * Every fatal path leaves through the same door as a normal exit,
+//!   `runtime.exit(2)` ([`fatal_exit`]); with GOTRACEBACK=crash it raises
+//!   SIGABRT instead (default action, unblocked) so the kernel writes a
+//!   core, as Go's `crash()` does. A crash from the signal handler raises
+//!   it inside the handler, so the core's backtrace runs through the
+//!   handler's frame and glibc's `__restore_rt` (`<signal handler called>`
+//!   in gdb) into the faulting code.
 //!
 //! Everything printed from a signal handler or with locks held goes through
-//! a small stack buffer and `write(2)`: no allocation, no std locks.
+//! a small stack buffer and `write(2)`: no allocation, no std locks; reports
+//! that symbolise (and so allocate) run on g0's stack under a 5 s alarm.
 
 use core::fmt::Write as _;
 
@@ -79,9 +100,35 @@ impl Drop for ErrWriter {
 }
 
 /// Exit the process now with `code` (no atexit handlers, like Go's exit).
-pub fn exit_now(code: i32) -> ! {
+/// Only `runtime.exit` calls it: every exit, fatal or not, goes through
+/// that one door.
+pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns.
     unsafe { libc::_exit(code) }
+}
+
+/// End the process after a failure report: `runtime.exit(2)`, or with
+/// `crash` (GOTRACEBACK=crash) SIGABRT so the kernel writes a core (Go's
+/// `crash()`). Async-signal-safe.
+pub fn fatal_exit(crash: bool) -> ! {
+    if crash {
+        die_from_signal(libc::SIGABRT);
+    }
+    crate::rt0::exit_door(2)
+}
+
+/// Die of `sig` (Go's `dieFromSignal`): its default action, unblocked, on
+/// this thread; `runtime.exit(2)` should the process survive it.
+fn die_from_signal(sig: libc::c_int) {
+    // SAFETY: async-signal-safe calls on this thread's own signal state.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
+        libc::raise(sig);
+    }
 }
 
 /// The current G if it is a user goroutine (not a g0), else null.
@@ -100,19 +147,16 @@ pub fn curg() -> *mut G {
     }
 }
 
-fn goroutine_header(w: &mut ErrWriter, gp: *mut G, state: &str) {
+/// `goroutine N [state]:` and the creation site, without allocating.
+fn goroutine_header_raw(w: &mut ErrWriter, gp: *mut G, state: &str) {
     if gp.is_null() {
         return;
     }
     // SAFETY: gp is a live G.
     unsafe {
         let _ = write!(w, "\ngoroutine {} [{}]:\n", (*gp).goid, state);
-        if let Some((f, l)) = (*gp).created_at() {
-            let _ = write!(w, "created at {}:{}", f, l);
-            if (*gp).parent_goid != 0 {
-                let _ = write!(w, " by goroutine {}", (*gp).parent_goid);
-            }
-            let _ = w.write_str("\n");
+        if let Some((f, l)) = (*gp).created_at().filter(|_| (*gp).parent_goid != 0) {
+            let _ = write!(w, "created by goroutine {}\n\t{f}:{l}\n", (*gp).parent_goid);
         }
     }
 }
@@ -132,126 +176,218 @@ pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
     let _ = w.write_str("fatal error: ");
     let _ = w.write_fmt(args);
     let _ = w.write_str("\n");
-    goroutine_header(&mut w, curg(), "running");
+    let tb = crate::traceback::gotraceback(crate::traceback::Failure::Throw);
+    goroutine_header_raw(&mut w, curg(), "running");
     w.flush();
-    exit_now(2)
+    fatal_exit(tb.crash)
 }
 
 /// Deadlock: print `fatal error: <msg>` and every goroutine the way Go
 /// does (`goroutine N [wait reason]:`, its frames unwound from the saved
-/// context, `created by goroutine P` and the spawn site), exit 2. Called
-/// with sched.lock held, never from a signal handler (it allocates); the
-/// DWARF is read on g0's stack.
+/// context, `created by goroutine P` and the spawn site; GOTRACEBACK's
+/// level, as Go's `fatal`), then `runtime.exit(2)`. Called with sched.lock
+/// held, never from a signal handler (it allocates); the DWARF is read on
+/// g0's stack.
 #[cold]
 #[inline(never)]
 pub fn fatal_deadlock(msg: &str) -> ! {
+    let tb = crate::traceback::gotraceback(crate::traceback::Failure::Fatal);
     let mut w = ErrWriter::new();
     let _ = writeln!(w, "fatal error: {msg}");
-    crate::asm::systemstack(|| {
-        let loader = addr2line::Loader::new("/proc/self/exe").ok();
-        crate::proc::for_each_g(|gp| {
-            // SAFETY: gp comes from allgs (Gs are never freed).
-            if let Some(t) = unsafe { crate::traceback::goroutine_text(gp, loader.as_ref()) } {
-                let _ = w.write_str("\n");
-                let _ = w.write_str(&t);
-            }
+    if tb.level > 0 {
+        crate::asm::systemstack(|| {
+            let loader = addr2line::Loader::new("/proc/self/exe").ok();
+            let mut out = String::new();
+            crate::traceback::goroutines_text(
+                &mut out,
+                core::ptr::null_mut(),
+                tb.level,
+                loader.as_ref(),
+            );
+            let _ = w.write_str(&out);
         });
-    });
+    }
     w.flush();
-    exit_now(2)
+    fatal_exit(tb.crash)
 }
 
-/// Install the panic hook (Go's panic printing) - once, in schedinit.
+/// What a panicking goroutine leaves for [`run_goroutine`]: the panic's
+/// message and the program counters of its stack at the panic, innermost
+/// first. Owned by the G (`G.panic`) until the G reports or dies.
+pub struct PanicRecord {
+    /// The payload as text (`&str` and `String` payloads; others are
+    /// `Box<dyn Any>`, as std prints them).
+    pub message: String,
+    /// Return addresses from the hook up to the goroutine's entry.
+    pub pcs: Vec<usize>,
+}
+
+/// Program counters of the calling thread's stack, innermost first, from
+/// the unwind tables (`_Unwind_Backtrace`: the panicking frames are Rust
+/// code and std, whose frame pointers are not guaranteed, but whose unwind
+/// tables are). Stops at the goroutine's entry trampoline, whose CFI ends
+/// the stack.
+fn unwind_pcs(max: usize) -> Vec<usize> {
+    unsafe extern "C" {
+        fn _Unwind_Backtrace(
+            trace: extern "C" fn(*mut libc::c_void, *mut libc::c_void) -> libc::c_int,
+            arg: *mut libc::c_void,
+        ) -> libc::c_int;
+        fn _Unwind_GetIP(ctx: *mut libc::c_void) -> usize;
+    }
+    struct Acc {
+        pcs: Vec<usize>,
+        max: usize,
+    }
+    extern "C" fn step(ctx: *mut libc::c_void, arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: arg is the &mut Acc below; ctx is the unwinder's context.
+        let acc = unsafe { &mut *(arg as *mut Acc) };
+        // SAFETY: ctx is valid during the callback.
+        let ip = unsafe { _Unwind_GetIP(ctx) };
+        if ip == 0 || acc.pcs.len() >= acc.max {
+            return 5; // _URC_END_OF_STACK: stop
+        }
+        acc.pcs.push(ip);
+        0 // _URC_NO_REASON: go on
+    }
+    let mut acc = Acc {
+        pcs: Vec::with_capacity(64),
+        max,
+    };
+    // SAFETY: the callback only touches acc, alive for the call.
+    unsafe { _Unwind_Backtrace(step, (&raw mut acc).cast()) };
+    acc.pcs
+}
+
+fn payload_message(payload: &(dyn core::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
+/// Install the panic hook (see the module docs) - once, in schedinit.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let msg: &str = if let Some(s) = info.payload().downcast_ref::<&str>() {
-            s
-        } else if let Some(s) = info.payload().downcast_ref::<String>() {
-            s.as_str()
-        } else {
-            "Box<dyn Any>"
-        };
-        let gp = curg();
-        // Capture on this stack (program counters only), symbolise on g0's.
-        let bt = std::backtrace::Backtrace::force_capture();
-        let loc = info.location().map(|l| (l.file(), l.line()));
-        crate::asm::systemstack(|| {
-            let goid = if gp.is_null() {
-                0
-            } else {
-                // SAFETY: a live G (the panicking one).
-                unsafe { (*gp).goid }
-            };
-            let text = format_panic(msg, goid, loc, &bt.to_string());
-            let mut w = ErrWriter::new();
-            let _ = w.write_str(&text);
-            w.flush();
+        let record = Box::new(PanicRecord {
+            message: payload_message(info.payload()),
+            pcs: unwind_pcs(128),
         });
-        exit_now(2)
+        let gp = getg();
+        // SAFETY: gp is this thread's g; its m is valid while it runs.
+        let on_goroutine = !gp.is_null() && unsafe { !(*gp).m.is_null() && (*(*gp).m).g0 != gp };
+        if !on_goroutine {
+            // Nothing can catch a panic on g0 or a foreign thread.
+            report_panic(curg(), &record)
+        }
+        // SAFETY: the G's own field, only touched by the G itself.
+        unsafe {
+            let old = core::mem::replace(&mut (*gp).panic, Box::into_raw(record));
+            if !old.is_null() {
+                drop(Box::from_raw(old));
+            }
+        }
     }));
 }
 
-/// Format a panic report the way Go does (`panic: msg`, blank line,
-/// `goroutine N [running]:`, then one `function()` / `\tfile:line` pair per
-/// frame of the panicking goroutine). `bt` is std's backtrace text.
-pub fn format_panic(msg: &str, goid: i64, loc: Option<(&str, u32)>, bt: &str) -> String {
-    let mut out = String::new();
-    out.push_str("panic: ");
-    out.push_str(msg);
-    out.push('\n');
-    // Go prints no location on the panic line; the first frame below
-    // carries it. `loc` is used only when there is no backtrace.
-    let mut loc = loc;
-    out.push_str(&format!("\ngoroutine {goid} [running]:\n"));
-    // Parse std's "  N: name\n      at file:line:col" lines.
-    let mut frames: Vec<(String, Option<String>)> = Vec::new();
-    for line in bt.lines() {
-        let t = line.trim_start();
-        if let Some(rest) = t.strip_prefix("at ") {
-            if let Some(last) = frames.last_mut()
-                && last.1.is_none()
-            {
-                let loc = match rest.rsplit_once(':') {
-                    Some((fl, col)) if col.chars().all(|c| c.is_ascii_digit()) => fl,
-                    _ => rest,
-                };
-                last.1 = Some(loc.to_string());
+/// Free the panic record a G left (it recovered, or it is dying).
+///
+/// # Safety
+/// `gp` is the current G, or a dead one owned by the caller.
+pub(crate) unsafe fn drop_panic_record(gp: *mut G) {
+    // SAFETY: per the contract, nobody else touches gp.panic.
+    unsafe {
+        let old = core::mem::replace(&mut (*gp).panic, core::ptr::null_mut());
+        if !old.is_null() {
+            drop(Box::from_raw(old));
+        }
+    }
+}
+
+/// Run a goroutine's body (and `main.main`): a panic it does not catch
+/// itself ends the program with Go's report ([`report_panic`]).
+pub fn run_goroutine<F: FnOnce()>(f: F) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let gp = getg();
+        // SAFETY: gp is the current G; the hook left its record there.
+        let record = unsafe { core::mem::replace(&mut (*gp).panic, core::ptr::null_mut()) };
+        let record = if record.is_null() {
+            PanicRecord {
+                message: payload_message(&*payload),
+                pcs: Vec::new(),
             }
-            continue;
-        }
-        if let Some((num, name)) = t.split_once(": ")
-            && num.chars().all(|c| c.is_ascii_digit())
-        {
-            frames.push((name.to_string(), None));
-        }
+        } else {
+            // SAFETY: made by Box::into_raw in the hook.
+            *unsafe { Box::from_raw(record) }
+        };
+        // Dropping the payload could run user code that panics again.
+        core::mem::forget(payload);
+        report_panic(gp, &record)
     }
-    // Drop the panic machinery (everything up to the last panicking frame)
-    // and anything below the goroutine's entry trampoline.
-    let start = frames
-        .iter()
-        .rposition(|(n, _)| {
-            n.contains("panicking") || n.contains("rust_begin_unwind") || n.contains("panic_fmt")
-        })
-        .map_or(0, |i| i + 1);
-    if frames.len() > start {
-        loc = None;
-    }
-    if let Some((f, l)) = loc {
-        out.push_str(&format!("panic()\n\t{f}:{l}\n"));
-    }
-    for (name, loc) in &frames[start..] {
-        out.push_str(name);
-        out.push_str("()\n");
-        if let Some(l) = loc {
-            out.push('\t');
-            out.push_str(l);
+}
+
+/// Whether `function` is the panic machinery between the panic hook and
+/// the frame that panicked (the recorded stack starts with it).
+fn is_panic_machinery(function: &str) -> bool {
+    let f = function.trim_start_matches('<');
+    [
+        "std::panicking",
+        "core::panicking",
+        "std::sys::backtrace",
+        "rust_begin_unwind",
+        "__rustc::",
+        "runtime::signal::",
+        "_Unwind",
+        "?pc=",
+        "core::option::expect_failed",
+        "core::option::unwrap_failed",
+        "core::result::unwrap_failed",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
+        // The call of the hook itself (through its Box<dyn Fn>).
+        || f.contains("PanicHookInfo")
+}
+
+/// Go's `fatalpanic`: `panic: <message>`, the panicking goroutine's frames
+/// (GOTRACEBACK decides how many, and whether the other goroutines
+/// follow), then `runtime.exit(2)` (or SIGABRT with GOTRACEBACK=crash).
+fn report_panic(gp: *mut G, record: &PanicRecord) -> ! {
+    let tb = crate::traceback::gotraceback(crate::traceback::Failure::Panic);
+    crate::asm::systemstack(|| {
+        let mut out = format!("panic: {}\n", record.message);
+        if tb.level > 0 {
+            let loader = addr2line::Loader::new("/proc/self/exe").ok();
+            let mut frames = crate::traceback::symbolize(&record.pcs, loader.as_ref());
+            let start = frames
+                .iter()
+                .position(|f| !is_panic_machinery(&f.function))
+                .unwrap_or(frames.len());
+            frames.drain(..start);
             out.push('\n');
+            if gp.is_null() {
+                out.push_str("runtime stack:\n");
+            } else {
+                // SAFETY: gp is the panicking G (running, so live).
+                unsafe { crate::traceback::goroutine_header(&mut out, gp) };
+            }
+            crate::traceback::write_frames(&mut out, &frames, tb.level);
+            if !gp.is_null() {
+                // SAFETY: as above.
+                unsafe { crate::traceback::goroutine_creator(&mut out, gp) };
+            }
+            if tb.all {
+                crate::traceback::goroutines_text(&mut out, gp, tb.level, loader.as_ref());
+            }
         }
-        if name == "runtime.goexit" || name.ends_with("rt0_amd64") {
-            break;
-        }
-    }
-    out
+        let mut w = ErrWriter::new();
+        let _ = w.write_str(&out);
+        w.flush();
+    });
+    fatal_exit(tb.crash)
 }
 
 /// The signal mask of the main thread at start-up (Go's initSigmask): new
@@ -326,30 +462,23 @@ pub unsafe fn minit_signals(mp: *mut M) {
     }
 }
 
-fn signame(sig: libc::c_int) -> (&'static str, &'static str) {
-    match sig {
-        libc::SIGSEGV => ("SIGSEGV", "segmentation violation"),
-        libc::SIGBUS => ("SIGBUS", "bus error"),
-        _ => ("SIG?", "signal"),
-    }
-}
-
-/// At most this many frames of an overflowing goroutine are printed (Go
+/// At most this many frames of a faulting goroutine are printed (Go
 /// prints 100, then `...additional frames elided...`).
-const OVERFLOW_FRAMES: usize = 100;
+const FAULT_FRAMES: usize = 100;
 
-/// Print the frames of the goroutine that overflowed its stack (from the
-/// faulting `pc` and the frame-pointer chain at `bp`), as Go does.
+/// Print the frames of the goroutine `gp` that faulted (from the faulting
+/// `pc` and the frame-pointer chain at `bp` within `st`), its creation
+/// site, and every other goroutine: Go's report of a runtime throw.
 ///
 /// Called from the SIGSEGV handler. Symbolising allocates, so it runs on
 /// g0's stack (the signal stack is small), under a 5 s alarm that exits 2:
-/// should the overflow have hit inside malloc, its lock is held by this
-/// very thread and the report must not hang the process.
-fn overflow_traceback(pc: usize, bp: usize, st: Stack) {
+/// should the fault have hit inside malloc, its lock is held by this very
+/// thread and the report must not hang the process.
+fn fault_traceback(gp: *mut G, pc: usize, bp: usize, st: Stack) {
     extern "C" fn alarm_exit(_: libc::c_int) {
-        exit_now(2)
+        crate::rt0::exit_door(2)
     }
-    // SAFETY: installing a handler that only calls _exit; alarm(2).
+    // SAFETY: installing a handler that only exits; alarm(2).
     unsafe {
         libc::signal(libc::SIGALRM, alarm_exit as *const () as libc::sighandler_t);
         libc::alarm(5);
@@ -357,17 +486,22 @@ fn overflow_traceback(pc: usize, bp: usize, st: Stack) {
     crate::asm::systemstack(|| {
         // SAFETY: st is the faulting goroutine's stack (never unmapped);
         // frame_pcs checks every read against it.
-        let pcs = unsafe { crate::traceback::frame_pcs(pc, bp, st, OVERFLOW_FRAMES) };
+        let pcs = unsafe { crate::traceback::frame_pcs(pc, bp, st, FAULT_FRAMES) };
         let loader = addr2line::Loader::new("/proc/self/exe").ok();
         let mut out = String::new();
         crate::traceback::format_frames(&mut out, &pcs, loader.as_ref());
-        if pcs.len() == OVERFLOW_FRAMES {
+        if pcs.len() == FAULT_FRAMES {
             out.push_str("...additional frames elided...\n");
         }
+        // SAFETY: gp is the faulting G (running on this thread).
+        unsafe { crate::traceback::goroutine_creator(&mut out, gp) };
+        crate::traceback::goroutines_text(&mut out, gp, 2, loader.as_ref());
         let mut w = ErrWriter::new();
         let _ = w.write_str(&out);
         w.flush();
     });
+    // SAFETY: alarm(2) cancels the pending alarm.
+    unsafe { libc::alarm(0) };
 }
 
 extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -383,6 +517,14 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         )
     };
     let gp = getg();
+    if code == libc::SI_USER {
+        // Sent by kill(2), not a fault: si_addr holds the sender's pid and
+        // uid, not an address. Reported like SIGQUIT (Go's sighandler for
+        // a _SigPanic signal with SI_USER).
+        crate::traceback::user_signal(sig, pc, code);
+        return;
+    }
+    let tb = crate::traceback::gotraceback(crate::traceback::Failure::Throw);
     let mut w = ErrWriter::new();
     if !gp.is_null() {
         // SAFETY: gp is this thread's g.
@@ -408,17 +550,10 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             } else {
                 let _ = write!(w, "\ngoroutine {goid} [running]:\n");
                 w.flush();
-                overflow_traceback(pc, bp, st);
-                // SAFETY: gp live.
-                unsafe {
-                    if let Some((f, l)) = (*gp).created_at().filter(|_| (*gp).parent_goid != 0) {
-                        let _ =
-                            write!(w, "created by goroutine {}\n\t{f}:{l}\n", (*gp).parent_goid);
-                    }
-                }
+                fault_traceback(gp, pc, bp, st);
             }
             w.flush();
-            exit_now(2);
+            fatal_exit(tb.crash);
         }
     }
     let (name, desc) = signame(sig);
@@ -431,29 +566,78 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
     if !cg.is_null() {
         // SAFETY: live G.
         let _ = write!(w, "\ngoroutine {} [running]:\n", unsafe { (*cg).goid });
+        w.flush();
+        if cg == gp {
+            // SAFETY: the stack of the G running on this thread.
+            fault_traceback(gp, pc, bp, unsafe { (*gp).stack });
+        }
     }
     w.flush();
-    exit_now(2)
+    fatal_exit(tb.crash)
+}
+
+/// Go's names for the signals the runtime reports.
+pub fn signame(sig: libc::c_int) -> (&'static str, &'static str) {
+    match sig {
+        libc::SIGSEGV => ("SIGSEGV", "segmentation violation"),
+        libc::SIGBUS => ("SIGBUS", "bus error"),
+        libc::SIGQUIT => ("SIGQUIT", "quit"),
+        _ => ("SIG?", "signal"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::traceback::{Failure, Traceback, gotraceback, set_traceback};
 
     #[test]
-    fn panic_format_is_go_like() {
-        let bt = "   0: std::backtrace::Backtrace::force_capture\n             at /rustc/x/library/std/src/backtrace.rs:312:13\n   1: std::panicking::begin_panic_handler\n             at /rustc/x/std/src/panicking.rs:1:1\n   2: crash_panic::boom\n             at ./examples/src/bin/crash_panic.rs:7:5\n   3: main.main\n             at ./examples/src/bin/crash_panic.rs:12:5\n   4: runtime.goexit\n   5: whatever\n";
-        let s = format_panic("boom", 7, None, bt);
-        assert!(
-            s.starts_with("panic: boom\n\ngoroutine 7 [running]:\n"),
-            "{s}"
-        );
-        assert!(
-            s.contains("crash_panic::boom()\n\t./examples/src/bin/crash_panic.rs:7\n"),
-            "{s}"
-        );
-        assert!(s.contains("main.main()\n"), "{s}");
-        assert!(!s.contains("whatever"), "{s}");
-        assert!(!s.contains("force_capture"), "{s}");
+    fn panic_machinery_is_recognised() {
+        for f in [
+            "std::panicking::begin_panic_handler::{{closure}}",
+            "core::panicking::panic_fmt",
+            "runtime::signal::install_panic_hook::{{closure}}",
+            "<core::option::expect_failed>",
+        ] {
+            assert!(is_panic_machinery(f), "{f}");
+        }
+        assert!(!is_panic_machinery("crash_panic::boom"));
+    }
+
+    #[test]
+    fn gotraceback_like_go() {
+        let t = |level, all, crash| Traceback { level, all, crash };
+        let cases = [
+            (
+                None,
+                [t(1, false, false), t(1, true, false), t(2, true, false)],
+            ),
+            (
+                Some("none"),
+                [t(0, false, false), t(0, true, false), t(2, true, false)],
+            ),
+            (
+                Some("all"),
+                [t(1, true, false), t(1, true, false), t(2, true, false)],
+            ),
+            (
+                Some("system"),
+                [t(2, true, false), t(2, true, false), t(2, true, false)],
+            ),
+            (
+                Some("crash"),
+                [t(2, true, true), t(2, true, true), t(2, true, true)],
+            ),
+            (
+                Some("bogus"),
+                [t(0, true, false), t(0, true, false), t(2, true, false)],
+            ),
+        ];
+        for (env, want) in cases {
+            set_traceback(env);
+            let got = [Failure::Panic, Failure::Fatal, Failure::Throw].map(gotraceback);
+            assert_eq!(got, want, "GOTRACEBACK={env:?}");
+        }
+        set_traceback(None);
     }
 }

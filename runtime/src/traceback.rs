@@ -38,8 +38,14 @@ use core::sync::atomic::{AtomicI64, AtomicU32, AtomicUsize, Ordering};
 use crate::proc::readgstatus;
 use crate::runtime2::*;
 
-/// 1 once SIGQUIT arrived (the dump is pending or running).
+/// 1 once SIGQUIT (or a SIGSEGV/SIGBUS sent with kill) arrived: the dump
+/// is pending or running.
 static QUIT: AtomicU32 = AtomicU32::new(0);
+/// The signal to report (SIGQUIT, or SIGSEGV/SIGBUS from kill).
+static QUIT_SIG: AtomicI64 = AtomicI64::new(libc::SIGQUIT as i64);
+/// Set once sysmon can dump (the SIGQUIT handler is installed just before
+/// sysmon's thread starts).
+static DUMPER_READY: AtomicU32 = AtomicU32::new(0);
 static QUIT_PC: AtomicUsize = AtomicUsize::new(0);
 static QUIT_M: AtomicI64 = AtomicI64::new(-1);
 static QUIT_CODE: AtomicI64 = AtomicI64::new(0);
@@ -57,6 +63,47 @@ pub fn install_sigquit() {
     if let Err(e) = unsafe { sigaction(Signal::SIGQUIT, &sa) } {
         crate::signal::throw_fmt(format_args!("runtime: sigaction(SIGQUIT): {e}"));
     }
+    DUMPER_READY.store(1, Ordering::Release);
+}
+
+/// A SIGSEGV or SIGBUS sent by another process (`kill`): report it like
+/// SIGQUIT (`SIGSEGV: segmentation violation`, `PC=.. m=.. sigcode=0`,
+/// every goroutine; Go's report of a signal with SI_USER), then exit 2.
+/// Called from the signal handler: async-signal-safe.
+pub(crate) fn user_signal(sig: libc::c_int, pc: usize, code: libc::c_int) {
+    if QUIT.swap(1, Ordering::AcqRel) != 0 {
+        return;
+    }
+    QUIT_SIG.store(sig as i64, Ordering::Relaxed);
+    QUIT_PC.store(pc, Ordering::Relaxed);
+    QUIT_CODE.store(code as i64, Ordering::Relaxed);
+    let gp = crate::asm::getg();
+    // SAFETY: gp is this thread's g (or null); its m is valid.
+    unsafe {
+        if !gp.is_null() && !(*gp).m.is_null() {
+            QUIT_M.store((*(*gp).m).id, Ordering::Relaxed);
+        }
+    }
+    if DUMPER_READY.load(Ordering::Acquire) == 0 {
+        // Before sysmon: nobody to dump the goroutines, only the header.
+        let mut w = crate::signal::ErrWriter::new();
+        signal_header(&mut w);
+        w.flush();
+        crate::signal::fatal_exit(gotraceback(Failure::Throw).crash);
+    }
+    crate::sysmon::wake_now();
+}
+
+/// `SIGQUIT: quit` / `PC=0x.. m=N sigcode=C`, Go's first lines.
+fn signal_header(w: &mut impl core::fmt::Write) {
+    let (name, desc) = crate::signal::signame(QUIT_SIG.load(Ordering::Relaxed) as libc::c_int);
+    let _ = writeln!(
+        w,
+        "{name}: {desc}\nPC={:#x} m={} sigcode={}",
+        QUIT_PC.load(Ordering::Relaxed),
+        QUIT_M.load(Ordering::Relaxed),
+        QUIT_CODE.load(Ordering::Relaxed)
+    );
 }
 
 extern "C" fn sigquit(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -134,9 +181,109 @@ pub fn strip_hash(name: &str) -> &str {
     }
 }
 
-/// Symbolise `pcs` (the first is an exact pc, the others return addresses)
-/// into Go's `function()\n\tfile:line +0xoff\n` lines.
-pub fn format_frames(out: &mut String, pcs: &[usize], loader: Option<&addr2line::Loader>) {
+// ---------------------------------------------------------------------------
+// GOTRACEBACK: how much a failure report shows (Go's gotraceback()).
+//
+// The setting is read once from the environment at start-up (`schedinit`)
+// into one word, `TRACEBACK`: the level in the bits above 2, then `ALL` and
+// `CRASH`. Go's values:
+//
+// | GOTRACEBACK      | level | all | crash |
+// |------------------|-------|-----|-------|
+// | `none`           | 0     |     |       |
+// | `single`, unset  | 1     |     |       |
+// | `all`            | 1     | yes |       |
+// | `system`         | 2     | yes |       |
+// | `crash`          | 2     | yes | yes   |
+// | a number N       | N     | yes |       |
+// | anything else    | 0     | yes |       |
+//
+// Level 0 prints no goroutine at all; level 1 hides the runtime's own frames
+// and goroutines (the scavenger); level 2 shows everything. `all` adds every
+// other goroutine after the failing one; `crash` ends the process with
+// SIGABRT after the report so that the kernel writes a core. What a given
+// failure shows also depends on its kind ([`Failure`]), as in Go.
+
+const TRACEBACK_ALL: u32 = 1;
+const TRACEBACK_CRASH: u32 = 2;
+const TRACEBACK_SHIFT: u32 = 2;
+/// The GOTRACEBACK setting (see above); `single` until `schedinit` reads
+/// the environment.
+static TRACEBACK: AtomicU32 = AtomicU32::new(1 << TRACEBACK_SHIFT);
+
+/// Read GOTRACEBACK (Go's `setTraceback`). Called once in `schedinit`.
+pub(crate) fn set_traceback(value: Option<&str>) {
+    let t = match value.unwrap_or("") {
+        "none" => 0,
+        "single" | "" => 1 << TRACEBACK_SHIFT,
+        "all" => 1 << TRACEBACK_SHIFT | TRACEBACK_ALL,
+        "system" => 2 << TRACEBACK_SHIFT | TRACEBACK_ALL,
+        "crash" => 2 << TRACEBACK_SHIFT | TRACEBACK_ALL | TRACEBACK_CRASH,
+        other => match other.parse::<u8>() {
+            Ok(n) => (n as u32) << TRACEBACK_SHIFT | TRACEBACK_ALL,
+            Err(_) => TRACEBACK_ALL,
+        },
+    };
+    TRACEBACK.store(t, Ordering::Relaxed);
+}
+
+/// What is being reported (Go's `m.throwing`): it decides, with
+/// GOTRACEBACK, how much the report shows.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Failure {
+    /// An uncaught panic: GOTRACEBACK alone decides.
+    Panic,
+    /// A fatal error the program caused (deadlock): every goroutine, at
+    /// GOTRACEBACK's level.
+    Fatal,
+    /// A fatal error inside the runtime (throw, stack overflow, a fatal
+    /// signal, SIGQUIT): every goroutine with the runtime's frames.
+    Throw,
+}
+
+/// How much a report of `kind` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traceback {
+    /// 0: no goroutines; 1: the program's frames; 2: the runtime's too.
+    pub level: u8,
+    /// Print every goroutine, not only the failing one.
+    pub all: bool,
+    /// End with SIGABRT (a core) instead of exit status 2.
+    pub crash: bool,
+}
+
+/// Go's `gotraceback()` for a failure of `kind`.
+pub fn gotraceback(kind: Failure) -> Traceback {
+    let t = TRACEBACK.load(Ordering::Relaxed);
+    Traceback {
+        level: if kind == Failure::Throw {
+            2
+        } else {
+            (t >> TRACEBACK_SHIFT) as u8
+        },
+        all: kind >= Failure::Fatal || t & TRACEBACK_ALL != 0,
+        crash: t & TRACEBACK_CRASH != 0,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Symbolising and printing frames: the one formatter of every report
+// (panics, fatal errors, SIGQUIT, `runtime::stack`).
+
+/// One symbolised frame (an inlined call is a frame of its own).
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// Demangled function name without rustc's hash.
+    pub function: String,
+    /// Source file and line, if the DWARF has them.
+    pub location: Option<(String, u32)>,
+    /// Offset of the pc from the start of its (outer) function.
+    pub offset: u64,
+}
+
+/// Symbolise `pcs` (the first is an exact pc, the others return
+/// addresses) with the binary's DWARF.
+pub fn symbolize(pcs: &[usize], loader: Option<&addr2line::Loader>) -> Vec<Frame> {
     // Run-time minus file addresses (non-zero for a PIE).
     let bias = std::fs::File::open("/proc/self/exe")
         .and_then(|mut f| {
@@ -144,65 +291,113 @@ pub fn format_frames(out: &mut String, pcs: &[usize], loader: Option<&addr2line:
             std::io::Read::read_exact(&mut f, &mut h).map(|_| h)
         })
         .map_or(0, |h| crate::asyncpreempt::load_bias(&h));
+    let mut frames = Vec::new();
     for (i, &pc) in pcs.iter().enumerate() {
         let pc = pc.wrapping_sub(bias);
         let probe = if i == 0 { pc } else { pc - 1 } as u64;
-        let mut printed = false;
+        let before = frames.len();
         if let Some(l) = loader {
-            let off = l
+            let offset = l
                 .find_symbol_info(probe)
                 .map(|s| pc as u64 - s.address())
                 .unwrap_or(0);
-            if let Ok(mut frames) = l.find_frames(probe) {
-                while let Ok(Some(f)) = frames.next() {
+            if let Ok(mut fs) = l.find_frames(probe) {
+                while let Ok(Some(f)) = fs.next() {
                     let name = f
                         .function
                         .as_ref()
                         .and_then(|n| n.demangle().ok().map(|c| c.into_owned()))
                         .unwrap_or_else(|| "?".to_string());
-                    let _ = writeln!(out, "{}(...)", strip_hash(&name));
-                    match f.location {
-                        Some(loc) => {
-                            let _ = writeln!(
-                                out,
-                                "\t{}:{} +{:#x}",
-                                loc.file.unwrap_or("?"),
-                                loc.line.unwrap_or(0),
-                                off
-                            );
-                        }
-                        None => {
-                            let _ = writeln!(out, "\t? +{off:#x}");
-                        }
-                    }
-                    printed = true;
+                    frames.push(Frame {
+                        function: strip_hash(&name).to_string(),
+                        location: f.location.map(|loc| {
+                            (loc.file.unwrap_or("?").to_string(), loc.line.unwrap_or(0))
+                        }),
+                        offset,
+                    });
                 }
             }
-            if !printed && let Some(s) = l.find_symbol_info(probe) {
+            if frames.len() == before
+                && let Some(s) = l.find_symbol_info(probe)
+            {
                 let name = addr2line::demangle_auto(s.name().into(), None);
-                let _ = writeln!(out, "{}(...)\n\t? +{:#x}", strip_hash(&name), off);
-                printed = true;
+                frames.push(Frame {
+                    function: strip_hash(&name).to_string(),
+                    location: None,
+                    offset,
+                });
             }
         }
-        if !printed {
-            let _ = writeln!(out, "?(...)\n\t? pc={pc:#x}");
+        if frames.len() == before {
+            frames.push(Frame {
+                function: format!("?pc={pc:#x}"),
+                location: None,
+                offset: 0,
+            });
+        }
+    }
+    frames
+}
+
+/// Whether `function` belongs to the runtime or to Rust's panic and
+/// closure machinery: hidden below GOTRACEBACK=system, as Go hides
+/// `runtime.*` frames.
+pub fn is_runtime_frame(function: &str) -> bool {
+    let f = function.trim_start_matches('<');
+    [
+        "runtime::",
+        "runtime.",
+        "std::panicking",
+        "std::panic::",
+        "core::panic::",
+        "core::panicking",
+        "core::ops::function::",
+        "std::sys::backtrace",
+        "__rust",
+        "rust_begin_unwind",
+    ]
+    .iter()
+    .any(|p| f.starts_with(p))
+}
+
+/// Print `frames` in Go's `function(...)` / `\tfile:line +0xoff` form,
+/// leaving out the runtime's frames below `level` 2.
+pub fn write_frames(out: &mut String, frames: &[Frame], level: u8) {
+    for f in frames {
+        if level < 2 && is_runtime_frame(&f.function) {
+            continue;
+        }
+        let _ = writeln!(out, "{}(...)", f.function);
+        match &f.location {
+            Some((file, line)) => {
+                let _ = writeln!(out, "\t{file}:{line} +{:#x}", f.offset);
+            }
+            None => {
+                let _ = writeln!(out, "\t? +{:#x}", f.offset);
+            }
         }
     }
 }
 
-/// The text Go prints for one goroutine (header, frames, creation site).
+/// Symbolise `pcs` (see [`symbolize`]) and print every frame (level 2).
+pub fn format_frames(out: &mut String, pcs: &[usize], loader: Option<&addr2line::Loader>) {
+    write_frames(out, &symbolize(pcs, loader), 2);
+}
+
+/// Whether `gp` is one of the runtime's own goroutines (Go's
+/// `isSystemGoroutine`): left out of reports below GOTRACEBACK=system.
+pub fn is_system_goroutine(gp: *mut G) -> bool {
+    crate::scavenge::is_scavenger(gp)
+}
+
+/// Go's goroutine header: `goroutine 7 [chan receive, 3 minutes]:`.
 ///
 /// # Safety
 /// `gp` is a G from `runtime.allgs` (never freed; read racily).
-pub unsafe fn goroutine_text(gp: *mut G, loader: Option<&addr2line::Loader>) -> Option<String> {
-    // SAFETY: Gs are never freed; their fields are read racily (a G may
-    // change state while we look; see the module docs).
+pub unsafe fn goroutine_header(out: &mut String, gp: *mut G) {
+    // SAFETY: Gs are never freed; fields read racily (see module docs).
     unsafe {
         let st = readgstatus(gp);
-        if st == GDEAD || st == GIDLE {
-            return None;
-        }
-        let mut out = String::new();
         let what = match st {
             GWAITING => (*gp).waitreason.as_str(),
             _ => gstatus_str(st),
@@ -215,19 +410,17 @@ pub unsafe fn goroutine_text(gp: *mut G, loader: Option<&addr2line::Loader>) -> 
             }
         }
         let _ = writeln!(out, "goroutine {} [{}{}]:", (*gp).goid, what, mins);
-        let stack = (*gp).stack;
-        let pcs = match st {
-            GRUNNING => Vec::new(),
-            GSYSCALL => frame_pcs((*gp).syscallpc, (*gp).syscallbp, stack, 64),
-            _ => frame_pcs((*gp).sched.pc, (*gp).sched.bp, stack, 64),
-        };
-        if pcs.is_empty() {
-            out.push_str("\tgoroutine running on other thread; stack unavailable\n");
-        } else {
-            format_frames(&mut out, &pcs, loader);
-        }
-        // The main goroutine (created by the runtime, parent 0) has no
-        // creation site in Go's dumps.
+    }
+}
+
+/// Go's `created by goroutine P` / `\tfile:line` lines (nothing for the
+/// main goroutine, which the runtime creates).
+///
+/// # Safety
+/// As [`goroutine_header`].
+pub unsafe fn goroutine_creator(out: &mut String, gp: *mut G) {
+    // SAFETY: as goroutine_header.
+    unsafe {
         if let Some((f, l)) = (*gp).created_at().filter(|_| (*gp).parent_goid != 0) {
             let _ = writeln!(
                 out,
@@ -237,28 +430,72 @@ pub unsafe fn goroutine_text(gp: *mut G, loader: Option<&addr2line::Loader>) -> 
                 l
             );
         }
+    }
+}
+
+/// The text Go prints for one goroutine that is not running on this
+/// thread (header, frames at `level`, creation site); None for a dead G,
+/// and for a system goroutine below level 2.
+///
+/// # Safety
+/// `gp` is a G from `runtime.allgs` (never freed; read racily).
+pub unsafe fn goroutine_text(
+    gp: *mut G,
+    level: u8,
+    loader: Option<&addr2line::Loader>,
+) -> Option<String> {
+    // SAFETY: Gs are never freed; their fields are read racily (a G may
+    // change state while we look; see the module docs).
+    unsafe {
+        let st = readgstatus(gp);
+        if st == GDEAD || st == GIDLE || (level < 2 && is_system_goroutine(gp)) {
+            return None;
+        }
+        let mut out = String::new();
+        goroutine_header(&mut out, gp);
+        let stack = (*gp).stack;
+        let pcs = match st {
+            GRUNNING => Vec::new(),
+            GSYSCALL => frame_pcs((*gp).syscallpc, (*gp).syscallbp, stack, 64),
+            _ => frame_pcs((*gp).sched.pc, (*gp).sched.bp, stack, 64),
+        };
+        if pcs.is_empty() {
+            out.push_str("\tgoroutine running on other thread; stack unavailable\n");
+        } else {
+            write_frames(&mut out, &symbolize(&pcs, loader), level);
+        }
+        goroutine_creator(&mut out, gp);
         Some(out)
     }
 }
 
-/// Print Go's SIGQUIT report (every goroutine) to stderr and exit 2.
-pub fn dump_and_exit() -> ! {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "SIGQUIT: quit\nPC={:#x} m={} sigcode={}",
-        QUIT_PC.load(Ordering::Relaxed),
-        QUIT_M.load(Ordering::Relaxed),
-        QUIT_CODE.load(Ordering::Relaxed)
-    );
-    let loader = addr2line::Loader::new("/proc/self/exe").ok();
+/// Every goroutine but `except` (Go's `tracebackothers`), each preceded by
+/// a blank line.
+pub fn goroutines_text(
+    out: &mut String,
+    except: *mut G,
+    level: u8,
+    loader: Option<&addr2line::Loader>,
+) {
     crate::proc::for_each_g(|gp| {
-        // SAFETY: gp comes from allgs.
-        if let Some(t) = unsafe { goroutine_text(gp, loader.as_ref()) } {
+        if gp == except {
+            return;
+        }
+        // SAFETY: gp comes from allgs (Gs are never freed).
+        if let Some(t) = unsafe { goroutine_text(gp, level, loader) } {
             out.push('\n');
             out.push_str(&t);
         }
     });
+}
+
+/// Print Go's SIGQUIT report (every goroutine) to stderr and exit 2 (or
+/// crash, with GOTRACEBACK=crash).
+pub fn dump_and_exit() -> ! {
+    let mut out = String::new();
+    signal_header(&mut out);
+    let loader = addr2line::Loader::new("/proc/self/exe").ok();
+    goroutines_text(&mut out, core::ptr::null_mut(), 2, loader.as_ref());
     let b = out.as_bytes();
     let mut off = 0;
     while off < b.len() {
@@ -269,7 +506,7 @@ pub fn dump_and_exit() -> ! {
         }
         off += r as usize;
     }
-    crate::signal::exit_now(2)
+    crate::signal::fatal_exit(gotraceback(Failure::Throw).crash)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //!
 //! The attribute keeps the user's function (and its spans, so its DWARF
 //! file:line is the program's own file) and prepends
-//! `#[unsafe(export_name = "main.main")] #[inline(never)] extern "C"`: the
+//! `#[unsafe(export_name = "main.main")] #[inline(never)] extern "C-unwind"`: the
 //! function *is* `main.main`, the symbol `runtime.main` calls. It also emits
 //! `main.init` (step 12 of the bootstrap sequence): an empty function, or one that calls
 //! the `init = path` function. No `syn`/`quote`: the item's tokens are
@@ -56,7 +56,8 @@ fn export_attrs(name: &str, span: Span) -> Vec<TokenTree> {
     ]
 }
 
-/// Insert `extern "C"` before the `fn` keyword of `item` (unless it already
+/// Insert `extern "C-unwind"` (a panic may leave main.main: the runtime
+/// catches it and reports it as Go does) before the `fn` keyword of `item` (unless it already
 /// has an ABI) and prepend the export attributes.
 fn export_fn(name: &str, item: TokenStream) -> Result<TokenStream, String> {
     let tokens: Vec<TokenTree> = item.into_iter().collect();
@@ -72,7 +73,7 @@ fn export_fn(name: &str, item: TokenStream) -> Result<TokenStream, String> {
     out.extend(tokens[..fn_pos].iter().cloned());
     if !has_abi {
         out.push(ident("extern", span));
-        out.push(TokenTree::Literal(Literal::string("C")));
+        out.push(TokenTree::Literal(Literal::string("C-unwind")));
     }
     out.extend(tokens[fn_pos..].iter().cloned());
     Ok(out.into_iter().collect())
@@ -117,7 +118,7 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut init_fn: Vec<TokenTree> = export_attrs("main.init", span);
     init_fn.extend([
         ident("extern", span),
-        TokenTree::Literal(Literal::string("C")),
+        TokenTree::Literal(Literal::string("C-unwind")),
         ident("fn", span),
         ident("__runtime_main_init", span),
         TokenTree::Group(Group::new(Delimiter::Parenthesis, TokenStream::new())),
