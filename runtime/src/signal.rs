@@ -308,7 +308,7 @@ pub(crate) unsafe fn drop_panic_record(gp: *mut G) {
 }
 
 /// Run a goroutine's body (and `main.main`): a panic it does not catch
-/// itself ends the program with Go's report ([`report_panic`]).
+/// itself ends the program with Go's report (Go's `fatalpanic`).
 pub fn run_goroutine<F: FnOnce()>(f: F) {
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         let gp = getg();
