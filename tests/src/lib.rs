@@ -14,6 +14,7 @@
 //! - [`gdb`]: the one gdb test harness (batch runs, BEGIN/END blocks,
 //!   breakpoint hits, the extension, a watchdog on every run).
 //! - [`watchdog`]: run any child so that a stuck one fails its test.
+//! - [`golden`]: golden files and their one normaliser.
 //!
 //! Builds that fail panic with the tool's output: a test that needs a
 //! fixture cannot silently pass without it.
@@ -24,6 +25,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub mod gdb;
+pub mod golden;
 pub mod watchdog;
 
 /// `gdbx_tests::require_gdb!();` as the first line of every test that needs

@@ -18,9 +18,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    gdbx_env(args, &[])
+}
+
+/// [`gdbx`] with `env` added to its environment (and its program's).
+pub fn gdbx_env<I, S>(args: I, env: &[(String, String)]) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     watched(
         Command::new(env!("CARGO_BIN_EXE_gdbx"))
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("NO_COLOR", "1")
             .env_remove("GDBX_GDB"),
     )

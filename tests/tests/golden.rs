@@ -1,0 +1,43 @@
+//! Golden files for the gdb extension's commands: `info goroutines`, `info
+//! goroutines -group` and `info ps` on `parked 5` stopped in `main.ready`,
+//! compared with `tests/testoutput/NAME.out` after the one normaliser
+//! (`gdbx_tests::golden`; `GDBX_BLESS=1` rewrites the files).
+//!
+//! The program runs at `GOMAXPROCS=1`: one P, so which M runs what and
+//! which Ps are idle is fixed; at two Ps an M may still be spinning or
+//! parked when the breakpoint stops the process. Costs one gdb run.
+
+use std::path::Path;
+
+use gdbx_tests::gdb::Gdb;
+use gdbx_tests::{Variant, example_bin};
+
+#[test]
+fn golden_info_goroutines_and_info_ps() {
+    gdbx_tests::require_gdb!();
+    let commands = [
+        ("info-goroutines", "info goroutines"),
+        ("info-goroutines-group", "info goroutines -group"),
+        ("info-ps", "info ps"),
+    ];
+    let mut gdb = Gdb::new(example_bin("parked", Variant::Debug));
+    gdb.extension()
+        .env("GOMAXPROCS", "1")
+        .ex("break main.ready")
+        .ex("run 5");
+    for (name, command) in commands {
+        gdb.block(name, &[command]);
+    }
+    let out = gdb.run();
+    out.assert_no_python_errors();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testoutput");
+    let failures: Vec<String> = commands
+        .iter()
+        .filter_map(|(name, _)| {
+            gdbx_tests::golden::compare(&dir.join(format!("{name}.out")), out.block(name))
+                .err()
+                .map(|diff| format!("{name}: {diff}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
