@@ -101,7 +101,12 @@ impl Program {
         let threads = threads_in(threads);
         match &self.backing {
             Backing::Gdb => f(&self.prog.view(&gdb, &threads)),
-            Backing::Proc(p) => f(&self.prog.view(&Chain(p, &gdb), &threads)),
+            Backing::Proc(p) => {
+                let mem = Chain(p, &gdb);
+                let mut view = self.prog.view(&mem, &threads);
+                view.now = Some(p.now());
+                f(&view)
+            }
             Backing::Core(c) => f(&self.prog.view(&Chain(c, &fallback), &threads)),
         }
     }
@@ -377,10 +382,14 @@ impl Program {
         self.with(Some(read), threads, |v| v.thread_names())
     }
 
-    /// The Go-style name of the function at `pc` (`runtime.schedule`),
-    /// when the binary exports it under one.
-    fn go_name(&self, pc: u64) -> Option<String> {
-        self.prog.symbols().go_name(pc).map(str::to_string)
+    /// The name to show for the frame `from_real` steps inward from the
+    /// real function of the inline chain at `probe` (0: the real one), when
+    /// it differs from what gdb knows: see [`inspect::Symbols::shown_name`].
+    fn frame_name(&self, probe: u64, from_real: usize) -> Option<String> {
+        self.prog
+            .symbols()
+            .shown_name(probe, from_real)
+            .map(|s| s.to_string())
     }
 }
 

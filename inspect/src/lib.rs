@@ -203,6 +203,7 @@ impl Program {
             loc_cache: Default::default(),
             classify_cache: Default::default(),
             created_cache: Default::default(),
+            now: None,
         }
     }
 

@@ -197,6 +197,18 @@ impl LiveProcess {
         self.pid as u32
     }
 
+    /// The process's clock now, as its runtime reads it (`nanotime`:
+    /// CLOCK_MONOTONIC, which every process on this machine shares).
+    pub fn now(&self) -> i64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid out-pointer for the call.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    }
+
     /// The process's entry point (`AT_ENTRY` of `/proc/PID/auxv`).
     pub fn entry(&self) -> Option<u64> {
         auxv_entry(&std::fs::read(format!("/proc/{}/auxv", self.pid)).ok()?)

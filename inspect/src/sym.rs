@@ -215,6 +215,26 @@ impl Symbols {
         rc
     }
 
+    /// The name a debugger should show for the frame `from_real` steps
+    /// inward from the real function of the inline chain at `probe` (0: the
+    /// real function itself), or `None` to keep the debugger's own. Ours:
+    /// the Go name of an exported function (`runtime.scavenger` for
+    /// `runtime::scavenge::scavenger`); an inlined frame keeps its own
+    /// Rust name, never its caller's Go name. Go: every frame's DWARF name
+    /// (gdb names an inlined Go function after its caller).
+    pub fn shown_name(&self, probe: u64, from_real: usize) -> Option<Rc<str>> {
+        let frames = self.frames(probe);
+        let i = frames.len().checked_sub(1 + from_real)?;
+        let f = &frames[i];
+        let named = !f.func.is_empty();
+        match self.flavour {
+            Flavour::Ours => {
+                (from_real == 0 && named && self.go_name(probe).is_some()).then(|| f.func.clone())
+            }
+            Flavour::Go119 => named.then(|| f.func.clone()),
+        }
+    }
+
     /// file:line of `pc` (the innermost inlined frame's), relative to the root.
     pub fn location(&self, probe: u64) -> Option<(Rc<str>, u32)> {
         let frames = self.frames(probe);

@@ -101,38 +101,110 @@ def _renumber(text, hidden):
     return _FRAME_NUM_RE.sub(lambda m: "#%-*d" % (len(m.group(1)), int(m.group(1)) - hidden), text)
 
 
+_GOEXIT_RE = re.compile(r" in runtime[.\[]goexit\b")
 _FRAME_LINE_RE = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?(\S+) \(")
 
 
+def _name_frames(st, lines):
+    """Gives the frame lines of a backtrace the names the symboliser knows
+    (`st.prog.frame_name`): Go names for our runtime's exported functions,
+    and for Go the inlined functions' own names (gdb gives an inlined Go
+    frame its caller's). A line with an address starts a pc's chain of
+    frames (innermost inlined first); lines without one continue it, the
+    last being the real function."""
+    chains = []
+    for i, line in enumerate(lines):
+        m = _FRAME_LINE_RE.match(line)
+        if not m:
+            continue
+        if m.group(2) or not chains:
+            pc = int(m.group(2), 16) if m.group(2) else 0
+            chains.append((pc, []))
+        chains[-1][1].append((i, m))
+    for pc, members in chains:
+        if pc <= 0:
+            continue
+        for j, (i, m) in enumerate(members):
+            name = st.prog.frame_name(pc - 1, len(members) - 1 - j)
+            if name and name != m.group(3):
+                line = lines[i]
+                lines[i] = line[: m.start(3)] + name + line[m.end(3) :]
+
+
 def _fast_bt(st, cmd, hidden):
-    """`bt` without frame filters (gdb's fast path): the thread's own frames
-    (levels < hidden) are cut from the text, exported functions get their
-    Go names, frames are renumbered from #0. Returns None when `cmd` has a
-    form this does not handle (then the frame filter does the work)."""
+    """`bt` of a goroutine without frame filters (gdb's fast path): the
+    thread's own frames (levels < hidden) are cut from the text, frames get
+    the symboliser's names (unless `-no-filters` asks for gdb's own) and
+    are renumbered from #0. `bt`'s options pass through; a frame count
+    counts the goroutine's frames."""
     words = cmd.split()
-    if any(w.startswith("-") and not w.lstrip("-").isdigit() for w in words[1:]):
-        return None  # options of its own: let gdb and the filter handle them
+    raw = "-no-filters" in words[1:]
     if words[1:] and words[-1].isdigit():
         words[-1] = str(int(words[-1]) + hidden)
-    text = gdb.execute(" ".join([words[0], "-no-filters"] + words[1:]), from_tty=False, to_string=True)
+    if not raw:
+        words.insert(1, "-no-filters")
+    text = gdb.execute(" ".join(words), from_tty=False, to_string=True)
     out = []
     keep = True
+    ended = False
     for line in text.splitlines(True):
-        m = _FRAME_LINE_RE.match(line)
         if line.startswith("#"):
             num = line[1:].split(" ", 1)[0]
-            keep = not (num.isdigit() and int(num) < hidden)
-        if not keep:
-            continue
-        if m and m.group(2) and int(m.group(2), 16) > 0:
-            name = st.prog.go_name(int(m.group(2), 16) - 1)
-            if name and name != m.group(3):
-                line = line[: m.start(3)] + name + line[m.end(3) :]
-        out.append(line)
+            # A goroutine's stack ends at runtime.goexit: what gdb unwinds
+            # past it is no frame (`0x0 in ?? ()`).
+            keep = not (num.isdigit() and int(num) < hidden) and not ended
+            ended = ended or (keep and _GOEXIT_RE.search(line) is not None)
+        if keep:
+            out.append(line)
+    if not raw:
+        _name_frames(st, out)
     return _renumber("".join(out), hidden)
 
 
-def _run_on(st, info, cmd, header, level=None, restore=True):
+# Commands that select or describe a frame by its number: the number is the
+# goroutine's (its #K in `goroutine N bt`), so it is shifted past the
+# thread's hidden frames, and the frame numbers they print shifted back.
+_FRAME_CMD_RE = re.compile(r"^(frame|f|select-frame)(\s+level)?(\s+(\d+))?\s*$")
+_FRAME_WORDS = ("frame", "f", "select-frame", "up", "down", "info frame")
+_STACK_LEVEL_RE = re.compile(r"^Stack level (\d+)", re.M)
+_INLINED_INTO_RE = re.compile(r"inlined into frame (\d+)")
+
+
+def _frame_cmd(st, cmd, hidden):
+    """Runs a frame command in the goroutine's numbering; returns its text,
+    or None when `cmd` is no frame command."""
+    words = cmd.split()
+    if not any(cmd == w or cmd.startswith(w + " ") for w in _FRAME_WORDS):
+        return None
+    m = _FRAME_CMD_RE.match(cmd)
+    level = None
+    if m and m.group(4):
+        level = int(m.group(4)) + hidden
+    elif words[0] in ("up", "down") and (len(words) == 1 or len(words) == 2 and words[1].isdigit()):
+        n = int(words[1]) if len(words) == 2 else 1
+        level = gdb.selected_frame().level() + (n if words[0] == "up" else -n)
+        level = max(level, hidden)
+    elif words[:2] == ["info", "frame"] and len(words) == 3 and words[2].isdigit():
+        cmd = "info frame %d" % (int(words[2]) + hidden)
+    if level is not None:
+        # Selected quietly, then shown: a command that changes the selection
+        # prints through gdb's observer, which to_string cannot capture.
+        gdb.execute("select-frame %d" % level, from_tty=False)
+        if words[0] == "select-frame":
+            return ""
+        cmd = "frame"
+    text = gdb.execute(cmd, from_tty=False, to_string=True)
+    text = _STACK_LEVEL_RE.sub(lambda m: "Stack level %d" % (int(m.group(1)) - hidden), text)
+    text = _INLINED_INTO_RE.sub(lambda m: "inlined into frame %d" % (int(m.group(1)) - hidden), text)
+    lines = text.splitlines(True)
+    m = _FRAME_LINE_RE.match(lines[0]) if lines else None
+    name = unwind.shown_name(st.prog, gdb.selected_frame()) if m else None
+    if name and name != m.group(3):
+        lines[0] = lines[0][: m.start(3)] + name + lines[0][m.end(3) :]
+    return _renumber("".join(lines), hidden)
+
+
+def _run_on(st, info, cmd, header, level=None, restore_after=True):
     """Runs `cmd` with the goroutine `info` as the current context."""
     goid = info["goid"]
     if header:
@@ -171,15 +243,13 @@ def _run_on(st, info, cmd, header, level=None, restore=True):
         )
         return
     bt = _BT_RE.match(cmd) is not None
-    with unwind.goroutine_context(info, level, select=not bt, restore=restore):
-        if bt:
-            hidden = unwind.hidden_frames()
-            text = _fast_bt(st, cmd, hidden)
-            if text is None:
-                text = _renumber(gdb.execute(cmd, from_tty=False, to_string=True), hidden)
-            gdb.write(text)
-        else:
+    with unwind.goroutine_context(info, level, select=not bt, restore_after=restore_after):
+        hidden = unwind.hidden_frames()
+        text = _fast_bt(st, cmd, hidden) if bt else _frame_cmd(st, cmd, hidden)
+        if text is None:
             gdb.execute(cmd, from_tty=False)
+        else:
+            gdb.write(text)
 
 
 class Goroutine(gdb.Command):
@@ -217,7 +287,7 @@ core files too. A running goroutine is its thread: the command runs there.
             try:
                 for info in infos:
                     try:
-                        _run_on(st, info, cmd, True, level, restore=False)
+                        _run_on(st, info, cmd, True, level, restore_after=False)
                     except gdb.error as e:
                         gdb.write("gdbx: goroutine %d: %s\n" % (info["goid"], e))
             finally:

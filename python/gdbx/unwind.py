@@ -73,16 +73,12 @@ class GoroutineUnwinder(gdb.unwinder.Unwinder):
 def inline_depth():
     """How many inlined frames sit above the selected thread's innermost
     real frame (the one the unwinder claims)."""
-    saved = _CURRENT["ctx"]
-    _CURRENT["ctx"] = None
-    gdb.invalidate_cached_frames()
-    f = gdb.newest_frame()
-    level = 0
-    while f is not None and f.type() == gdb.INLINE_FRAME:
-        f = f.older()
-        level += 1
-    _CURRENT["ctx"] = saved
-    gdb.invalidate_cached_frames()
+    with thread_frames():
+        f = gdb.newest_frame()
+        level = 0
+        while f is not None and f.type() == gdb.INLINE_FRAME:
+            f = f.older()
+            level += 1
     return level
 
 
@@ -98,8 +94,7 @@ def _activate(info, level=None, select=True):
         level = inline_depth()
     ctx["level"] = level
     ctx["hidden"] = level + 1
-    _CURRENT["ctx"] = ctx
-    gdb.invalidate_cached_frames()
+    restore(ctx, select=False)
     if not select:
         return
     f = gdb.newest_frame()
@@ -110,31 +105,36 @@ def _activate(info, level=None, select=True):
         f.select()
 
 
-def _deactivate():
-    _CURRENT["ctx"] = None
+def restore(saved, select=True):
+    """Makes `saved` (from current(); None: no goroutine) the goroutine
+    selection: gdb forgets the frames it unwound under the previous one
+    and, with `select`, selects the newest frame. The one way every
+    selection change ends."""
+    _CURRENT["ctx"] = saved
     gdb.invalidate_cached_frames()
+    if not select:
+        return
+    try:
+        gdb.newest_frame().select()
+    except gdb.error:
+        pass
 
 
 @contextlib.contextmanager
-def goroutine_context(info, level=None, select=True, restore=True):
+def goroutine_context(info, level=None, select=True, restore_after=True):
     """Within the block, the selected thread unwinds as goroutine `info`
     (`level`: the thread's inline depth, when already known; `select`:
-    select the goroutine's innermost frame; `restore`: go back to the
+    select the goroutine's innermost frame; `restore_after`: go back to the
     previous state after the block, else the caller does with restore())."""
     saved = _CURRENT["ctx"]
     _activate(info, level, select)
-    if not restore:
+    if not restore_after:
         yield
         return
     try:
         yield
     finally:
-        _CURRENT["ctx"] = saved
-        gdb.invalidate_cached_frames()
-        try:
-            gdb.newest_frame().select()
-        except gdb.error:
-            pass
+        restore(saved)
 
 
 @contextlib.contextmanager
@@ -144,27 +144,15 @@ def thread_frames():
     if saved is None:
         yield
         return
-    _CURRENT["ctx"] = None
-    gdb.invalidate_cached_frames()
+    restore(None, select=False)
     try:
         yield
     finally:
-        _CURRENT["ctx"] = saved
-        gdb.invalidate_cached_frames()
+        restore(saved, select=False)
 
 
 def current():
     return _CURRENT["ctx"]
-
-
-def restore(saved):
-    """Back to the goroutine selection `saved` (from current())."""
-    _CURRENT["ctx"] = saved
-    gdb.invalidate_cached_frames()
-    try:
-        gdb.newest_frame().select()
-    except gdb.error:
-        pass
 
 
 def select_goroutine(info):
@@ -183,11 +171,7 @@ def deselect_goroutine(quiet=False):
         if not quiet:
             gdb.write("gdbx: no goroutine is selected\n")
         return
-    _deactivate()
-    try:
-        gdb.newest_frame().select()
-    except gdb.error:
-        pass
+    restore(None)
 
 
 class _GoName(FrameDecorator):
@@ -196,18 +180,29 @@ class _GoName(FrameDecorator):
         self._prog = prog
 
     def function(self):
-        frame = self.inferior_frame()
-        try:
-            if frame.type() == gdb.NORMAL_FRAME:
-                pc = frame.pc()
-                if frame.level() > 0:
-                    pc -= 1
-                name = self._prog.go_name(pc) if pc > 0 else None
-                if name:
-                    return name
-        except (gdb.error, ValueError, OverflowError):
-            pass
-        return super().function()
+        return shown_name(self._prog, self.inferior_frame()) or super().function()
+
+
+def shown_name(prog, frame):
+    """The symboliser's name for gdb's `frame` (see frame_name in gdb-ext),
+    or None to keep gdb's."""
+    try:
+        if frame.type() not in (gdb.NORMAL_FRAME, gdb.INLINE_FRAME):
+            return None
+        pc = frame.pc()
+        # Where the frame sits in its pc's chain: steps out to the real
+        # function, and whether the chain is the innermost (looked up at pc)
+        # or a caller's (at the return address - 1).
+        from_real, f = 0, frame
+        while f is not None and f.type() == gdb.INLINE_FRAME:
+            f, from_real = f.older(), from_real + 1
+        inner = frame
+        while inner.newer() is not None and inner.newer().type() == gdb.INLINE_FRAME and inner.newer().pc() == pc:
+            inner = inner.newer()
+        probe = pc if inner.level() == 0 else pc - 1
+        return prog.frame_name(probe, from_real) if probe > 0 else None
+    except (gdb.error, ValueError, OverflowError):
+        return None
 
 
 class GoFrameFilter:

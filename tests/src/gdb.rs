@@ -199,11 +199,23 @@ impl Gdb {
         self
     }
 
-    /// Load the gdb extension (see the module documentation).
+    /// Load the gdb extension (see the module documentation). A program
+    /// that does not carry the extension's auto-load entry (a Go binary)
+    /// gets it by hand, first of the commands: python/gdbx on `sys.path`,
+    /// then `gdbx.load()`.
     pub fn extension(&mut self) -> &mut Self {
         let trusted = self.program.parent().unwrap_or(Path::new("/nonexistent"));
         self.init
             .push(format!("add-auto-load-safe-path {}", trusted.display()));
+        let carries_entry = std::fs::read(&self.program)
+            .is_ok_and(|b| b.windows(13).any(|w| w == b"gdbx-runtime\n"));
+        if !carries_entry {
+            let python = workspace_root().join("python");
+            self.ex(format!(
+                "python import sys; sys.path.insert(0, {:?}); import gdbx; gdbx.load()",
+                python.display().to_string()
+            ));
+        }
         self.env("GDBX_EXT_PATH", ext_module().display().to_string())
     }
 

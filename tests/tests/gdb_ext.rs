@@ -364,9 +364,35 @@ fn release_build_locations() {
     let bin = example_bin("parked", Variant::Release);
     let mut g = at_ready(&bin);
     g.block("group", &["info goroutines -group"])
-        .block("all", &["goroutine all bt"]);
+        .block("all", &["goroutine all bt"])
+        .block("goroutines", &["info goroutines"])
+        .block("scav", &["goroutine 2 bt"])
+        .block("raw", &["goroutine 2 bt -no-filters"])
+        .block("frame", &["goroutine 2 frame 1"]);
     let o = g.run();
     no_python_errors(&o);
+    // Inlined frames: gopark, inlined into the scavenger, keeps its own
+    // name (not the scavenger's Go name); the scavenger's row has a line.
+    let scav = o.block("scav");
+    let first = scav.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("#0 ") && first.contains("gopark") && !first.contains("scavenger"),
+        "{scav}"
+    );
+    assert!(scav.contains("#1  runtime.scavenger ("), "{scav}");
+    let row = goroutine_rows(o.block("goroutines"))
+        .into_iter()
+        .find(|r| goid_of(r) == 2)
+        .unwrap_or_else(|| panic!("{}", o.block("goroutines")));
+    assert!(
+        row.contains("runtime.scavenger (") && !row.contains(":0)"),
+        "{row}"
+    );
+    // -no-filters shows gdb's own names but still only the goroutine's
+    // frames, from #0.
+    let raw = o.block("raw");
+    assert!(raw.starts_with("#0 ") && !raw.contains("#-"), "{raw}");
+    assert_frame_is_bt_line(o.block("frame"), scav, 1, "goroutine 2");
     assert!(
         o.block("group")
             .lines()
@@ -647,4 +673,192 @@ fn dead_goroutines() {
         "{}",
         o.block("gdead")
     );
+}
+
+/// The blocks run on a Go program stopped in main.ready, live and on its
+/// core; `w` is a parked worker's id.
+fn go_blocks(g: &mut Gdb) {
+    // W, a parked worker's id, is a Python global set before (Go's
+    // goroutine ids differ from run to run: GC workers start when they do).
+    let bt = "python gdb.execute('goroutine %d bt' % W)";
+    let frame = "python gdb.execute('goroutine %d frame 3' % W)";
+    g.block("goroutines", &["info goroutines"])
+        .block("group", &["info goroutines -group"])
+        .block("running", &["info goroutines -status running"])
+        .block("limit", &["info goroutines -s waiting -limit 5"])
+        .block("location", &["info goroutines -location worker"])
+        .block("ms", &["info ms"])
+        .block("ps", &["info ps"])
+        .block("sched", &["info sched"])
+        .block("threads", &["info threads"])
+        .block(
+            "funcs",
+            &["print $goid()", "print *$g()", "print *$m()", "print *$p()"],
+        )
+        .block("all", &["goroutine all bt"])
+        .block("gbt", &[bt])
+        .block("gframe", &[frame]);
+}
+
+/// What `go_blocks` shows of the Go twin of parked at main.ready.
+fn check_go(o: &Output, w: i64, name: &str) {
+    no_python_errors(o);
+    let gs = o.block("goroutines");
+    let rows = goroutine_rows(gs);
+    let workers: Vec<&&str> = rows
+        .iter()
+        .filter(|r| r.contains("waiting (chan receive") && r.contains("main.worker ("))
+        .collect();
+    assert_eq!(workers.len(), N, "{name}:\n{gs}");
+    assert!(
+        workers
+            .iter()
+            .all(|r| r.contains("main.go:25)") && r.contains("main.main (")),
+        "{name}: user-code line and creator:\n{gs}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("* ") && goid_of(r) == 1 && r.contains("main.ready (")),
+        "{name}:\n{gs}"
+    );
+    // Runtime goroutines are shown at their own function, never at the
+    // runtime.goexit every stack ends in.
+    assert!(!gs.contains("goexit"), "{name}:\n{gs}");
+    assert!(gs.contains("runtime.bgsweep ("), "{name}:\n{gs}");
+    let group = o.block("group");
+    assert!(
+        group
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{N} ")) && l.contains("main.worker")),
+        "{name}:\n{group}"
+    );
+    let r = goroutine_rows(o.block("running"));
+    assert!(
+        !r.is_empty() && r.iter().all(|r| r.contains(" running ")),
+        "{name}:\n{}",
+        o.block("running")
+    );
+    assert_eq!(goroutine_rows(o.block("limit")).len(), 5, "{name}");
+    assert_eq!(goroutine_rows(o.block("location")).len(), N, "{name}");
+    let ms = o.block("ms");
+    assert!(
+        ms.lines().any(|l| l.starts_with("* ") && l.contains("g1")),
+        "{name}:\n{ms}"
+    );
+    let ps = o.block("ps");
+    assert_eq!(
+        ps.lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .count(),
+        2,
+        "{name}: GOMAXPROCS=2 Ps:\n{ps}"
+    );
+    for k in ["global run queue:", "idle Ms:", "idle Ps:", "spinning Ms:"] {
+        assert!(o.block("sched").contains(k), "{name}: {k}");
+    }
+    let threads = o.block("threads");
+    assert!(
+        threads
+            .lines()
+            .any(|l| l.contains("\"M") && l.contains(" g1\"")),
+        "{name}: thread names:\n{threads}"
+    );
+    let f = o.block("funcs");
+    assert!(f.contains("= 1\n"), "{name}: $goid():\n{f}");
+    assert!(
+        f.contains("goroutine 1 [running] at main.ready"),
+        "{name}:\n{f}"
+    );
+    assert!(
+        f.contains(" = M") && f.contains(" LWP ") && f.contains(" running M"),
+        "{name}:\n{f}"
+    );
+    let all = o.block("all");
+    assert!(all.contains("goroutine 1 [running]:"), "{name}:\n{all}");
+    assert_eq!(
+        all.matches("[waiting (chan receive").count(),
+        N,
+        "{name}:\n{all}"
+    );
+    assert!(
+        all.matches("in main.worker (").count() >= N,
+        "{name}:\n{all}"
+    );
+    let gbt = o.block("gbt");
+    assert!(
+        gbt.starts_with("#0 ") && gbt.contains("main.worker") && !gbt.contains("main.ready"),
+        "{name}: the goroutine's frames from #0, not the thread's:\n{gbt}"
+    );
+    assert!(
+        gbt.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("runtime.goexit"),
+        "{name}: the stack ends at goexit:\n{gbt}"
+    );
+    // gdb names an inlined Go function after its caller; the frames here
+    // carry their own names (runtime.goparkunlock in the runtime's own
+    // goroutines, inlined in every build).
+    assert!(
+        o.block("all").contains("runtime.goparkunlock ("),
+        "{name}:\n{}",
+        o.block("all")
+    );
+    assert_frame_is_bt_line(o.block("gframe"), gbt, 3, &format!("{name} goroutine {w}"));
+}
+
+/// `goroutine W frame K` shows frame #K of `goroutine W bt`.
+fn assert_frame_is_bt_line(frame: &str, bt: &str, k: usize, what: &str) {
+    let want = bt
+        .lines()
+        .find(|l| l.starts_with(&format!("#{k} ")))
+        .unwrap_or_else(|| panic!("{what}: no #{k} in\n{bt}"));
+    assert_eq!(
+        frame.lines().next().unwrap_or(""),
+        want,
+        "{what}: frame {k} vs its bt:\n{bt}"
+    );
+}
+
+/// Every command on the Go twin of parked, in each build the inspection
+/// core reads: live in main.ready, then on a core of the same stop written
+/// by gdb's gcore (where Go's runtime-gdb.py cannot unwind a goroutine:
+/// no register is written here). Costs 8 gdb runs of about 2 s each, plus
+/// the four Go builds once per test process.
+#[test]
+fn go_live_and_core_every_build() {
+    use gdbx_tests::cores::{GoBuild, go_parked};
+    gdbx_tests::require_gdb!();
+    for build in [GoBuild::NoOpt, GoBuild::Plain, GoBuild::Pie, GoBuild::Cgo] {
+        let bin = go_parked(build);
+        let name = format!("{build:?}");
+        // A worker in the middle, picked in gdb from `info goroutines`.
+        let pick = format!(
+            "python W = [int(l[2:].split()[0]) for l in gdb.execute('info goroutines -location main.worker', to_string=True).splitlines()[1:] if l.strip()][{}]",
+            N / 2
+        );
+        let core = scratch(&format!("gdb_ext_go_{name}")).join("parked.core");
+        let mut g = at_ready(&bin);
+        g.ex(pick).block("w", &["python print(W)"]);
+        go_blocks(&mut g);
+        g.ex(format!("gcore {}", core.display()));
+        let live = g.run();
+        let w: i64 = live.block("w").trim().parse().expect("W");
+        check_go(&live, w, &name);
+        // Live, the clock is known: two collections before main.ready set
+        // G.waitsince, so each worker says how long it has waited.
+        assert!(
+            live.block("goroutines").contains("waiting (chan receive, "),
+            "{name}: wait durations:\n{}",
+            live.block("goroutines")
+        );
+
+        let mut g = gdb_ext(&bin);
+        g.core(&core).ex(format!("python W = {w}"));
+        go_blocks(&mut g);
+        let dead = g.run();
+        check_go(&dead, w, &name);
+        let _ = std::fs::remove_file(&core);
+    }
 }

@@ -1,9 +1,9 @@
 // parked [N]: the Go twin of examples/src/bin/parked.rs. N goroutines
 // (default 1000) block receiving on one channel; main waits until every one
 // of them is parked there (a handshake: the goroutines' own statuses in
-// runtime.Stack's dump, no sleeping), then calls main.ready, a function a
-// debugger stops in. Then it closes the channel, waits for all of them and
-// prints "released N".
+// runtime.Stack's dump, no sleeping), runs two garbage collections, then
+// calls main.ready, a function a debugger stops in. Then it closes the
+// channel, waits for all of them and prints "released N".
 package main
 
 import (
@@ -51,6 +51,11 @@ func main() {
 	for blocked(n) < n {
 		runtime.Gosched()
 	}
+	// A collection that finds a goroutine blocked sets its G.waitsince to
+	// the time the previous one ended (work.tstart, 0 before the first):
+	// after two, debuggers can say how long each goroutine has waited.
+	runtime.GC()
+	runtime.GC()
 	ready(n)
 	close(c)
 	done.Wait()
