@@ -71,10 +71,13 @@ const OURS_LIB_PREFIXES: &[&str] = &[
 const GO_LIB_PREFIXES: &[&str] = &["runtime.", "runtime/internal/", "internal/", "_rt0"];
 
 /// Is `name` a name the program exported on purpose (`runtime.schedule`,
-/// `main.main`, `_rt0_amd64`, the C `main`) rather than a mangled Rust one?
+/// `main.main`, `_rt0_amd64`, the C `main`) rather than a mangled Rust one,
+/// or a compiler's or libc's own (`__rust_try`, the frame of every
+/// goroutine's `catch_unwind`)?
 pub fn is_go_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains("::")
+        && !name.starts_with("__")
         && !name.starts_with("_ZN")
         && !name.starts_with("_R")
         && !name.starts_with('.')
