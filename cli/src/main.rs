@@ -4,6 +4,9 @@
 //!   addresses, file:line) without starting gdb.
 //! - `gdbx break-bootstrap [BINARY] [-- ARGS]` — run the program under gdb/MI
 //!   with a breakpoint on every step and check they are hit in order.
+//! - `gdbx tour [BINARY] [-- ARGS]` — stop at each bootstrap step in turn
+//!   and say what it did, with values read from the process (`--lang zh`:
+//!   in Chinese; `--format json`: one document).
 //! - `gdbx gdb BINARY [-- GDB-ARGS]` — an interactive gdb with the project's
 //!   extension on its path, trusting only the directories it needs.
 //!
@@ -23,6 +26,7 @@ mod outcome;
 mod pty;
 mod report;
 mod run;
+mod tour;
 mod verdict;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -108,6 +112,26 @@ enum Cmd {
     /// Every goroutine of a live process (PID) or of a core (BINARY CORE), with its stack in Go's traceback format; no gdb.
     #[command(after_help = goroutines::EXIT_HELP)]
     Goroutines(goroutines::Args),
+    /// Stop at each bootstrap step of BINARY in turn and say what it did, with values read from the process.
+    Tour {
+        /// The program (default: the workspace's bundled hello, built if needed).
+        binary: Option<PathBuf>,
+        /// The tour's language.
+        #[arg(long, value_enum, default_value = "en")]
+        lang: tour::Lang,
+        /// Output format (JSON goes to stdout; the program's output then goes to stderr).
+        #[arg(long, value_enum, default_value = "text")]
+        format: SymbolsFormat,
+        /// Kill the program after this many seconds.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        timeout: u64,
+        /// The gdb to run.
+        #[arg(long, env = "GDBX_GDB", value_name = "PATH")]
+        gdb: Option<PathBuf>,
+        /// Arguments for the program.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Start an interactive gdb on BINARY with the gdbx extension loaded.
     Gdb {
         /// The program.
@@ -155,6 +179,14 @@ fn main() -> ExitCode {
             args,
         } => break_bootstrap(binary, plan, format, timeout, gdb, program_output, args),
         Cmd::Goroutines(a) => goroutines::run(a),
+        Cmd::Tour {
+            binary,
+            lang,
+            format,
+            timeout,
+            gdb,
+            args,
+        } => tour(binary, lang, format, timeout, gdb, args),
         Cmd::Gdb {
             binary,
             gdb,
@@ -265,15 +297,14 @@ fn bundled_hello() -> Result<PathBuf, Fail> {
     Ok(target.join("debug").join("hello"))
 }
 
-fn break_bootstrap(
+/// The checks before a run (break-bootstrap's and the tour's): a timeout
+/// of at least a second, the binary (the bundled hello by default) opened
+/// and its plan resolved, and executable.
+fn prepare(
     binary: Option<PathBuf>,
     plan: Option<PlanArg>,
-    format: RunFormat,
     timeout: u64,
-    gdb: Option<PathBuf>,
-    program_output: Option<PathBuf>,
-    args: Vec<String>,
-) -> Result<u8, Fail> {
+) -> Result<(PathBuf, Binary, Resolution), Fail> {
     if timeout == 0 {
         return Err(Fail(2, "--timeout must be at least 1 second".into()));
     }
@@ -281,7 +312,7 @@ fn break_bootstrap(
         Some(b) => b,
         None => bundled_hello()?,
     };
-    let (_, res) = load(&binary, plan)?;
+    let (bin, res) = load(&binary, plan)?;
     // Without any of the runtime's functions the run could only fail.
     if !res
         .steps
@@ -310,6 +341,19 @@ fn break_bootstrap(
             ));
         }
     }
+    Ok((binary, bin, res))
+}
+
+fn break_bootstrap(
+    binary: Option<PathBuf>,
+    plan: Option<PlanArg>,
+    format: RunFormat,
+    timeout: u64,
+    gdb: Option<PathBuf>,
+    program_output: Option<PathBuf>,
+    args: Vec<String>,
+) -> Result<u8, Fail> {
+    let (binary, _, res) = prepare(binary, plan, timeout)?;
     let gdb = find_gdb(gdb)?;
     let style = report::Style::detect();
     let sink = match (&program_output, format) {
@@ -344,6 +388,65 @@ fn break_bootstrap(
         RunFormat::Junit => print!("{}", report::junit(&res, &outcome, &verdict)),
     }
     if let Some(e) = &outcome.gdb_error {
+        eprintln!("gdbx: {e}");
+    }
+    Ok(verdict.status as u8)
+}
+
+fn tour(
+    binary: Option<PathBuf>,
+    lang: tour::Lang,
+    format: SymbolsFormat,
+    timeout: u64,
+    gdb: Option<PathBuf>,
+    args: Vec<String>,
+) -> Result<u8, Fail> {
+    // The tour reads a runtime: ours or Go 1.19, with its types in DWARF
+    // (no plan can be forced on another program). What cannot be opened
+    // at all is said by `prepare`, as for break-bootstrap.
+    if let Some(b) = &binary
+        && let Ok(bin) = Binary::open(b)
+    {
+        let fail = |why: String| Fail(2, format!("{}: {why}", b.display()));
+        if *bin.flavor() == debuginfo::Flavor::Other {
+            return Err(fail(format!(
+                "{}: the tour reads programs on the gdbx runtime and Go 1.19 binaries",
+                bin.flavor().describe()
+            )));
+        }
+        inspect::Flavour::detect(&bin).map_err(fail)?;
+        if !bin.has_dwarf() {
+            return Err(fail(
+                "no DWARF debug info: the tour reads the runtime's types from it; build without stripping (Go: without -ldflags=-w or -s)".into(),
+            ));
+        }
+    }
+    let (binary, bin, res) = prepare(binary, None, timeout)?;
+    let gdb = find_gdb(gdb)?;
+    let text = format == SymbolsFormat::Text;
+    if text {
+        print!("{}", tour::heading(&res, lang));
+    }
+    let opts = run::RunOptions {
+        binary,
+        args,
+        gdb,
+        timeout: Duration::from_secs(timeout),
+    };
+    let sink = if text {
+        pty::Sink::Stdout
+    } else {
+        pty::Sink::Stderr
+    };
+    let open = || inspect::Program::from_binary(bin, "");
+    let run = tour::run(&res, open, &opts, sink, lang, text).map_err(|e| Fail(2, e))?;
+    let verdict = verdict::judge(&res, &run.outcome);
+    if text {
+        print!("{}", tour::ending(&run, &verdict, lang));
+    } else {
+        println!("{}", tour::json(&res, &run, &verdict, lang));
+    }
+    if let Some(e) = &run.outcome.gdb_error {
         eprintln!("gdbx: {e}");
     }
     Ok(verdict.status as u8)

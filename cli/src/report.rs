@@ -67,7 +67,7 @@ fn short_loc(l: &debuginfo::Location) -> String {
     format!("{}:{}", short_path(&l.file), l.line)
 }
 
-fn short_path(file: &str) -> String {
+pub(crate) fn short_path(file: &str) -> String {
     if let Ok(cwd) = std::env::current_dir()
         && let Some(rest) = file.strip_prefix(&*cwd.to_string_lossy())
         && let Some(rest) = rest.strip_prefix('/')

@@ -66,7 +66,6 @@ pub enum Event {
     /// It reached step `index` (of the plan); the hit is recorded.
     Step {
         /// Index into the resolution's steps.
-        #[allow(dead_code, reason = "for drivers that act at each step (the tour)")]
         index: usize,
     },
     /// It received a signal (a crash one is noted in the outcome).

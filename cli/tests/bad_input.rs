@@ -17,10 +17,26 @@ fn symbols_fails(path: &Path, status: i32, message: &str) {
         !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
         "{err}"
     );
-    // break-bootstrap says the same before it starts gdb.
-    let out = gdbx(["break-bootstrap".as_ref(), path.as_os_str()]);
-    assert_eq!(code(&out), status);
-    assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    // break-bootstrap and the tour say the same before they start gdb.
+    for cmd in ["break-bootstrap", "tour"] {
+        let out = gdbx([cmd.as_ref(), path.as_os_str()]);
+        assert_eq!(code(&out), status, "{cmd}");
+        assert!(stderr(&out).contains(message), "{cmd}: {}", stderr(&out));
+    }
+}
+
+/// `gdbx tour BINARY` fails before running with one line containing `message`.
+fn tour_fails(path: &Path, message: &str) {
+    let out = gdbx(["tour".as_ref(), path.as_os_str()]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "stderr: {err}");
+    assert!(err.contains(message), "expected {message:?} in {err:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
+    assert!(
+        stdout(&out).is_empty(),
+        "the tour started: {}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -162,7 +178,26 @@ fn neither_ours_nor_go_needs_a_plan() {
             src.as_os_str(),
         ],
     );
-    symbols_fails(&bin, 2, "choose a plan with --plan ours|go");
+    let out = gdbx(["symbols".as_ref(), bin.as_os_str()]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("choose a plan with --plan ours|go"));
+    let out = gdbx(["break-bootstrap".as_ref(), bin.as_os_str()]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("choose a plan with --plan ours|go"));
+    // No plan makes a tour of a runtime that is not there.
+    tour_fails(
+        &bin,
+        "the tour reads programs on the gdbx runtime and Go 1.19 binaries",
+    );
+}
+
+#[test]
+fn tour_needs_the_runtime_types_from_dwarf() {
+    let f = strip_debug("tour-stripdebug", &go_hello(false));
+    tour_fails(
+        &f,
+        "no DWARF debug info: the tour reads the runtime's types from it",
+    );
 }
 
 #[test]
@@ -235,6 +270,7 @@ fn not_executable() {
     let out = gdbx(["break-bootstrap".as_ref(), f.as_os_str()]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("not executable"), "{}", stderr(&out));
+    tour_fails(&f, "not executable (chmod +x it)");
 }
 
 #[test]

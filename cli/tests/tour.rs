@@ -1,0 +1,238 @@
+//! `gdbx tour` on our hello (debug and release) and on Go 1.19's, its
+//! values checked against the truth: the CPUs this process may run on
+//! (`nproc`, which counts the affinity mask), the page size (`getconf`), a
+//! GOMAXPROCS given in the environment, the arguments given.
+//!
+//! Each test is one tour: one run of the program under gdb (about as long
+//! as one break-bootstrap run, 1-3 s).
+
+mod common;
+
+use common::*;
+use gdbx_tests::{Variant, example_bin, go_hello};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// The output of a command, trimmed, as a number.
+fn number_from(cmd: &str, args: &[&str]) -> u64 {
+    let out = Command::new(cmd).args(args).output().expect(cmd);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// `[env] gdbx tour --format json BINARY -- ARGS`, parsed; status 0.
+fn tour_json(binary: &Path, env: &[(&str, &str)], args: &[&str]) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gdbx"));
+    cmd.args(["tour", "--format", "json"])
+        .arg(binary)
+        .arg("--")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("GDBX_GDB")
+        .env_remove("GOMAXPROCS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = watched(&mut cmd);
+    assert_eq!(
+        code(&out),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(&out)))
+}
+
+/// The values of step `name`.
+fn values<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    let step = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {doc}"));
+    assert_eq!(step["hit"], true, "{name} not hit: {step}");
+    &step["values"]
+}
+
+/// The checks both runtimes pass: every value against the truth.
+fn check_truth(doc: &Value, binary: &Path, gomaxprocs: Option<u64>, args: &[&str]) {
+    let ncpu = number_from("nproc", &[]);
+    for s in doc["steps"].as_array().unwrap() {
+        assert_eq!(s["hit"], true, "step not reached: {s}");
+    }
+    let setup = if doc["plan"] != "ours" {
+        "runtime.rt0_go"
+    } else {
+        "_rt0_amd64"
+    };
+    let v = values(doc, setup);
+    assert_eq!(v["tls_g_is_g0"], true, "{v}");
+    assert!(
+        v["g0_stack_lo"].as_u64().unwrap() < v["g0_stack_hi"].as_u64().unwrap(),
+        "{v}"
+    );
+    assert_eq!(values(doc, "runtime.check")["tls_g_is_g0"], true);
+
+    let v = values(doc, "runtime.args");
+    let mut argv = vec![binary.to_string_lossy().into_owned()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    assert_eq!(v["argc"], argv.len() as u64, "{v}");
+    assert_eq!(v["argv"], serde_json::json!(argv));
+
+    let v = values(doc, "runtime.osinit");
+    assert_eq!(v["ncpu"], ncpu, "{v}");
+    assert_eq!(v["phys_page_size"], number_from("getconf", &["PAGESIZE"]));
+
+    let seed = if doc["plan"] != "ours" {
+        "runtime.alginit"
+    } else {
+        "runtime.hashinit"
+    };
+    let v = values(doc, seed);
+    let words = v["seed"].as_array().unwrap();
+    assert!(words.iter().any(|w| w != 0), "an all-zero seed: {v}");
+
+    let v = values(doc, "runtime.schedinit");
+    let procs = gomaxprocs.unwrap_or(ncpu);
+    assert_eq!(v["gomaxprocs"], procs, "{v}");
+    let source = if gomaxprocs.is_some() { "env" } else { "ncpu" };
+    assert_eq!(v["gomaxprocs_source"], source, "{v}");
+    assert_eq!(v["ps"].as_array().unwrap().len() as u64, procs, "{v}");
+    assert_eq!(v["ps"][0]["status"], "running", "{v}");
+    assert_eq!(v["m0_id"], 0);
+    assert_eq!(v["m0_p"], 0);
+
+    let v = values(doc, "runtime.newproc");
+    assert_eq!(v["new_goid"], 1, "{v}");
+    assert_eq!(v["new_entry"], "runtime.main");
+    assert_eq!(v["new_status"], "runnable");
+    assert_eq!(v["in_p0_runnext"], true);
+
+    let v = values(doc, "runtime.mstart");
+    assert_eq!(v["running_goid"], 1, "{v}");
+    assert_eq!(v["running_m"], 0);
+    assert_eq!(v["p0_runnext_empty"], true);
+
+    // sysmon: its own M and thread (the M's procid is that thread), no P;
+    // the scavenger: a goroutine other than main's.
+    let v = values(doc, "runtime.main");
+    if doc["plan"] == "ours" || !v["sysmon_lwp"].is_null() {
+        assert!(v["sysmon_m"].as_i64().unwrap() > 0, "{v}");
+        let lwp = v["sysmon_lwp"].as_u64().unwrap();
+        assert_ne!(Some(lwp), doc["program"]["pid"].as_u64(), "{v}");
+        assert_eq!(v["sysmon_procid"], lwp, "{v}");
+        assert_eq!(v["sysmon_has_p"], false);
+    }
+    assert!(v["scavenger_goid"].as_i64().unwrap() > 1, "{v}");
+
+    assert_eq!(values(doc, "runtime.exit")["exit_code"], 0);
+    assert_eq!(doc["status"], 0, "{}", doc["problems"]);
+}
+
+#[test]
+fn tour_of_our_debug_hello_reads_the_truth() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("hello", Variant::Debug);
+    let args = ["one", "two words", "\u{4f60}\u{597d}"];
+    let doc = tour_json(&bin, &[], &args);
+    assert_eq!(doc["plan"], "ours");
+    check_truth(&doc, &bin, None, &args);
+    // Our scavenger is the second goroutine.
+    assert_eq!(values(&doc, "runtime.main")["scavenger_goid"], 2);
+}
+
+#[test]
+fn tour_of_our_release_hello_with_gomaxprocs_from_the_environment() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("hello", Variant::Release);
+    let doc = tour_json(&bin, &[("GOMAXPROCS", "3")], &[]);
+    check_truth(&doc, &bin, Some(3), &[]);
+}
+
+#[test]
+fn tour_of_go_hello_reads_the_truth() {
+    gdbx_tests::require_gdb!();
+    let bin = go_hello(false);
+    let doc = tour_json(&bin, &[("GOMAXPROCS", "5")], &["x"]);
+    assert_eq!(doc["plan"], "go");
+    check_truth(&doc, &bin, Some(5), &["x"]);
+    let notes: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["notes"].as_array().unwrap())
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("hashinit became alginit")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("proc.c became proc.go")));
+    assert!(notes.iter().any(|n| n.contains("runtime.rt0_go")));
+}
+
+#[test]
+fn tour_of_go_pie_hello_is_relocated() {
+    gdbx_tests::require_gdb!();
+    let bin = go_hello(true);
+    let doc = tour_json(&bin, &[], &[]);
+    check_truth(&doc, &bin, None, &[]);
+}
+
+/// The text tour, in English and in Chinese: each step with what it is for
+/// and what it did.
+#[test]
+fn text_tour_in_english_and_chinese() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("hello", Variant::Debug);
+    let ncpu = number_from("nproc", &[]);
+    for (lang, no_p, want) in [
+        (
+            "en",
+            "no P",
+            [
+                format!("runtime.ncpu = {ncpu}: the CPUs this process may run on"),
+                format!("GOMAXPROCS = {ncpu} = ncpu (no GOMAXPROCS in the environment)"),
+                "a new G: g1, entry runtime.main, runnable, in P0's runnext".into(),
+                "heap, m0, args/env, GOMAXPROCS -> Ps".into(),
+            ],
+        ),
+        (
+            "zh",
+            "没有 P",
+            [
+                format!("runtime.ncpu = {ncpu}：这个进程可以使用的 CPU 个数"),
+                format!("GOMAXPROCS = {ncpu} = ncpu（环境变量里没有 GOMAXPROCS）"),
+                "新的 G：g1，入口 runtime.main，runnable，在 P0 的 runnext 里".into(),
+                "内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P".into(),
+            ],
+        ),
+    ] {
+        let out = watched(
+            Command::new(env!("CARGO_BIN_EXE_gdbx"))
+                .args(["tour", "--lang", lang])
+                .arg(&bin)
+                .env("NO_COLOR", "1")
+                .env_remove("GDBX_GDB")
+                .env_remove("GOMAXPROCS"),
+        );
+        let text = stdout(&out);
+        assert_eq!(code(&out), 0, "{text}\n{}", stderr(&out));
+        for w in &want {
+            assert!(text.contains(w.as_str()), "{lang}: no {w:?} in\n{text}");
+        }
+        assert!(text.contains("hello world!"), "{text}");
+        // sysmon is named as the runtime knows it: its M, no P.
+        let sysmon = text
+            .lines()
+            .find(|l| l.contains("runtime.sysmon"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(sysmon.contains("M1") && sysmon.contains(no_p), "{sysmon}");
+    }
+}
