@@ -1,5 +1,5 @@
 //! Stress tests of channels, select, sync and the scheduler, through built
-//! programs (examples/src/bin/chanstorm.rs, spawnstorm.rs): each run under
+//! programs (examples/src/bin/chanstorm.rs, spawnstorm.rs, syncstorm.rs): each run under
 //! GOMAXPROCS=1 and 2 and several runtime seeds (`GDBX_SEED`, which
 //! `runtime.hashinit` uses instead of the kernel's random seed; every run
 //! without it gets a fresh kernel seed, so repeated runs vary as well).
@@ -95,6 +95,33 @@ fn small_spawn_storms_many_seeds() {
             assert_eq!(
                 out.trim(),
                 "spawned 20000 sum 199990000",
+                "GOMAXPROCS={procs} seed={seed}"
+            );
+        }
+    }
+}
+
+/// `RwMutex` (writer preference), `Once` and `Cond` (signal wakes one,
+/// broadcast all) keep Go's semantics under 2 x 24 schedules; the program
+/// checks itself (examples/src/bin/syncstorm.rs). About 50 ms a run.
+#[test]
+fn sync_rwmutex_once_cond_many_seeds() {
+    for procs in [1, 2] {
+        for seed in 100..124 {
+            let out = run(env!("CARGO_BIN_EXE_syncstorm"), &["2000"], procs, seed);
+            let lines: Vec<&str> = out
+                .lines()
+                .map(|l| l.split(" reads=").next().unwrap_or(l))
+                .collect();
+            assert_eq!(
+                lines,
+                [
+                    "rwmutex ok writes=8000",
+                    "writer-preference ok",
+                    "once ok runs=1 callers=64",
+                    "cond-queue ok count=8000",
+                    "cond-signal ok waiters=8",
+                ],
                 "GOMAXPROCS={procs} seed={seed}"
             );
         }

@@ -34,9 +34,10 @@
 //!   `Timer`, `Ticker`, `after_func`;
 //! * [`lock`] - futex mutex and notes;
 //! * [`chan`] - channels (Go's hchan, sudogs); [`mod@select`] - `select!`;
-//! * [`sema`] - the semaphore goroutines park on; [`sync`] - `WaitGroup`
-//!   and the parking `Mutex`;
-//! * [`signal`] - fatal errors, panics, stack overflow;
+//! * [`sema`] - the semaphore goroutines park on; [`sync`] - `WaitGroup`,
+//!   the parking `Mutex`, `RwMutex`, `Once`, `Cond`;
+//! * [`signal`] - fatal errors, panics and recover, stack overflow, fatal
+//!   signals, GOTRACEBACK=crash;
 //! * [`sysmon`] - the system monitor thread: retake, preemption requests,
 //!   `GODEBUG=schedtrace/scheddetail`; [`asyncpreempt`] - opt-in
 //!   preemption by signal;

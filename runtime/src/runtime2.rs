@@ -108,12 +108,16 @@ pub enum WaitReason {
     StoppingTheWorld = 14,
     /// Preempted (reserved).
     Preempted = 15,
+    /// Blocked in `sync::RwMutex::read` (a writer holds or waits for it).
+    SyncRwMutexRLock = 16,
+    /// Blocked in `sync::RwMutex::write`.
+    SyncRwMutexLock = 17,
 }
 
 /// Go's strings for the wait reasons, indexed by `WaitReason as u8`. Exported
 /// so that a debugger reads the exact strings from the binary.
 #[unsafe(export_name = "runtime.waitReasonStrings")]
-pub static WAIT_REASON_STRINGS: [&str; 16] = [
+pub static WAIT_REASON_STRINGS: [&str; 18] = [
     "",
     "chan receive",
     "chan send",
@@ -130,6 +134,8 @@ pub static WAIT_REASON_STRINGS: [&str; 16] = [
     "GC scavenge wait",
     "stopping the world",
     "preempted",
+    "sync.RWMutex.RLock",
+    "sync.RWMutex.Lock",
 ];
 
 impl WaitReason {
