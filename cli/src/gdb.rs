@@ -2,14 +2,16 @@
 //!
 //! A reader thread parses gdb's stdout line by line ([`crate::mi`]) and
 //! sends the records over a channel; every wait has a deadline, so a hung
-//! gdb or program never hangs gdbx.
+//! gdb or program never hangs gdbx. Ctrl-C is one more message on that
+//! channel ([`Gdb::interrupter`]), so a wait ends on it too.
 
 use crate::mi::{self, Kind, Record, Stream, Value};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -24,6 +26,8 @@ pub enum GdbError {
     Command(String, String),
     /// Spawning or writing failed.
     Io(std::io::Error),
+    /// The user pressed Ctrl-C.
+    Interrupted,
 }
 
 impl std::fmt::Display for GdbError {
@@ -34,6 +38,7 @@ impl std::fmt::Display for GdbError {
             GdbError::Exited(why) => write!(f, "gdb exited unexpectedly{why}"),
             GdbError::Command(cmd, msg) => write!(f, "gdb rejected `{cmd}`: {msg}"),
             GdbError::Io(e) => write!(f, "talking to gdb: {e}"),
+            GdbError::Interrupted => write!(f, "interrupted"),
         }
     }
 }
@@ -41,6 +46,7 @@ impl std::fmt::Display for GdbError {
 enum Line {
     Record(Record),
     Eof,
+    Interrupt,
 }
 
 /// A running gdb in MI3 mode.
@@ -48,6 +54,8 @@ pub struct Gdb {
     child: Child,
     stdin: Option<ChildStdin>,
     rx: Receiver<Line>,
+    /// For [`Gdb::interrupter`].
+    tx: Sender<Line>,
     token: u64,
     pending: VecDeque<Record>,
     stderr: Arc<Mutex<String>>,
@@ -55,7 +63,8 @@ pub struct Gdb {
 }
 
 impl Gdb {
-    /// Starts `gdb --interpreter=mi3 -nx -q BINARY`.
+    /// Starts `gdb --interpreter=mi3 -nx -q BINARY` in a process group of
+    /// its own, so that the terminal's Ctrl-C reaches gdbx only.
     pub fn spawn(gdb: &Path, binary: &Path) -> std::io::Result<Gdb> {
         let mut child = Command::new(gdb)
             .args(["--interpreter=mi3", "-nx", "-q"])
@@ -63,10 +72,12 @@ impl Gdb {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()?;
         let stdout = child.stdout.take().expect("piped");
         let mut stderr_pipe = child.stderr.take().expect("piped");
         let (tx, rx) = channel();
+        let interrupt_tx = tx.clone();
         std::thread::spawn(move || {
             let mut r = BufReader::new(stdout);
             let mut buf = Vec::new();
@@ -103,6 +114,7 @@ impl Gdb {
             child,
             stdin,
             rx,
+            tx: interrupt_tx,
             token: 0,
             pending: VecDeque::new(),
             stderr,
@@ -117,6 +129,7 @@ impl Gdb {
         let wait = deadline.saturating_duration_since(Instant::now());
         match self.rx.recv_timeout(wait) {
             Ok(Line::Record(r)) => Ok(r),
+            Ok(Line::Interrupt) => Err(GdbError::Interrupted),
             Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => {
                 self.exited = true;
                 Err(self.exit_error())
@@ -130,6 +143,15 @@ impl Gdb {
         match err.lines().rfind(|l| !l.trim().is_empty()) {
             Some(l) => GdbError::Exited(format!(": {}", l.trim())),
             None => GdbError::Exited(String::new()),
+        }
+    }
+
+    /// A function that makes the wait in progress (or the next one) end
+    /// with [`GdbError::Interrupted`]; callable from any thread.
+    pub fn interrupter(&self) -> impl Fn() + Send + 'static {
+        let tx = self.tx.clone();
+        move || {
+            let _ = tx.send(Line::Interrupt);
         }
     }
 

@@ -21,6 +21,7 @@
 mod gdb;
 mod goroutines;
 mod interactive;
+mod interrupt;
 mod mi;
 mod outcome;
 mod pty;
@@ -366,7 +367,10 @@ fn break_bootstrap(
     };
     if format == RunFormat::Text {
         print!("{}", report::plan_table(&res, style));
-        println!("\n{}", style.bold("program output:"));
+        // The program's output follows here, unless it goes to a file.
+        if program_output.is_none() {
+            println!("\n{}", style.bold("program output:"));
+        }
     }
     let opts = run::RunOptions {
         binary: binary.clone(),

@@ -38,15 +38,35 @@ pub struct ProgramExit {
     pub exit_code: Option<i32>,
     /// The signal that killed it.
     pub signal: Option<String>,
-    /// A fatal signal it received (crash), and where.
+    /// When a signal killed it: the signal and where it arrived.
     pub crash: Option<String>,
     /// How many steps had been hit when that signal arrived (None: all).
     #[serde(skip)]
     pub crash_after: Option<usize>,
+    /// The signals of the kind that kill (SIGSEGV, SIGBUS, ...) it
+    /// received, handled or not, the first [`MAX_FAULTS`].
+    pub faults: Vec<Fault>,
     /// gdbx's timeout killed it.
     pub timed_out: bool,
+    /// Ctrl-C stopped gdbx, which killed it.
+    pub interrupted: bool,
     /// The load bias applied to the plan's addresses (PIE).
     pub load_bias: String,
+}
+
+/// How many faults a run keeps.
+pub const MAX_FAULTS: usize = 16;
+
+/// A signal of the kind that kills, as it arrived; the program may have
+/// handled it (Go turns SIGSEGV into a panic that can be recovered).
+#[derive(Debug, Clone, Serialize)]
+pub struct Fault {
+    /// `SIGSEGV`, ...
+    pub signal: String,
+    /// `func (file:line)` where it arrived.
+    pub at: String,
+    /// How many steps had been hit when it arrived.
+    pub after_hits: usize,
 }
 
 /// Everything a run produced.

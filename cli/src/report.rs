@@ -200,10 +200,10 @@ pub fn hits_and_verdict(res: &Resolution, out: &RunOutcome, v: &Verdict, style: 
             v.required
         );
     } else {
-        let word = if v.status == 3 {
-            "FAIL (the run failed)"
-        } else {
-            "FAIL"
+        let word = match v.status {
+            3 => "FAIL (the run failed)",
+            130 => "INTERRUPTED",
+            _ => "FAIL",
         };
         let _ = writeln!(
             s,
@@ -221,6 +221,7 @@ pub fn hits_and_verdict(res: &Resolution, out: &RunOutcome, v: &Verdict, style: 
         let _ = writeln!(s, "  {} {n}", style.yellow("-"));
     }
     let ended = match (&out.exit.exit_code, &out.exit.signal, out.exit.timed_out) {
+        _ if out.exit.interrupted => "was killed after Ctrl-C".to_string(),
         (_, _, true) => "was killed after the timeout".to_string(),
         (Some(c), _, _) => format!("exited with status {c}"),
         (_, Some(sig), _) => format!("was killed by {sig}"),

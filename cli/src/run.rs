@@ -16,7 +16,7 @@
 
 use crate::gdb::{Gdb, GdbError};
 use crate::mi::{Kind, Record, Stream, Value, quote};
-use crate::outcome::{Hit, RunOutcome};
+use crate::outcome::{Fault, Hit, MAX_FAULTS, RunOutcome};
 use crate::pty::{Pty, Sink};
 use debuginfo::plan::Resolution;
 use std::collections::HashMap;
@@ -85,12 +85,16 @@ impl<'a> Session<'a> {
         tty: &str,
         deadline: Instant,
     ) -> Result<Session<'a>, Box<RunOutcome>> {
+        let stdin = ProgramStdin::inherit();
         let gdb = Gdb::spawn(&opts.gdb, &opts.binary).map_err(|e| {
             Box::new(RunOutcome {
                 gdb_error: Some(format!("cannot start {}: {e}", opts.gdb.display())),
                 ..RunOutcome::default()
             })
         })?;
+        if let Err(e) = crate::interrupt::on_interrupt(gdb.interrupter()) {
+            eprintln!("gdbx: warning: Ctrl-C will not keep the report: {e}");
+        }
         let mut s = Session {
             gdb,
             res,
@@ -101,13 +105,21 @@ impl<'a> Session<'a> {
             by_bkpt: HashMap::new(),
             first_stop: None,
         };
-        match s.run_to_first_instruction(&opts.args, tty) {
+        // gdb has its copy of our stdin now; the program gets it from gdb.
+        let stdin_fd = stdin.as_ref().map(ProgramStdin::fd);
+        drop(stdin);
+        match s.run_to_first_instruction(&opts.args, stdin_fd, tty) {
             Ok(()) => Ok(s),
             Err(e) => Err(Box::new(s.finish(Err(e)))),
         }
     }
 
-    fn run_to_first_instruction(&mut self, args: &[String], tty: &str) -> Result<(), GdbError> {
+    fn run_to_first_instruction(
+        &mut self,
+        args: &[String],
+        stdin_fd: Option<i32>,
+        tty: &str,
+    ) -> Result<(), GdbError> {
         let deadline = self.deadline;
         for cmd in [
             "-gdb-set confirm off",
@@ -123,10 +135,16 @@ impl<'a> Session<'a> {
             .command("-gdb-set debuginfod enabled off", deadline);
         self.gdb
             .command(&format!("-inferior-tty-set {}", quote(tty)), deadline)?;
-        if !args.is_empty() {
-            let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        // gdb starts the program through the shell: the arguments are
+        // quoted for it, and the shell gives the program gdbx's stdin (the
+        // terminal stays its stdout and stderr).
+        let mut words: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        if let Some(fd) = stdin_fd {
+            words.push(format!("0<&{fd} {fd}<&-"));
+        }
+        if !words.is_empty() {
             self.gdb
-                .command(&format!("-exec-arguments {}", quoted.join(" ")), deadline)?;
+                .command(&format!("-exec-arguments {}", words.join(" ")), deadline)?;
         }
         self.console(&format!("handle {QUIET_SIGNALS} nostop noprint pass"))?;
 
@@ -233,20 +251,25 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Notes a signal of the kind that kills, with where it arrived: if
+    /// the program then dies of it, that is the crash.
     fn note_signal(&mut self, stop: &Value) {
         let sig = stop.str("signal-name").unwrap_or("?");
-        if FATAL_SIGNALS.contains(&sig) && self.out.exit.crash.is_none() {
+        if FATAL_SIGNALS.contains(&sig) && self.out.exit.faults.len() < MAX_FAULTS {
             let frame = stop.get("frame");
             let func = frame.and_then(|f| f.str("func")).unwrap_or("??");
             let at = match (
                 frame.and_then(|f| f.str("file")),
                 frame.and_then(|f| f.str("line")),
             ) {
-                (Some(f), Some(l)) => format!(" ({f}:{l})"),
-                _ => String::new(),
+                (Some(f), Some(l)) => format!("{func} ({f}:{l})"),
+                _ => func.to_string(),
             };
-            self.out.exit.crash = Some(format!("{sig} in {func}{at}"));
-            self.out.exit.crash_after = Some(self.out.hits.len());
+            self.out.exit.faults.push(Fault {
+                signal: sig.to_string(),
+                at,
+                after_hits: self.out.hits.len(),
+            });
         }
     }
 
@@ -287,7 +310,15 @@ impl<'a> Session<'a> {
                     .str("exit-code")
                     .and_then(|c| i32::from_str_radix(c, 8).ok())
             }
-            Some("exited-signalled") => exit.signal = stop.str("signal-name").map(str::to_string),
+            Some("exited-signalled") => {
+                let sig = stop.str("signal-name").unwrap_or("?").to_string();
+                // Where the killing signal arrived, when gdb saw it arrive.
+                if let Some(f) = exit.faults.iter().rev().find(|f| f.signal == sig) {
+                    exit.crash = Some(format!("{sig} in {}", f.at));
+                    exit.crash_after = Some(f.after_hits);
+                }
+                exit.signal = Some(sig);
+            }
             _ => return false,
         }
         true
@@ -350,6 +381,11 @@ impl<'a> Session<'a> {
                 out.exit.timed_out = true;
                 out
             }
+            Err(GdbError::Interrupted) => {
+                let mut out = self.abandon();
+                out.exit.interrupted = true;
+                out
+            }
             Err(e) => {
                 let mut out = self.abandon();
                 out.gdb_error = Some(e.to_string());
@@ -405,6 +441,26 @@ fn drive(session: &mut Session) -> Result<(), GdbError> {
         if let Event::Exited = session.next_event()? {
             return Ok(());
         }
+    }
+}
+
+/// A copy of gdbx's stdin that gdb and then the program inherit (not
+/// close-on-exec, above the fds gdb and the shell use themselves).
+struct ProgramStdin(std::os::fd::OwnedFd);
+
+impl ProgramStdin {
+    /// None when gdbx has no stdin (fd 0 closed).
+    fn inherit() -> Option<ProgramStdin> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: F_DUPFD duplicates fd 0 (if open) to a new fd >= 10,
+        // without FD_CLOEXEC; the new fd is ours to own.
+        let fd = unsafe { libc::fcntl(0, libc::F_DUPFD, 10) };
+        // SAFETY: fcntl just returned this fd.
+        (fd >= 0).then(|| ProgramStdin(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn fd(&self) -> i32 {
+        std::os::fd::AsRawFd::as_raw_fd(&self.0)
     }
 }
 

@@ -29,7 +29,8 @@ pub struct Verdict {
     /// All required steps hit in order and the program ran to completion.
     pub ok: bool,
     /// gdbx's exit status: 0 in order, 1 missing/out of order, 3 gdb or the
-    /// program failed (crash, timeout, non-zero exit status).
+    /// program failed (crash, timeout, non-zero exit status), 130
+    /// interrupted by Ctrl-C.
     pub status: i32,
     /// Required steps hit / required steps.
     pub required_hit: usize,
@@ -43,7 +44,8 @@ pub struct Verdict {
 
 /// Checks the partial order: chain steps in order, `after` steps after
 /// their anchor, required steps present. The run itself failing — gdb
-/// error, timeout, a fatal signal, a non-zero exit status — is status 3.
+/// error, timeout, death by a signal, a non-zero exit status — is status
+/// 3 and one problem: the steps it kept from being reached are notes.
 pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
     let first: HashMap<&str, &Hit> = out
         .hits
@@ -51,8 +53,64 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
         .rev()
         .map(|h| (h.step.as_str(), h))
         .collect();
+    // The run's own failures (status 3), each saying how far it got.
+    let after = |hits: &[Hit]| {
+        hits.last().map_or("before any step".into(), |h| {
+            format!("after #{} {}", h.order, h.step)
+        })
+    };
+    let mut run_problems: Vec<(&'static str, String)> = Vec::new();
+    if let Some(e) = &out.gdb_error {
+        run_problems.push(("gdb", e.clone()));
+    }
+    if out.exit.timed_out {
+        let last = out.hits.last().map_or("no step was hit".into(), |h| {
+            format!("last hit: #{} {}", h.order, h.step)
+        });
+        let message = format!("the program was killed by gdbx's timeout; {last}");
+        run_problems.push(("timeout", message));
+    }
+    if out.exit.interrupted {
+        let last = out.hits.last().map_or("no step was hit".into(), |h| {
+            format!("last hit: #{} {}", h.order, h.step)
+        });
+        let message = format!("interrupted (Ctrl-C); the program was killed; {last}");
+        run_problems.push(("interrupted", message));
+    }
+    // A crash is dying of a signal; a signal the program handled is not
+    // one (Go turns SIGSEGV into a panic that may be recovered).
+    if let Some(sig) = &out.exit.signal {
+        let message = match &out.exit.crash {
+            // The last step hit before the signal arrived, not the last of the run.
+            Some(c) => {
+                let before = out.exit.crash_after.unwrap_or(out.hits.len());
+                let last = after(&out.hits[..before.min(out.hits.len())]);
+                format!("the program died of {c}, {last}")
+            }
+            None => format!("the program was killed by {sig}, {}", after(&out.hits)),
+        };
+        run_problems.push(("crash", message));
+    }
+    if let Some(code) = out.exit.exit_code.filter(|&c| c != 0) {
+        let last = after(&out.hits);
+        // Go exits with status 2 after turning a fault into a panic: say where it came from.
+        let fault = out.exit.faults.first().map_or(String::new(), |f| {
+            format!("; it had received {} in {}", f.signal, f.at)
+        });
+        let message = format!("the program failed: it exited with status {code}, {last}{fault}");
+        run_problems.push(("exit_status", message));
+    }
+    let failed = !run_problems.is_empty();
     let mut problems = Vec::new();
     let mut notes = Vec::new();
+    if !failed {
+        for f in &out.exit.faults {
+            notes.push(format!(
+                "the program received {} in {} and handled it",
+                f.signal, f.at
+            ));
+        }
+    }
     let last_hit = |before: usize| -> String {
         match out.hits.iter().take_while(|h| h.order < before).last() {
             Some(h) => format!("last hit before it: #{} {}", h.order, h.step),
@@ -79,6 +137,11 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
             }),
             // gdb never got the program going: the run problem says it all.
             (None, true, false) if out.gdb_error.is_some() && out.hits.is_empty() => {}
+            // One failure, one problem: the steps after it are its consequence.
+            (None, true, false) if failed => notes.push(format!(
+                "step {} `{}` was not reached: the run failed",
+                step.index, step.name
+            )),
             (None, true, false) => {
                 let after = prev.map_or(String::new(), |p| {
                     format!("; last step hit before it: #{} {}", p.order, p.step)
@@ -153,44 +216,14 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
             },
         }
     }
-    // The run's own failures (status 3), each saying how far it got.
-    let after = |hits: &[Hit]| {
-        hits.last().map_or("before any step".into(), |h| {
-            format!("after #{} {}", h.order, h.step)
-        })
-    };
-    let mut run_problems: Vec<(&'static str, String)> = Vec::new();
-    if let Some(e) = &out.gdb_error {
-        run_problems.push(("gdb", e.clone()));
-    }
-    if out.exit.timed_out {
-        let last = out.hits.last().map_or("no step was hit".into(), |h| {
-            format!("last hit: #{} {}", h.order, h.step)
-        });
-        let message = format!("the program was killed by gdbx's timeout; {last}");
-        run_problems.push(("timeout", message));
-    }
-    if let Some(c) = &out.exit.crash {
-        // The last step hit before the signal, not the last of the run (a
-        // program that handles the fault may still reach runtime.exit).
-        let before = out.exit.crash_after.unwrap_or(out.hits.len());
-        let last = after(&out.hits[..before.min(out.hits.len())]);
-        run_problems.push(("crash", format!("the program crashed: {c}, {last}")));
-    } else if let Some(sig) = &out.exit.signal {
-        run_problems.push(("crash", format!("the program was killed by {sig}")));
-    }
-    if let Some(code) = out.exit.exit_code.filter(|&c| c != 0) {
-        let last = after(&out.hits);
-        let message = format!("the program failed: it exited with status {code}, {last}");
-        run_problems.push(("exit_status", message));
-    }
-    let failed = !run_problems.is_empty();
     problems.extend(run_problems.into_iter().map(|(kind, message)| Problem {
         step: None,
         kind,
         message,
     }));
-    let status = if failed {
+    let status = if out.exit.interrupted {
+        130
+    } else if failed {
         3
     } else if problems.is_empty() {
         0
@@ -210,7 +243,7 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::ProgramExit;
+    use crate::outcome::{Fault, ProgramExit};
 
     fn resolution(steps: &[(&str, Option<&str>, bool)]) -> Resolution {
         Resolution {
@@ -335,6 +368,7 @@ mod tests {
     #[test]
     fn crash_and_timeout_are_status_3() {
         let mut o = outcome(&["a", "b"]);
+        o.exit.signal = Some("SIGSEGV".into());
         o.exit.crash = Some("SIGSEGV in f".into());
         o.exit.exit_code = None;
         let v = judge(&plan(), &o);
@@ -363,5 +397,60 @@ mod tests {
                 .iter()
                 .any(|p| p.kind == "timeout" && p.message.contains("last hit: #1 a"))
         );
+    }
+
+    fn fault(after_hits: usize) -> Fault {
+        Fault {
+            signal: "SIGSEGV".into(),
+            at: "main.f (x.go:5)".into(),
+            after_hits,
+        }
+    }
+
+    #[test]
+    fn a_handled_signal_is_not_a_crash() {
+        let mut o = outcome(&["a", "b", "c"]);
+        o.exit.faults.push(fault(2));
+        let v = judge(&plan(), &o);
+        assert_eq!(v.status, 0, "{v:?}");
+        assert!(
+            v.notes
+                .contains(&"the program received SIGSEGV in main.f (x.go:5) and handled it".into()),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn one_failure_is_one_problem_and_says_where_the_fault_came_from() {
+        // Go's panic for a nil dereference: SIGSEGV, then exit status 2
+        // before the last step.
+        let mut o = outcome(&["a", "b"]);
+        o.exit.faults.push(fault(2));
+        o.exit.exit_code = Some(2);
+        let v = judge(&plan(), &o);
+        assert_eq!(v.status, 3);
+        assert_eq!(v.problems.len(), 1, "{v:?}");
+        assert_eq!(v.problems[0].kind, "exit_status");
+        assert_eq!(
+            v.problems[0].message,
+            "the program failed: it exited with status 2, after #2 b; it had received SIGSEGV in main.f (x.go:5)"
+        );
+        assert!(
+            v.notes
+                .contains(&"step 3 `c` was not reached: the run failed".into()),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn interrupted_is_status_130_with_the_hits_so_far() {
+        let mut o = outcome(&["a"]);
+        o.exit.exit_code = None;
+        o.exit.interrupted = true;
+        let v = judge(&plan(), &o);
+        assert_eq!(v.status, 130);
+        assert_eq!(v.problems.len(), 1, "{v:?}");
+        assert_eq!(v.problems[0].kind, "interrupted");
+        assert!(v.problems[0].message.ends_with("last hit: #1 a"), "{v:?}");
     }
 }

@@ -130,6 +130,8 @@ fn program_arguments_and_output_file() {
         "{text}"
     );
     assert!(text.contains("program exited with status 0"), "{text}");
+    // Its output went to the file: no empty section for it.
+    assert!(!text.contains("program output:"), "{text}");
     assert!(
         !text.contains('\x1b'),
         "NO_COLOR output has escapes: {text}"
@@ -139,18 +141,20 @@ fn program_arguments_and_output_file() {
 #[test]
 fn nonzero_exit_status_is_a_failed_run() {
     gdbx_tests::require_gdb!();
-    let src = "package main\n\nimport \"os\"\n\nfunc main() {\n\tos.Exit(7)\n}\n";
-    let doc = bootstrap_json(&go_program("exit7", src, false), &[], 3);
-    assert_eq!(doc["program"]["exit_code"], 7);
-    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    let src = "package main\n\nimport \"os\"\n\nfunc main() {\n\tos.Exit(3)\n}\n";
+    let doc = bootstrap_json(&go_program("exit3", src, false), &[], 3);
+    assert_eq!(doc["program"]["exit_code"], 3);
+    let p = only_problem(&doc);
+    assert_eq!(p["kind"], "exit_status");
     assert!(
-        problems.iter().any(|p| p["kind"] == "exit_status"
-            && p["message"]
-                .as_str()
-                .unwrap()
-                .contains("exited with status 7, after #")),
-        "{problems:?}"
+        p["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with status 3, after #"),
+        "{p}"
     );
+    // os.Exit leaves through runtime.exit, as every Go exit does.
+    assert!(hit_steps(&doc).contains(&"runtime.exit".to_string()));
 }
 
 #[test]
@@ -159,22 +163,23 @@ fn crash_before_main_main_is_status_3() {
     let src = "package main\n\nvar p *int\n\nfunc init() {\n\t*p = 1\n}\n\nfunc main() {\n}\n";
     let bin = go_program("crash-in-init", src, false);
     let doc = bootstrap_json(&bin, &[], 3);
-    let problems = doc["verdict"]["problems"].as_array().unwrap();
-    let crash = problem(&doc, "crash");
+    // Go turns the SIGSEGV into a panic and exits with status 2 through
+    // runtime.exit: one failure, one problem, which says where the fault was.
+    let p = only_problem(&doc);
+    assert_eq!(p["kind"], "exit_status");
+    let msg = p["message"].as_str().unwrap();
     assert!(
-        crash["message"].as_str().unwrap().contains("SIGSEGV"),
-        "{crash}"
+        msg.contains("exited with status 2")
+            && msg.contains("it had received SIGSEGV in main.init"),
+        "{msg}"
     );
-    // The fault comes before Go's panic path reaches runtime.exit.
+    let notes = doc["verdict"]["notes"].as_array().unwrap();
     assert!(
-        !crash["message"].as_str().unwrap().contains("runtime.exit"),
-        "{crash}"
-    );
-    assert!(
-        problems
-            .iter()
-            .any(|p| p["kind"] == "missing" && p["step"] == "main.main"),
-        "{problems:?}"
+        notes.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .ends_with("`main.main` was not reached: the run failed")),
+        "{notes:?}"
     );
     assert!(!hit_steps(&doc).contains(&"main.main".to_string()));
 }

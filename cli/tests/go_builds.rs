@@ -130,3 +130,153 @@ fn race_leaves_through_the_race_runtime() {
         .rfind(|h| *h != "runtime.sysmon" && *h != "runtime.bgscavenge");
     assert_eq!(chain_end.map(String::as_str), Some("runtime.racefini"));
 }
+
+/// `package main` with `body` as main's body and `imports`.
+fn go_main(imports: &[&str], body: &str) -> String {
+    let imports: String = imports.iter().map(|i| format!("\t\"{i}\"\n")).collect();
+    format!("package main\n\nimport (\n{imports})\n\nfunc main() {{\n{body}}}\n")
+}
+
+#[test]
+fn a_go_panic_is_one_problem_and_go_leaves_through_runtime_exit() {
+    gdbx_tests::require_gdb!();
+    let src = go_main(&[], "\tpanic(\"boom\")\n");
+    let doc = bootstrap_json(&go_build("panic", &src, NO_OPT), &[], 3);
+    assert_eq!(doc["program"]["exit_code"], 2);
+    let p = only_problem(&doc);
+    assert_eq!(p["kind"], "exit_status");
+    assert!(
+        p["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the program failed: it exited with status 2, after #"),
+        "{p}"
+    );
+    assert!(hit_steps(&doc).contains(&"runtime.exit".to_string()));
+    assert!(
+        doc["program"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("panic: boom")
+    );
+}
+
+#[test]
+fn a_go_deadlock_is_one_problem() {
+    gdbx_tests::require_gdb!();
+    let src = go_main(&[], "\tc := make(chan int)\n\t<-c\n");
+    let doc = bootstrap_json(&go_build("deadlock", &src, NO_OPT), &[], 3);
+    assert_eq!(doc["program"]["exit_code"], 2);
+    assert_eq!(only_problem(&doc)["kind"], "exit_status");
+    assert!(
+        doc["program"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("all goroutines are asleep - deadlock!")
+    );
+}
+
+#[test]
+fn a_recovered_nil_dereference_is_not_a_crash() {
+    gdbx_tests::require_gdb!();
+    let body = "\tdefer func() {\n\t\tfmt.Println(\"recovered:\", recover() != nil)\n\t}()\n\tvar p *int\n\t*p = 1\n";
+    let bin = go_build("recover-nil", &go_main(&["fmt"], body), NO_OPT);
+    let doc = passes_with_plan(&bin, "go", "recovered: true\n");
+    let faults = doc["program"]["faults"].as_array().unwrap();
+    assert_eq!(faults[0]["signal"], "SIGSEGV", "{faults:?}");
+    assert!(
+        faults[0]["at"].as_str().unwrap().contains("main.main"),
+        "{faults:?}"
+    );
+    let notes = doc["verdict"]["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("the program received SIGSEGV in main.main")
+            && n.as_str().unwrap().ends_with("and handled it")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn dying_of_a_signal_is_a_crash() {
+    gdbx_tests::require_gdb!();
+    // GOTRACEBACK=crash: after the panic report Go raises SIGABRT and dies of it.
+    let body = "\tvar p *int\n\t*p = 1\n";
+    let bin = go_build("nil-deref", &go_main(&[], body), NO_OPT);
+    let out = watched(
+        gdbx_command()
+            .args(["break-bootstrap", "--format", "json"])
+            .arg(&bin)
+            .env("GOTRACEBACK", "crash"),
+    );
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["program"]["signal"], "SIGABRT");
+    let p = only_problem(&doc);
+    assert_eq!(p["kind"], "crash");
+    let msg = p["message"].as_str().unwrap();
+    assert!(msg.starts_with("the program died of SIGABRT in "), "{msg}");
+    assert!(
+        msg.contains(", after #") && msg.ends_with("main.main"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn stdin_reaches_the_program() {
+    gdbx_tests::require_gdb!();
+    let body = "\tb, _ := io.ReadAll(os.Stdin)\n\tfmt.Printf(\"%d words\\n\", len(strings.Fields(string(b))))\n";
+    let bin = go_build(
+        "read-stdin",
+        &go_main(&["fmt", "io", "os", "strings"], body),
+        NO_OPT,
+    );
+    let doc = bootstrap_json_with_input(&bin, b"a b c\n", 0);
+    assert_plan_followed(&doc);
+    assert_eq!(doc["program"]["output"], "3 words\n");
+}
+
+/// Ctrl-C in the middle of a run: the program blocks reading a stdin that
+/// stays open; once it has said so (a handshake on gdbx's stdout, where the
+/// program's output goes), gdbx gets SIGINT as from the terminal.
+#[test]
+fn ctrl_c_prints_the_hits_so_far_and_exits_130() {
+    use std::io::{BufRead, BufReader, Read};
+    gdbx_tests::require_gdb!();
+    let body = "\tfmt.Println(\"waiting for stdin\")\n\tio.ReadAll(os.Stdin)\n";
+    let bin = go_build("wait-stdin", &go_main(&["fmt", "io", "os"], body), NO_OPT);
+    let mut child = gdbx_command()
+        .arg("break-bootstrap")
+        .arg(&bin)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start gdbx");
+    let dog = gdbx_tests::watchdog::Watchdog::arm(&child, WATCHDOG);
+    let _stdin = child.stdin.take();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    while !text.ends_with("waiting for stdin\n") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            panic!("gdbx ended before the program waited: {text}");
+        }
+        text.push_str(&line);
+    }
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    stdout.read_to_string(&mut text).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!dog.disarm(), "the watchdog fired: {text}");
+    assert_eq!(status.code(), Some(130), "{text}");
+    let hits_at = text.find("hits:").expect("the hits are printed");
+    assert!(text[hits_at..].contains("main.main"), "{text}");
+    assert!(
+        text.contains("interrupted (Ctrl-C); the program was killed; last hit: #"),
+        "{text}"
+    );
+    assert!(text.contains("program was killed after Ctrl-C"), "{text}");
+}

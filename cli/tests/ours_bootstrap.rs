@@ -92,27 +92,68 @@ fn no_binary_runs_the_bundled_hello() {
     assert_plan_followed(&doc);
 }
 
+/// A crash program: exit status 2 after main.main, one problem for it.
+fn crashes_once(name: &str, variant: Variant) -> serde_json::Value {
+    let doc = bootstrap_json(&example_bin(name, variant), &[], 3);
+    assert_eq!(doc["program"]["exit_code"], 2);
+    assert!(hit_steps(&doc).contains(&"main.main".to_string()));
+    assert_eq!(only_problem(&doc)["kind"], "exit_status");
+    doc
+}
+
 #[test]
 fn runtime_panic_is_status_3_after_main_main() {
     gdbx_tests::require_gdb!();
-    let doc = bootstrap_json(&example_bin("crash_panic", Variant::Debug), &[], 3);
-    assert_eq!(doc["program"]["exit_code"], 2);
-    assert!(hit_steps(&doc).contains(&"main.main".to_string()));
-    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    let doc = crashes_once("crash_panic", Variant::Debug);
     assert!(
-        problems.iter().any(|p| p["kind"] == "exit_status"),
-        "{problems:?}"
+        doc["program"]["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("panic: ")
+    );
+}
+
+#[test]
+fn runtime_panic_release() {
+    gdbx_tests::require_gdb!();
+    crashes_once("crash_panic", Variant::Release);
+}
+
+#[test]
+fn deadlock_is_one_problem() {
+    gdbx_tests::require_gdb!();
+    let doc = crashes_once("crash_deadlock", Variant::Debug);
+    assert!(
+        doc["program"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("deadlock")
     );
 }
 
 #[test]
 fn stack_overflow_crash_is_status_3_and_says_where() {
     gdbx_tests::require_gdb!();
-    let doc = bootstrap_json(&example_bin("crash_overflow", Variant::Debug), &[], 3);
-    let msg = problem(&doc, "crash")["message"].as_str().unwrap();
+    let doc = crashes_once("crash_overflow", Variant::Debug);
+    let msg = only_problem(&doc)["message"].as_str().unwrap();
     assert!(
-        msg.contains("SIGSEGV in") && msg.contains("recurse") && msg.contains("after #"),
+        msg.contains("after #")
+            && msg.contains("it had received SIGSEGV in")
+            && msg.contains("recurse"),
         "{msg}"
+    );
+}
+
+#[test]
+fn stdin_reaches_wordcount() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("wordcount", Variant::Debug);
+    let doc = bootstrap_json_with_input(&bin, b"a b c\nb c\n", 0);
+    assert_plan_followed(&doc);
+    let output = doc["program"]["output"].as_str().unwrap();
+    assert!(
+        output.starts_with("lines 2\nwords 5\ndistinct 3\n"),
+        "{output}"
     );
 }
 

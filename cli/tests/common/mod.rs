@@ -28,12 +28,49 @@ where
     S: AsRef<OsStr>,
 {
     watched(
-        Command::new(env!("CARGO_BIN_EXE_gdbx"))
+        gdbx_command()
             .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("NO_COLOR", "1")
-            .env_remove("GDBX_GDB"),
+            .envs(env.iter().map(|(k, v)| (k, v))),
     )
+}
+
+/// The built `gdbx`, without colour and with the default gdb.
+pub fn gdbx_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gdbx"));
+    cmd.env("NO_COLOR", "1").env_remove("GDBX_GDB");
+    cmd
+}
+
+/// `gdbx break-bootstrap --format json BINARY` with `input` on its stdin
+/// (then closed), parsed; asserts the exit status.
+pub fn bootstrap_json_with_input(
+    binary: &Path,
+    input: &[u8],
+    want_status: i32,
+) -> serde_json::Value {
+    let out = gdbx_tests::watchdog::output_with_input(
+        gdbx_command()
+            .args(["break-bootstrap", "--format", "json"])
+            .arg(binary),
+        input,
+        WATCHDOG,
+    );
+    assert_eq!(
+        code(&out),
+        want_status,
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(&out)))
+}
+
+/// The one problem of a failed run, asserting there is exactly one.
+pub fn only_problem(doc: &serde_json::Value) -> &serde_json::Value {
+    let problems = doc["verdict"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "one failure, one problem: {problems:?}");
+    &problems[0]
 }
 
 /// Runs `cmd` (gdbx with its own environment, or a wrapper around it)
