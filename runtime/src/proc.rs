@@ -634,6 +634,17 @@ fn mstarting() -> bool {
 /// holds up `runtime.exit`. Ordinary Ms call it in `mstart1`; an M with a
 /// start function calls it at the top of that function (sysmon), so a
 /// breakpoint there is always reported before the process can exit.
+///
+/// Never inlined: the decrement that lets the process exit must not be the
+/// instruction a breakpoint on the caller's first line sits on. Inlined, it
+/// was (release builds: `break runtime.sysmon` lands on the `lock decl`), so
+/// gdb's step over that breakpoint released `runtime.exit`, and the process
+/// could end while gdb still held the step's stop of this thread as a pending
+/// event. gdb 13 then fails the command ("Cannot find user-level thread for
+/// LWP N"). As a call, the step over the breakpoint only enters this
+/// function, and the decrement runs once gdb has handled that stop and
+/// resumed the thread.
+#[inline(never)]
 pub(crate) fn mstarted() {
     if STARTING_MS.fetch_sub(1, Ordering::SeqCst) == 1 {
         crate::lock::futexwakeup(&STARTING_MS, i32::MAX as u32);
