@@ -26,8 +26,11 @@ impl Drop for Guard {
     }
 }
 
-/// `burst 1000 --sleep 1`: main parks (WaitGroup) and then idles for 1 s,
-/// so the scavenger goroutine surely runs before the program exits.
+/// `burst 1000 --sleep 0`: main parks (WaitGroup) and exits. Both
+/// background steps are hit however short the program is: runtime.main
+/// waits until the scavenger runs (as Go's gcenable waits for bgscavenge),
+/// and runtime.exit waits until every M that is starting, sysmon's among
+/// them, has reached its first line.
 #[test]
 fn gdb_sees_sysmon_on_its_own_thread_and_the_scavenger_after_runtime_main() {
     gdbx_tests::require_gdb!();
@@ -35,7 +38,7 @@ fn gdb_sees_sysmon_on_its_own_thread_and_the_scavenger_after_runtime_main() {
         // Displaced stepping stays on (gdb's default): the runtime pads its
         // ELF entry point, which gdb uses as scratch space (asm.rs).
         let out = Gdb::new(env!("CARGO_BIN_EXE_burst"))
-            .args(["1000", "--sleep", "1"])
+            .args(["1000", "--sleep", "0"])
             .env("GOMAXPROCS", procs)
             .hits(&["runtime.main", "runtime.sysmon", "runtime.scavenger"])
             .ex("run")
@@ -57,7 +60,7 @@ fn gdb_sees_sysmon_on_its_own_thread_and_the_scavenger_after_runtime_main() {
             hits[sysmon].1, 1,
             "sysmon must run on its own thread: {hits:?}"
         );
-        assert!(o.contains("\nsleep: "), "program finished: {o}");
+        assert!(o.contains("\ndone: "), "program finished: {o}");
     }
 }
 
@@ -111,37 +114,69 @@ fn check_sched_line(l: &str, procs: usize, detailed: bool) {
     }
 }
 
+/// Runs `burst 100 --handshake --sleep 0` with `env` and lets it finish
+/// only once its stderr has shown `sched_lines` SCHED lines (the burst waits
+/// on stdin meanwhile): sysmon has traced, however slow the machine.
+/// Returns the exit status and everything written to stderr.
+fn burst_until_traced(env: &[(&str, &str)], sched_lines: usize) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_burst"))
+        .args(["100", "--handshake", "--sleep", "0"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start burst");
+    let watchdog = gdbx_tests::watchdog::Watchdog::arm(&child, common::WATCHDOG);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    let mut seen = 0;
+    while seen < sched_lines {
+        let start = text.len();
+        if err.read_line(&mut text).unwrap() == 0 {
+            break; // it exited early: the assertions show what it printed
+        }
+        if text[start..].starts_with("SCHED ") {
+            seen += 1;
+        }
+    }
+    // Before the burst, then before releasing its goroutines.
+    let _ = stdin.write_all(b"\n\n");
+    drop(stdin);
+    err.read_to_string(&mut text).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!watchdog.disarm(), "burst killed by the watchdog: {text}");
+    (status.code(), text)
+}
+
 #[test]
 fn schedtrace_lines_appear_and_parse() {
     for procs in [1usize, 2] {
         let p = procs.to_string();
-        // `burst 100 --sleep 1` lives > 1 s, so sysmon surely traces.
-        let out = run(
-            env!("CARGO_BIN_EXE_burst"),
-            &["100", "--sleep", "1"],
+        let (code, err) = burst_until_traced(
             &[
                 ("GOMAXPROCS", &p),
                 ("GODEBUG", "gctrace=1,schedtrace=100,bogus,madeup=7"),
             ],
+            1,
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let err = text(&out.stderr);
+        assert_eq!(code, Some(0), "{err}");
         let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("SCHED ")).collect();
         assert!(!lines.is_empty(), "no SCHED line: {err}");
         for l in &lines {
             check_sched_line(l, procs, false);
         }
 
-        let out = run(
-            env!("CARGO_BIN_EXE_burst"),
-            &["100", "--sleep", "1"],
+        // Two SCHED lines: the first one's P, M and G lines are complete.
+        let (code, err) = burst_until_traced(
             &[
                 ("GOMAXPROCS", &p),
                 ("GODEBUG", "schedtrace=100,scheddetail=1"),
             ],
+            2,
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let err = text(&out.stderr);
+        assert_eq!(code, Some(0), "{err}");
         let (mut s, mut ps, mut ms, mut gs) = (0, 0, 0, 0);
         for l in err.lines() {
             if l.starts_with("SCHED ") {
