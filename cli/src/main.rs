@@ -16,7 +16,8 @@
 //!
 //! Exit status: 0 in order (or success), 1 a step missing or out of order,
 //! 2 bad usage or an unreadable binary, 3 gdb or the program failed (no gdb,
-//! gdb error, crash, timeout, non-zero exit status).
+//! gdb error, death by a signal, timeout, non-zero exit status), 130
+//! interrupted by Ctrl-C.
 
 mod gdb;
 mod goroutines;
@@ -46,7 +47,8 @@ pub const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     version,
     about = "Place the runtime's bootstrap breakpoints under gdb and check they are hit in order",
     after_help = "Exit status: 0 all required steps hit in order; 1 a step missing or out of order; \
-2 bad usage or an unreadable binary; 3 gdb or the program failed (no gdb, crash, timeout, non-zero exit)."
+2 bad usage or an unreadable binary; 3 gdb or the program failed (no gdb, death by a signal, timeout, \
+non-zero exit); 130 interrupted by Ctrl-C."
 )]
 struct Cli {
     #[command(subcommand)]
