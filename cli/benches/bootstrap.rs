@@ -7,6 +7,11 @@
 //!    binary and setting the same breakpoints by name (`gdb -batch -ex
 //!    'break NAME'`), on the largest debug binary: target >= 5x faster.
 //!
+//! 3. `gdbx tour` against `gdbx break-bootstrap` on the same binary (our
+//!    hello and Go's): the tour stops at the same breakpoints and reads
+//!    the process at each; target <= 1.5x. The two are run alternately, so
+//!    a change in the machine's load hits both.
+//!
 //! Each measurement is the median wall time of `GDBX_BENCH_RUNS` runs
 //! (default 7) after one warm-up run. Prints a table.
 
@@ -26,6 +31,27 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// The medians of `a` and `b`, run alternately (after one warm-up each).
+fn median_pair_ms(runs: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    a();
+    b();
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1000.0
+    };
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ta.push(time(&mut a));
+        tb.push(time(&mut b));
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(ta), median(tb))
 }
 
 fn run_ok(cmd: &mut Command) {
@@ -182,6 +208,27 @@ fn main() {
         ));
     }
 
+    for (label, bin) in [
+        ("hello (debug)", example_bin("hello", Variant::Debug)),
+        ("Go hello", gdbx_tests::go_hello(false)),
+    ] {
+        let run = |cmd: &str| {
+            run_ok(
+                Command::new(gdbx)
+                    .args([cmd, "--format", "json"])
+                    .arg(&bin)
+                    .env_remove("GOMAXPROCS"),
+            )
+        };
+        let (tour, bootstrap) = median_pair_ms(runs, || run("tour"), || run("break-bootstrap"));
+        rows.push((
+            format!("tour {label} vs break-bootstrap on it"),
+            tour,
+            bootstrap,
+            "<= 1.5x".into(),
+        ));
+    }
+
     let mut candidates = vec![example_bin("hello", Variant::Debug)];
     candidates.extend(largest_debug_binary(&ws));
     for bin in candidates {
@@ -217,7 +264,7 @@ fn main() {
 
     println!(
         "\n{:<78} {:>10} {:>10} {:>7}  target",
-        "benchmark (median of runs)", "gdbx ms", "gdb ms", "ratio"
+        "benchmark (median of runs)", "gdbx ms", "peer ms", "ratio"
     );
     for (name, ours, other, target) in &rows {
         let ratio = if target.starts_with("<=") {
@@ -233,6 +280,6 @@ fn main() {
         println!("{name:<78} {ours:>10.1} {other:>10.1} {label:>7}  {target}");
     }
     println!(
-        "(ratio: gdbx/gdb for break-bootstrap overhead; gdb/gdbx for plan resolution speed-up; {runs} runs each)"
+        "(peer: the gdb script, gdb, or break-bootstrap as named; ratio: gdbx/peer for overheads, peer/gdbx for plan resolution speed-up; {runs} runs each)"
     );
 }
