@@ -33,6 +33,7 @@
 //! * [`time`] - per-P timers, `sleep`, and Go's timers: `after`, `tick`,
 //!   `Timer`, `Ticker`, `after_func`;
 //! * [`lock`] - futex mutex and notes;
+//! * [`context`] - cancellation and deadlines (Go's context);
 //! * [`chan`] - channels (Go's hchan, sudogs); [`mod@select`] - `select!`;
 //! * [`sema`] - the semaphore goroutines park on; [`sync`] - `WaitGroup`,
 //!   the parking `Mutex`, `RwMutex`, `Once`, `Cond`;
@@ -55,6 +56,7 @@
 pub mod asm;
 pub mod asyncpreempt;
 pub mod chan;
+pub mod context;
 mod gdbscript;
 pub mod lock;
 pub mod net;

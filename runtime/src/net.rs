@@ -12,7 +12,11 @@
 //! Deadlines (Go's `SetReadDeadline`) are absolute; timeouts (std's
 //! `set_read_timeout`) apply afresh to each operation; when both are set the
 //! earlier wins. An operation past its deadline fails with
-//! `io::ErrorKind::TimedOut`.
+//! `io::ErrorKind::TimedOut`. The `*_context` operations also honour a
+//! [`Context`]: its deadline counts as one more deadline, and its cancel
+//! wakes the parked goroutine at once (a hook on the context); either way
+//! the error's inner error is the [`ContextError`] (kind `TimedOut` for
+//! the deadline, `Other` for a cancel).
 //!
 //! Rules: at most one goroutine reads and one writes a socket at a time
 //! (share it with `Arc` to read in one goroutine and write in another);
@@ -32,6 +36,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use crate::context::{Context, ContextError};
 use crate::netpoll::{self, Mode, PollDesc};
 use crate::time::nanotime;
 
@@ -188,11 +193,16 @@ impl NetFd {
         }
     }
 
-    fn deadline(&self, mode: Mode) -> i64 {
-        let (d, t) = match mode {
+    fn slots(&self, mode: Mode) -> (&AtomicI64, &AtomicI64) {
+        match mode {
             Mode::Read => (&self.rdeadline, &self.rtimeout),
             Mode::Write => (&self.wdeadline, &self.wtimeout),
-        };
+        }
+    }
+
+    /// The deadline of an operation starting now (nanotime, 0 = none).
+    fn deadline(&self, mode: Mode) -> i64 {
+        let (d, t) = self.slots(mode);
         let d = d.load(Ordering::Relaxed);
         let t = t.load(Ordering::Relaxed);
         if t == 0 {
@@ -202,15 +212,32 @@ impl NetFd {
         if d == 0 { td } else { d.min(td) }
     }
 
+    /// A timeout for each operation in `mode` from now on (None = none);
+    /// zero is refused, as std does.
+    fn set_timeout(&self, mode: Mode, d: Option<Duration>) -> io::Result<()> {
+        self.slots(mode).1.store(timeout_ns(d)?, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// An absolute deadline for operations in `mode` (None = none).
+    fn set_deadline(&self, mode: Mode, d: Option<Instant>) {
+        self.slots(mode)
+            .0
+            .store(deadline_from(d), Ordering::Relaxed);
+    }
+
     /// Run `f` until it does not return EAGAIN, parking on the poller in
     /// between. `f` returns the raw syscall result (-1 + errno on error).
-    fn io(&self, mode: Mode, mut f: impl FnMut() -> isize) -> io::Result<usize> {
+    fn io(
+        &self,
+        mode: Mode,
+        ctx: Option<&Context>,
+        mut f: impl FnMut() -> isize,
+    ) -> io::Result<usize> {
         crate::sysmon::preempt_check();
-        let dl = self.deadline(mode);
+        let op = Op::new(self, mode, ctx);
         loop {
-            if dl != 0 && nanotime() >= dl {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "i/o timeout"));
-            }
+            op.check()?;
             let r = f();
             if r >= 0 {
                 return Ok(r as usize);
@@ -228,9 +255,7 @@ impl NetFd {
                     "use of closed network connection",
                 ));
             }
-            // SAFETY: pd is live while self is; one waiter per direction
-            // is the documented rule of this module.
-            unsafe { netpoll::wait(self.pd, mode, dl) };
+            op.wait();
         }
     }
 
@@ -270,7 +295,7 @@ impl NetFd {
         cvt_i(unsafe { libc::bind(self.fd, (&raw const st).cast(), len) }).map(|_| ())
     }
 
-    fn connect(&self, a: &SocketAddr) -> io::Result<()> {
+    fn connect(&self, a: &SocketAddr, ctx: Option<&Context>) -> io::Result<()> {
         let (st, len) = to_sockaddr(a);
         // SAFETY: as bind.
         let r = unsafe { libc::connect(self.fd, (&raw const st).cast(), len) };
@@ -281,7 +306,7 @@ impl NetFd {
         if e.raw_os_error() != Some(libc::EINPROGRESS) {
             return Err(e);
         }
-        let dl = self.deadline(Mode::Write);
+        let op = Op::new(self, Mode::Write, ctx);
         loop {
             let mut err: i32 = 0;
             let mut l = size_of::<i32>() as libc::socklen_t;
@@ -305,13 +330,88 @@ impl NetFd {
                 libc::EINPROGRESS | libc::EALREADY | libc::EINTR => {}
                 e => return Err(io::Error::from_raw_os_error(e)),
             }
-            if dl != 0 && nanotime() >= dl {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "i/o timeout"));
-            }
-            // SAFETY: as in `io`.
-            unsafe { netpoll::wait(self.pd, Mode::Write, dl) };
+            op.check()?;
+            op.wait();
         }
     }
+}
+
+/// One blocking operation's limits: the descriptor's deadline or timeout
+/// for its direction, and a context's deadline and cancellation (a hook on
+/// the context wakes the parked goroutine; removed when the operation ends).
+struct Op<'a> {
+    fd: &'a NetFd,
+    mode: Mode,
+    ctx: Option<&'a Context>,
+    /// The earlier of the descriptor's and the context's deadline (0 = none).
+    deadline: i64,
+    /// The context's deadline (0 = none).
+    ctx_deadline: i64,
+    hook: Option<u64>,
+}
+
+impl<'a> Op<'a> {
+    fn new(fd: &'a NetFd, mode: Mode, ctx: Option<&'a Context>) -> Op<'a> {
+        let ctx_deadline = deadline_from(ctx.and_then(Context::deadline));
+        let own = fd.deadline(mode);
+        let deadline = match (own, ctx_deadline) {
+            (0, c) => c,
+            (o, 0) => o,
+            (o, c) => o.min(c),
+        };
+        let pd = fd.pd as usize;
+        let hook =
+            ctx.and_then(|c| c.on_done(Box::new(move || netpoll::wake(pd as *mut PollDesc, mode))));
+        Op {
+            fd,
+            mode,
+            ctx,
+            deadline,
+            ctx_deadline,
+            hook,
+        }
+    }
+
+    /// The error that ends the operation now: its context is done or a
+    /// deadline passed.
+    fn check(&self) -> io::Result<()> {
+        if let Some(e) = self.ctx.and_then(Context::err) {
+            return Err(context_error(e));
+        }
+        if self.deadline != 0 && nanotime() >= self.deadline {
+            if self.deadline == self.ctx_deadline {
+                return Err(context_error(ContextError::DeadlineExceeded));
+            }
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "i/o timeout"));
+        }
+        Ok(())
+    }
+
+    /// Park until the descriptor may be ready, a deadline passes or the
+    /// context is done.
+    fn wait(&self) {
+        // SAFETY: pd is live while fd is; one waiter per direction is the
+        // documented rule of this module.
+        unsafe { netpoll::wait(self.fd.pd, self.mode, self.deadline, self.ctx) };
+    }
+}
+
+impl Drop for Op<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.ctx {
+            c.remove_hook(self.hook);
+        }
+    }
+}
+
+/// The `io::Error` of an operation whose context is done: `TimedOut` for
+/// a deadline, `Other` for a cancel; the inner error is the [`ContextError`].
+fn context_error(e: ContextError) -> io::Error {
+    let kind = match e {
+        ContextError::DeadlineExceeded => io::ErrorKind::TimedOut,
+        ContextError::Canceled => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e)
 }
 
 impl Drop for NetFd {
@@ -359,9 +459,19 @@ impl TcpListener {
 
     /// Wait for a connection (parks the goroutine while none is pending).
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_with(None)
+    }
+
+    /// [`Self::accept`] that gives up when `ctx` is done (the error's inner
+    /// error is the [`ContextError`]).
+    pub fn accept_context(&self, ctx: &Context) -> io::Result<(TcpStream, SocketAddr)> {
+        self.accept_with(Some(ctx))
+    }
+
+    fn accept_with(&self, ctx: Option<&Context>) -> io::Result<(TcpStream, SocketAddr)> {
         // SAFETY: plain data, filled by accept4.
         let mut st: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
-        let fd = self.fd.io(Mode::Read, || {
+        let fd = self.fd.io(Mode::Read, ctx, || {
             let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             // SAFETY: st/len are valid out-parameters.
             unsafe {
@@ -389,7 +499,7 @@ impl TcpListener {
 
     /// Deadline for `accept` (None = none).
     pub fn set_deadline(&self, d: Option<Instant>) {
-        self.fd.rdeadline.store(deadline_from(d), Ordering::Relaxed);
+        self.fd.set_deadline(Mode::Read, d);
     }
 }
 
@@ -401,22 +511,39 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connect (parks while the handshake is in progress).
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        Self::connect_with(addr, None)
+        Self::connect_with(addr, None, None)
     }
 
     /// Connect, giving up after `timeout`.
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-        Self::connect_with(addr, Some(timeout))
+        Self::connect_with(addr, Some(timeout), None)
     }
 
-    fn connect_with<A: ToSocketAddrs>(addr: A, timeout: Option<Duration>) -> io::Result<TcpStream> {
+    /// Connect, giving up when `ctx` is done (Go's `DialContext`; the
+    /// error's inner error is the [`ContextError`]).
+    pub fn connect_context<A: ToSocketAddrs>(ctx: &Context, addr: A) -> io::Result<TcpStream> {
+        Self::connect_with(addr, None, Some(ctx))
+    }
+
+    fn connect_with<A: ToSocketAddrs>(
+        addr: A,
+        timeout: Option<Duration>,
+        ctx: Option<&Context>,
+    ) -> io::Result<TcpStream> {
+        // A loopback connect completes without waiting: look first (Go's
+        // DialContext does too).
+        if let Some(e) = ctx.and_then(Context::err) {
+            return Err(context_error(e));
+        }
         let mut last = None;
         for a in resolve(addr)? {
             let r = (|| {
                 let fd = NetFd::socket(family(&a), libc::SOCK_STREAM)?;
-                fd.wtimeout.store(timeout_ns(timeout)?, Ordering::Relaxed);
-                fd.connect(&a)?;
-                fd.wtimeout.store(0, Ordering::Relaxed);
+                if timeout.is_some() {
+                    fd.set_timeout(Mode::Write, timeout)?;
+                }
+                fd.connect(&a, ctx)?;
+                fd.set_timeout(Mode::Write, None)?;
                 Ok(TcpStream { fd })
             })();
             match r {
@@ -429,8 +556,17 @@ impl TcpStream {
 
     /// Read some bytes (0 = the peer closed its side).
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(buf, None)
+    }
+
+    /// [`Self::read`] that gives up when `ctx` is done.
+    pub fn read_context(&self, ctx: &Context, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_with(buf, Some(ctx))
+    }
+
+    fn read_with(&self, buf: &mut [u8], ctx: Option<&Context>) -> io::Result<usize> {
         let fd = self.fd.fd;
-        self.fd.io(Mode::Read, || {
+        self.fd.io(Mode::Read, ctx, || {
             // SAFETY: buf is a valid writable buffer.
             unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) }
         })
@@ -438,8 +574,17 @@ impl TcpStream {
 
     /// Write some bytes (never raises SIGPIPE).
     pub fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.write_with(buf, None)
+    }
+
+    /// [`Self::write`] that gives up when `ctx` is done.
+    pub fn write_context(&self, ctx: &Context, buf: &[u8]) -> io::Result<usize> {
+        self.write_with(buf, Some(ctx))
+    }
+
+    fn write_with(&self, buf: &[u8], ctx: Option<&Context>) -> io::Result<usize> {
         let fd = self.fd.fd;
-        self.fd.io(Mode::Write, || {
+        self.fd.io(Mode::Write, ctx, || {
             // SAFETY: buf is a valid readable buffer.
             unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) }
         })
@@ -495,24 +640,22 @@ impl TcpStream {
 
     /// Per-read timeout (None = none).
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.rtimeout.store(timeout_ns(d)?, Ordering::Relaxed);
-        Ok(())
+        self.fd.set_timeout(Mode::Read, d)
     }
 
     /// Per-write timeout (None = none).
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.wtimeout.store(timeout_ns(d)?, Ordering::Relaxed);
-        Ok(())
+        self.fd.set_timeout(Mode::Write, d)
     }
 
     /// Absolute read deadline (Go's SetReadDeadline; None = none).
     pub fn set_read_deadline(&self, d: Option<Instant>) {
-        self.fd.rdeadline.store(deadline_from(d), Ordering::Relaxed);
+        self.fd.set_deadline(Mode::Read, d);
     }
 
     /// Absolute write deadline (None = none).
     pub fn set_write_deadline(&self, d: Option<Instant>) {
-        self.fd.wdeadline.store(deadline_from(d), Ordering::Relaxed);
+        self.fd.set_deadline(Mode::Write, d);
     }
 
     /// The peer's address.
@@ -592,7 +735,7 @@ impl UdpSocket {
         let a = resolve(addr)?[0];
         let (st, len) = to_sockaddr(&a);
         let fd = self.fd.fd;
-        self.fd.io(Mode::Write, || {
+        self.fd.io(Mode::Write, None, || {
             // SAFETY: valid buffer and address.
             unsafe {
                 libc::sendto(
@@ -609,10 +752,27 @@ impl UdpSocket {
 
     /// Receive one datagram and its sender.
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from_with(buf, None)
+    }
+
+    /// [`Self::recv_from`] that gives up when `ctx` is done.
+    pub fn recv_from_context(
+        &self,
+        ctx: &Context,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from_with(buf, Some(ctx))
+    }
+
+    fn recv_from_with(
+        &self,
+        buf: &mut [u8],
+        ctx: Option<&Context>,
+    ) -> io::Result<(usize, SocketAddr)> {
         // SAFETY: plain data.
         let mut st: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
         let fd = self.fd.fd;
-        let n = self.fd.io(Mode::Read, || {
+        let n = self.fd.io(Mode::Read, ctx, || {
             let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             // SAFETY: valid buffer and out-parameters.
             unsafe {
@@ -632,7 +792,7 @@ impl UdpSocket {
     /// Send to the connected peer.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         let fd = self.fd.fd;
-        self.fd.io(Mode::Write, || {
+        self.fd.io(Mode::Write, None, || {
             // SAFETY: valid buffer.
             unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) }
         })
@@ -641,7 +801,7 @@ impl UdpSocket {
     /// Receive from the connected peer.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.fd.fd;
-        self.fd.io(Mode::Read, || {
+        self.fd.io(Mode::Read, None, || {
             // SAFETY: valid buffer.
             unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) }
         })
@@ -654,19 +814,22 @@ impl UdpSocket {
 
     /// Per-receive timeout (None = none).
     pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.rtimeout.store(timeout_ns(d)?, Ordering::Relaxed);
-        Ok(())
+        self.fd.set_timeout(Mode::Read, d)
     }
 
     /// Per-send timeout (None = none).
     pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
-        self.fd.wtimeout.store(timeout_ns(d)?, Ordering::Relaxed);
-        Ok(())
+        self.fd.set_timeout(Mode::Write, d)
     }
 
     /// Absolute receive deadline (None = none).
     pub fn set_read_deadline(&self, d: Option<Instant>) {
-        self.fd.rdeadline.store(deadline_from(d), Ordering::Relaxed);
+        self.fd.set_deadline(Mode::Read, d);
+    }
+
+    /// Absolute send deadline (None = none).
+    pub fn set_write_deadline(&self, d: Option<Instant>) {
+        self.fd.set_deadline(Mode::Write, d);
     }
 }
 

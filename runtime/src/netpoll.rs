@@ -304,13 +304,21 @@ unsafe fn commit(gp: *mut G, s: *mut u8) -> bool {
 }
 
 /// Park the current goroutine until `pd` is ready for `mode`, its deadline
-/// (`deadline`, nanotime; 0 = none) passes, or it is closed. Returns true if
+/// (`deadline`, nanotime; 0 = none) passes, it is closed, or `ctx` is done
+/// (a hook of `ctx` calls [`wake`]: the waiter reads `ctx`'s error after it
+/// announced itself in the slot, the canceller stores the error before it
+/// looks at the slot, so one of them sees the other). Returns true if
 /// readiness was reported (the caller retries its I/O either way).
 ///
 /// # Safety
 /// `pd` came from [`open`] and is not closed; at most one goroutine waits
 /// per direction; called on a goroutine (it parks).
-pub unsafe fn wait(pd: *mut PollDesc, mode: Mode, deadline: i64) -> bool {
+pub unsafe fn wait(
+    pd: *mut PollDesc,
+    mode: Mode,
+    deadline: i64,
+    ctx: Option<&crate::context::Context>,
+) -> bool {
     let s = slot(pd, mode);
     loop {
         if s.compare_exchange(PD_READY, 0, Ordering::AcqRel, Ordering::Acquire)
@@ -332,7 +340,8 @@ pub unsafe fn wait(pd: *mut PollDesc, mode: Mode, deadline: i64) -> bool {
     }
     // SAFETY: pd is live.
     let closing = unsafe { (*pd).closing.load(Ordering::Acquire) };
-    if !closing && (deadline == 0 || nanotime() < deadline) {
+    let done = ctx.is_some_and(|c| c.err().is_some());
+    if !closing && !done && (deadline == 0 || nanotime() < deadline) {
         if deadline != 0 {
             add_deadline(deadline, pd, mode);
         }
@@ -343,6 +352,17 @@ pub unsafe fn wait(pd: *mut PollDesc, mode: Mode, deadline: i64) -> bool {
         );
     }
     s.swap(0, Ordering::AcqRel) == PD_READY
+}
+
+/// Wake the goroutine waiting on `pd` for `mode`, if any, without
+/// recording readiness (it re-checks why it waits): how a cancelled context
+/// interrupts a netpoller wait. On a descriptor reused since, this is one
+/// spurious wake-up, which the I/O loop absorbs.
+pub fn wake(pd: *mut PollDesc, mode: Mode) {
+    let gp = unblock(pd, mode, false);
+    if !gp.is_null() {
+        ready(gp, true);
+    }
 }
 
 fn add_deadline(when: i64, pd: *mut PollDesc, mode: Mode) {

@@ -21,6 +21,9 @@
 //! by hundreds of deviations.
 #![no_main]
 
+#[path = "../selfcheck.rs"]
+mod selfcheck;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -721,20 +724,5 @@ const TESTS: &[Test] = &[
 
 #[runtime::main]
 fn main() {
-    let want: Vec<String> = std::env::args().skip(1).collect();
-    for name in &want {
-        if !TESTS.iter().any(|(n, _)| n == name) {
-            eprintln!(
-                "gochan: unknown test {name:?}; tests: {}",
-                TESTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ")
-            );
-            runtime::exit(2);
-        }
-    }
-    for (name, test) in TESTS {
-        if want.is_empty() || want.iter().any(|w| w == name) {
-            test();
-        }
-    }
-    println!("gochan ok");
+    selfcheck::run("gochan", TESTS);
 }

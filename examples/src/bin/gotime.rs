@@ -13,6 +13,9 @@
 //! it under GOMAXPROCS=1 and 2 and many `GDBX_SEED`s.
 #![no_main]
 
+#[path = "../selfcheck.rs"]
+mod selfcheck;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -328,20 +331,5 @@ const TESTS: &[(&str, fn())] = &[
 
 #[runtime::main]
 fn main() {
-    let want: Vec<String> = std::env::args().skip(1).collect();
-    for name in &want {
-        if !TESTS.iter().any(|(n, _)| n == name) {
-            eprintln!(
-                "gotime: unknown test {name:?}; tests: {}",
-                TESTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ")
-            );
-            runtime::exit(2);
-        }
-    }
-    for (name, test) in TESTS {
-        if want.is_empty() || want.iter().any(|w| w == name) {
-            test();
-        }
-    }
-    println!("gotime ok");
+    selfcheck::run("gotime", TESTS);
 }
