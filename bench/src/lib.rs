@@ -6,13 +6,64 @@
 //! measurement, so every figure comes from a fresh process (the runtime under
 //! test owns its process: ours has its own C `main`).
 
-/// The measurements, in table order: name, what the value is.
-pub const METRICS: [(&str, &str); 4] = [
-    ("spawn", "spawn + complete 1,000,000 goroutines (ns each)"),
-    ("pingpong", "channel ping-pong round trip (ns)"),
-    ("switch", "Gosched / yield switch (ns)"),
-    ("rss", "RSS per parked goroutine at 100,000 (bytes)"),
+/// A measurement: its name, what the value is, and which runtimes have it
+/// (the last three are Go's own tests and timers; may and tokio are not
+/// asked for them).
+pub struct Metric {
+    /// The child's argument and the first word of its output line.
+    pub name: &'static str,
+    /// What the value is, for the table.
+    pub what: &'static str,
+    /// The runtimes that implement it.
+    pub peers: &'static [&'static str],
+}
+
+const ALL: &[&str] = &["ours", "go", "may", "tokio"];
+const OURS_AND_GO: &[&str] = &["ours", "go"];
+
+/// The measurements, in table order.
+pub const METRICS: [Metric; 7] = [
+    Metric {
+        name: "spawn",
+        what: "spawn + complete 1,000,000 goroutines (ns each)",
+        peers: ALL,
+    },
+    Metric {
+        name: "pingpong",
+        what: "channel ping-pong round trip (ns)",
+        peers: ALL,
+    },
+    Metric {
+        name: "switch",
+        what: "Gosched / yield switch (ns)",
+        peers: ALL,
+    },
+    Metric {
+        name: "rss",
+        what: "RSS per parked goroutine at 100,000 (bytes)",
+        peers: ALL,
+    },
+    Metric {
+        name: "selectstress",
+        what: "Go's TestSelectStress, N = 100,000 (ms)",
+        peers: OURS_AND_GO,
+    },
+    Metric {
+        name: "selectfast",
+        what: "send + select of 2 receives, 1 ready (ns)",
+        peers: OURS_AND_GO,
+    },
+    Metric {
+        name: "timerlate",
+        what: "20 ms sleep next to a ping-pong: median late (µs)",
+        peers: OURS_AND_GO,
+    },
 ];
+
+/// The metric called `name`.
+pub fn metric_named(name: &str) -> Option<&'static Metric> {
+    METRICS.iter().find(|m| m.name == name)
+}
 
 /// Resident set size of this process in bytes (VmRSS of /proc/self/status).
 pub fn vm_rss() -> i64 {
@@ -27,14 +78,20 @@ pub fn parse_vm_rss(status: &str) -> Option<i64> {
     Some(kb * 1024)
 }
 
-/// `<metric> <procs>` from the command line of a child; exits 2 on misuse.
-pub fn child_args() -> (String, usize) {
+/// `<metric> <procs>` from the command line of the child for runtime
+/// `peer`; exits 2 on misuse (a metric that runtime does not have).
+pub fn child_args(peer: &str) -> (String, usize) {
     let args: Vec<String> = std::env::args().collect();
+    let mine: Vec<&str> = METRICS
+        .iter()
+        .filter(|m| m.peers.contains(&peer))
+        .map(|m| m.name)
+        .collect();
     let usage = || -> ! {
-        eprintln!("usage: {} spawn|pingpong|switch|rss PROCS", args[0]);
+        eprintln!("usage: {} {} PROCS", args[0], mine.join("|"));
         std::process::exit(2)
     };
-    if args.len() != 3 || !METRICS.iter().any(|(m, _)| *m == args[1]) {
+    if args.len() != 3 || !mine.contains(&args[1].as_str()) {
         usage();
     }
     let procs = match args[2].parse::<usize>() {

@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bench::{METRICS, median, parse_child_line};
+use bench::{median, metric_named, parse_child_line};
 
 /// A runtime under test: its column name and how to start its child.
 struct Peer {
@@ -33,7 +33,7 @@ struct Peer {
 }
 
 /// The rows of the table: (metric, procs).
-const ROWS: [(&str, usize); 7] = [
+const ROWS: [(&str, usize); 12] = [
     ("spawn", 1),
     ("spawn", 2),
     ("pingpong", 1),
@@ -41,6 +41,11 @@ const ROWS: [(&str, usize); 7] = [
     ("switch", 1),
     ("switch", 2),
     ("rss", 2),
+    ("selectstress", 2),
+    ("selectstress", 10),
+    ("selectfast", 1),
+    ("timerlate", 1),
+    ("timerlate", 2),
 ];
 
 /// Finds Go: `go` on PATH, else Debian's golang-1.19 location.
@@ -172,13 +177,19 @@ fn fmt_ratio(ours: Option<f64>, peer: Option<f64>) -> String {
     }
 }
 
-/// The target for a row: faster than Go, or at most 4.5 KiB per
-/// parked goroutine.
+/// The target of a row: faster than Go; TestSelectStress at least as fast;
+/// a timer at most 1 ms later than Go's; at most 4.5 KiB per parked
+/// goroutine.
 fn target(metric: &str, ours: Option<f64>, go: Option<f64>) -> String {
+    let verdict = |ok: bool| if ok { "yes" } else { "NO" };
     match (metric, ours, go) {
-        ("rss", Some(o), _) => format!("<=4608 {}", if o <= 4608.0 { "yes" } else { "NO" }),
+        ("rss", Some(o), _) => format!("<=4608 {}", verdict(o <= 4608.0)),
         ("rss", None, _) => "<=4608 ?".into(),
-        (_, Some(o), Some(g)) => format!("<go {}", if o < g { "yes" } else { "NO" }),
+        ("timerlate", Some(o), Some(g)) => format!("<=go+1ms {}", verdict(o <= g + 1000.0)),
+        ("timerlate", _, _) => "<=go+1ms ?".into(),
+        ("selectstress" | "selectfast", Some(o), Some(g)) => format!("<=go {}", verdict(o <= g)),
+        ("selectstress" | "selectfast", _, _) => "<=go ?".into(),
+        (_, Some(o), Some(g)) => format!("<go {}", verdict(o < g)),
         _ => "<go ?".into(),
     }
 }
@@ -248,7 +259,8 @@ fn main() {
         let mut failed = vec![skip; peers.len()];
         for _ in 0..repeat {
             for (k, peer) in peers.iter().enumerate() {
-                if failed[k] || peer.exe.is_none() {
+                let has = metric_named(metric).is_some_and(|m| m.peers.contains(&peer.name));
+                if failed[k] || peer.exe.is_none() || !has {
                     continue;
                 }
                 match run_once(peer, metric, procs, &mut notes) {
@@ -267,7 +279,8 @@ fn main() {
             } else {
                 median(std::mem::take(&mut samples[k]))
             };
-            if !skip && peer.exe.is_some() {
+            let has = metric_named(metric).is_some_and(|m| m.peers.contains(&peer.name));
+            if !skip && peer.exe.is_some() && has {
                 eprintln!(
                     "bench: {:<6} {metric:<8} P={procs}: {}",
                     peer.name,
@@ -301,10 +314,7 @@ fn main() {
         "", "", "", "", "", "", "", "", "", ""
     );
     for ((metric, procs), row) in ROWS.iter().zip(&results) {
-        let what = METRICS
-            .iter()
-            .find(|(m, _)| m == metric)
-            .map_or("", |(_, w)| *w);
+        let what = metric_named(metric).map_or("", |m| m.what);
         let (ours, go, may, tokio) = (row[0], row[1], row[2], row[3]);
         println!(
             "| {:<49} | {:>2} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>8} | {:>10} | {:<10} |",

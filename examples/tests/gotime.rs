@@ -23,6 +23,7 @@ fn go_time_tests_pass() {
             "after-func ok",
             "ticker ok",
             "tick ok",
+            "ticker-zero ok",
             "many-timers ok",
         ],
     );

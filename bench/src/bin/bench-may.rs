@@ -121,7 +121,7 @@ fn rss() -> f64 {
 }
 
 fn main() {
-    let (metric, procs) = bench::child_args();
+    let (metric, procs) = bench::child_args("may");
     may::config().set_workers(procs);
     let m = metric.clone();
     let v = may::go!(move || match m.as_str() {

@@ -103,7 +103,7 @@ async fn rss() -> f64 {
 }
 
 fn main() {
-    let (metric, procs) = bench::child_args();
+    let (metric, procs) = bench::child_args("tokio");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(procs)
         .build()

@@ -4,15 +4,19 @@
 //! crate of a package's graph into each of its binaries, and the runtime's C
 //! `main` would then clash with the `main` of the may and tokio children.)
 //!
-//! Usage: `GOMAXPROCS=P bench-ours <spawn|pingpong|switch|rss> P`; prints one
-//! line `<metric> <value>`. The shapes are those of bench/go/bench.go, line
-//! for line: the body runs in the main goroutine, spawns with `runtime::go`,
-//! waits with `sync::WaitGroup`, ping-pongs over two unbuffered channels,
-//! switches with `gosched`, and parks goroutines on one channel receive.
+//! Usage: `GOMAXPROCS=P bench-ours <metric> P` (the metrics of
+//! bench/src/lib.rs); prints one line `<metric> <value>`. The shapes are
+//! those of bench/go/bench.go, line for line: the body runs in the main
+//! goroutine, spawns with `runtime::go`, waits with `sync::WaitGroup`,
+//! ping-pongs over two unbuffered channels, switches with `gosched`, parks
+//! goroutines on one channel receive, runs Go's TestSelectStress with
+//! `select!` and nil (`None`) channels, selects over two receive cases with
+//! one ready, and sleeps next to a ping-pong pair.
 #![no_main]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use runtime::chan::{Chan, channel};
 use runtime::sync::WaitGroup;
@@ -21,6 +25,11 @@ const SPAWN_N: usize = 1_000_000;
 const PINGPONG_N: usize = 200_000;
 const SWITCH_N: usize = 1_000_000;
 const RSS_N: usize = 100_000;
+/// TestSelectStress's N without -short.
+const SELECT_STRESS_N: usize = 100_000;
+const SELECT_FAST_N: usize = 1_000_000;
+const TIMER_SLEEPS: u32 = 10;
+const TIMER_SLEEP: Duration = Duration::from_millis(20);
 
 fn spawn() -> f64 {
     // Go's closure captures a pointer to the WaitGroup; so does ours (a
@@ -103,6 +112,121 @@ fn rss() -> f64 {
     (after - before) as f64 / RSS_N as f64
 }
 
+/// Go's TestSelectStress with its full N; ms for the whole test.
+fn select_stress() -> f64 {
+    const N: usize = SELECT_STRESS_N;
+    let c: [Chan<i32>; 4] = [channel(0), channel(0), channel(2), channel(3)];
+    let wg = WaitGroup::new();
+    wg.add(10);
+    let start = Instant::now();
+    for ck in &c {
+        let (tx, wg2) = (ck.clone(), wg.clone());
+        runtime::go(move || {
+            for _ in 0..N {
+                tx.send(0);
+            }
+            wg2.done();
+        });
+        let (rx, wg2) = (ck.clone(), wg.clone());
+        runtime::go(move || {
+            for _ in 0..N {
+                rx.recv();
+            }
+            wg2.done();
+        });
+    }
+    {
+        let wg = wg.clone();
+        let mut c1: [Option<Chan<i32>>; 4] = c.clone().map(Some);
+        runtime::go(move || {
+            let mut n = [0usize; 4];
+            for _ in 0..4 * N {
+                runtime::select! {
+                    send(c1[3], 0) => { n[3] += 1; if n[3] == N { c1[3] = None } },
+                    send(c1[2], 0) => { n[2] += 1; if n[2] == N { c1[2] = None } },
+                    send(c1[0], 0) => { n[0] += 1; if n[0] == N { c1[0] = None } },
+                    send(c1[1], 0) => { n[1] += 1; if n[1] == N { c1[1] = None } },
+                }
+            }
+            wg.done();
+        });
+    }
+    {
+        let wg = wg.clone();
+        let mut c1: [Option<Chan<i32>>; 4] = c.clone().map(Some);
+        runtime::go(move || {
+            let mut n = [0usize; 4];
+            for _ in 0..4 * N {
+                runtime::select! {
+                    recv(c1[0]) -> _ => { n[0] += 1; if n[0] == N { c1[0] = None } },
+                    recv(c1[1]) -> _ => { n[1] += 1; if n[1] == N { c1[1] = None } },
+                    recv(c1[2]) -> _ => { n[2] += 1; if n[2] == N { c1[2] = None } },
+                    recv(c1[3]) -> _ => { n[3] += 1; if n[3] == N { c1[3] = None } },
+                }
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+    start.elapsed().as_nanos() as f64 / 1e6
+}
+
+/// A send on a buffered channel, then a select over two receive cases of
+/// which that one is ready; ns per send + select.
+fn select_fast() -> f64 {
+    let a: Chan<usize> = channel(1);
+    let b: Chan<usize> = channel(1);
+    let start = Instant::now();
+    for i in 0..SELECT_FAST_N {
+        a.send(i);
+        runtime::select! {
+            recv(a) -> _ => {},
+            recv(b) -> _ => {},
+        }
+    }
+    start.elapsed().as_nanos() as f64 / SELECT_FAST_N as f64
+}
+
+/// A ping-pong pair keeps a P's run queue busy while the main goroutine
+/// sleeps 20 ms, 10 times; median lateness of a sleep in µs.
+fn timer_late() -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ping, pong) = (channel::<u32>(0), channel::<u32>(0));
+    let done: Chan<()> = channel(0);
+    {
+        let (ping, pong) = (ping.clone(), pong.clone());
+        runtime::go(move || {
+            while let Some(v) = ping.recv() {
+                pong.send(v);
+            }
+        });
+    }
+    {
+        let (stop, done) = (stop.clone(), done.clone());
+        runtime::go(move || {
+            while !stop.load(Ordering::Relaxed) {
+                ping.send(1);
+                pong.recv();
+            }
+            ping.close();
+            done.close();
+        });
+    }
+    let mut late: Vec<Duration> = (0..TIMER_SLEEPS)
+        .map(|_| {
+            let t = Instant::now();
+            runtime::sleep(TIMER_SLEEP);
+            t.elapsed() - TIMER_SLEEP
+        })
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    done.recv();
+    late.sort();
+    let mid = TIMER_SLEEPS as usize / 2;
+    let median = (late[mid - 1] + late[mid]) / 2;
+    median.as_nanos() as f64 / 1e3
+}
+
 /// Resident set size of this process in bytes (VmRSS of /proc/self/status).
 fn vm_rss() -> i64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
@@ -122,7 +246,9 @@ fn vm_rss() -> i64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 || args[2].parse::<usize>().is_err() {
-        eprintln!("usage: bench-ours spawn|pingpong|switch|rss PROCS (and GOMAXPROCS=PROCS)");
+        eprintln!(
+            "usage: bench-ours spawn|pingpong|switch|rss|selectstress|selectfast|timerlate PROCS (and GOMAXPROCS=PROCS)"
+        );
         runtime::exit(2);
     }
     let metric = args[1].clone();
@@ -131,6 +257,9 @@ fn main() {
         "pingpong" => pingpong(),
         "switch" => switch(),
         "rss" => rss(),
+        "selectstress" => select_stress(),
+        "selectfast" => select_fast(),
+        "timerlate" => timer_late(),
         other => {
             eprintln!("bench-ours: unknown metric {other}");
             runtime::exit(2);
