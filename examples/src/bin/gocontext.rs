@@ -118,8 +118,10 @@ fn deadlines() {
     );
     let (cancel_child, _cc) = with_cancel(&parent);
     assert_eq!(cancel_child.deadline(), parent.deadline());
+    // Siblings are cancelled one after the other (as in Go): wait for each.
     child.done().unwrap().recv();
     assert_eq!(child.err(), Some(ContextError::DeadlineExceeded));
+    cancel_child.done().unwrap().recv();
     assert_eq!(cancel_child.err(), Some(ContextError::DeadlineExceeded));
 
     let (past, _p) = with_deadline(&background(), Instant::now() - MS);
