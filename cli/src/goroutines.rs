@@ -96,6 +96,8 @@ pub struct Args {
 enum Source {
     Live {
         pid: u32,
+        /// The executable, as /proc/PID/exe names it.
+        exe: PathBuf,
         /// None with --nonblocking.
         pause: Option<Duration>,
     },
@@ -109,6 +111,8 @@ struct FrameOut {
     file: String,
     line: u32,
     pc: u64,
+    /// The frame's stack pointer.
+    sp: u64,
     /// pc minus the function's entry (None for inlined frames and when the
     /// function is unknown).
     offset: Option<u64>,
@@ -465,17 +469,18 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
         }
     })?;
     let gone = || Fail(EXIT_GONE, format!("process {pid} exited during the dump"));
-    let (dump, pause) = if a.nonblocking {
-        prog.set_bias(prog.bias_for_entry(live.entry()), &live);
+    prog.set_bias(prog.bias_for_entry(live.entry()), &live);
+    // Stopped (unless --nonblocking) only while the state is copied; all
+    // the decoding, unwinding and symbolising works on the copy.
+    let (captured, regs, pause) = if a.nonblocking {
         let regs: Vec<(u64, Option<Regs>)> = std::fs::read_dir(proc_dir.join("task"))
             .map_err(|_| gone())?
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .map(|tid| (tid, None))
             .collect();
-        let image = prog.image();
-        let dump = read_all(&prog, &Chain(&live, &image), &regs, a, f, Some(pid));
-        (dump, None)
+        (prog.capture(&live, &[]), regs, None)
     } else {
+        let freeze_at = std::time::Instant::now();
         let frozen = Frozen::freeze(pid).map_err(|e| match e {
             FreezeError::Refused { .. } => Fail(EXIT_PTRACE, e.to_string()),
             FreezeError::Gone { .. } => gone(),
@@ -485,21 +490,31 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
             // SAFETY: plain system call.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
         }
-        prog.set_bias(prog.bias_for_entry(live.entry()), &live);
+        let frozen_at = std::time::Instant::now();
+        let captured = prog.capture(&live, frozen.threads());
+        if std::env::var_os("GDBX_PROFILE").is_some() {
+            eprintln!(
+                "gdbx profile: {} threads stopped in {:?}, {} bytes copied in {:?}",
+                frozen.threads().len(),
+                frozen_at - freeze_at,
+                captured.len(),
+                frozen_at.elapsed()
+            );
+        }
         let regs: Vec<(u64, Option<Regs>)> = frozen
             .threads()
             .iter()
             .map(|t| (t.lwp, Some(t.regs)))
             .collect();
-        let image = prog.image();
-        let dump = read_all(&prog, &Chain(&live, &image), &regs, a, f, Some(pid));
         let alive = frozen.alive();
         let pause = frozen.thaw();
         if !alive {
             return Err(gone());
         }
-        (dump, Some(pause))
+        (captured, regs, Some(pause))
     };
+    let image = prog.image();
+    let dump = read_all(&prog, &Chain(&captured, &image), &regs, a, f, Some(pid));
     let dump = dump.map_err(|e| {
         if process_alive(pid) {
             Fail(EXIT_UNREADABLE, format!("process {pid}: {e}"))
@@ -511,7 +526,7 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
         return Err(gone());
     }
     let now = monotonic_now();
-    print(&prog, a, &Source::Live { pid, pause }, dump, Some(now));
+    print(&prog, a, &Source::Live { pid, exe, pause }, dump, Some(now));
     Ok(0)
 }
 
@@ -805,6 +820,7 @@ fn symbolise(prog: &Program, f: &RawFrame) -> Vec<FrameOut> {
             file: "?".into(),
             line: 0,
             pc: f.pc,
+            sp: f.sp,
             offset: None,
             inlined: false,
         }];
@@ -820,6 +836,7 @@ fn symbolise(prog: &Program, f: &RawFrame) -> Vec<FrameOut> {
             },
             line: fr.line,
             pc: f.pc,
+            sp: f.sp,
             offset: if fr.inlined { None } else { offset },
             inlined: fr.inlined,
         })
@@ -918,7 +935,7 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
         .collect();
     let shown = a.limit.unwrap_or(usize::MAX).min(goroutines.len());
     let (target, pid, core, paused_ms, consistent) = match source {
-        Source::Live { pid, pause } => (
+        Source::Live { pid, pause, .. } => (
             format!("process {pid}"),
             Some(*pid),
             None,
@@ -933,12 +950,16 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
             true,
         ),
     };
+    let binary = match source {
+        Source::Live { exe, .. } => exe.display().to_string(),
+        Source::Core(_) => prog.binary().path().display().to_string(),
+    };
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out.lock());
     if a.format == Format::Json {
         let doc = Document {
             target,
-            binary: prog.binary().path().display().to_string(),
+            binary: binary.clone(),
             runtime: prog.flavour().describe(),
             source: if pid.is_some() { "process" } else { "core" },
             pid,
@@ -965,8 +986,7 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
     };
     let _ = writeln!(
         out,
-        "gdbx goroutines: {target} ({}, {}): {} goroutines, {} threads{pause}",
-        prog.binary().path().display(),
+        "gdbx goroutines: {target} ({binary}, {}): {} goroutines, {} threads{pause}",
         prog.flavour().describe(),
         dump.total,
         dump.threads.len()

@@ -24,6 +24,8 @@
 //!   pointers) from registers or a saved context to a stack's pcs.
 //! - [`view`]: the commands' work (placement, locations, filters, the
 //!   text of `info goroutines` and friends).
+//! - [`capture`]: copying what decoding and unwinding read, so that a
+//!   live program is stopped only for the copy.
 //! - [`freeze`]: stopping a live process's threads just long enough to
 //!   read it (`PTRACE_SEIZE` + `PTRACE_INTERRUPT`, then detach).
 //! - [`gcore`]: completing a core file written by gdb.
@@ -57,6 +59,7 @@
 //! All addresses a [`Program`] takes and returns are run-time addresses:
 //! for a PIE, set the load bias first ([`Program::set_bias`]).
 
+pub mod capture;
 pub mod fastmap;
 pub mod flavour;
 pub mod freeze;

@@ -198,7 +198,12 @@ impl Symbols {
         }
         // The real function (the chain's last) takes its exported Go name;
         // with no DWARF at all, the ELF symbol stands alone.
-        let elf = self.elf_symbol(probe);
+        // Go's linker marks assembly functions `.abi0` in the ELF; Go's
+        // tracebacks name them without it (`runtime.goexit`).
+        let elf = self.elf_symbol(probe).map(|n| match self.flavour {
+            Flavour::Go119 => n.strip_suffix(".abi0").unwrap_or(n),
+            Flavour::Ours => n,
+        });
         match (out.last_mut(), elf) {
             (Some(last), Some(name)) if is_go_name(name) || last.func.is_empty() => {
                 last.user = self.is_user(name, &last.file);

@@ -177,7 +177,7 @@ impl Unwinder {
         let top_frames = match flavour {
             Flavour::Go119 => GO_TOP_FRAMES
                 .iter()
-                .filter_map(|n| bin.symbol(n))
+                .filter_map(|n| bin.symbol(n).or_else(|| bin.symbol(&format!("{n}.abi0"))))
                 .map(|s| (s.address, s.address + s.size.max(1)))
                 .collect(),
             Flavour::Ours => Vec::new(),

@@ -17,6 +17,10 @@ use crate::{fixtures_dir, go_tool, write_if_changed};
 /// The source of the Go twin of `parked`.
 pub const GO_PARKED: &str = include_str!("go/parked.go");
 
+/// The source of the Go twin of `stuck` (goroutines that stay parked,
+/// asleep, spinning, while main reads stdin).
+pub const GO_STUCK: &str = include_str!("go/stuck.go");
+
 /// How a Go fixture is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GoBuild {
@@ -106,8 +110,8 @@ pub fn gcore_at(bin: &Path, args: &[&str], stop: &str, name: &str) -> PathBuf {
     let mut cores = CORES.lock().unwrap_or_else(|e| e.into_inner());
     let dir = fixtures_dir().join("cores");
     let core = dir.join(format!("{name}.core"));
-    if let Some((_, c)) = cores.iter().find(|(c, _)| *c == core) {
-        return c.clone();
+    if cores.iter().any(|(c, _)| *c == core) {
+        return core;
     }
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let fresh = matches!((mtime(&core), mtime(bin)), (Some(c), Some(b)) if c > b);

@@ -1,0 +1,604 @@
+//! `gdbx goroutines` on live processes and core files of both runtimes,
+//! compared with each program's own view of its goroutines at the same
+//! moment, and every bad input with its exit status.
+//!
+//! The programs are `stuck` (examples/src/bin/stuck.rs) and its Go twin
+//! (tests/src/go/stuck.go, built fresh): goroutines parked in a channel
+//! receive, one asleep, (Go) one waiting for a mutex, one spinning, main
+//! blocked reading stdin. They say `ready` once everything is in place (a
+//! handshake); closing stdin ends them. Cost: two Go builds (a few seconds
+//! each), one gdb run for each core of ours, a few short runs of each
+//! program.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{code, stderr, stdout, watched};
+use gdbx_tests::cores::GO_STUCK;
+use gdbx_tests::watchdog::Watchdog;
+use gdbx_tests::{Variant, example_bin, go_program, scratch};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// `gdbx goroutines ARGS...`.
+fn gdbx(args: &[&str]) -> std::process::Output {
+    watched(goroutines().args(args))
+}
+
+fn goroutines() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gdbx"));
+    c.arg("goroutines");
+    c
+}
+
+fn go_stuck() -> PathBuf {
+    go_program("stuck", GO_STUCK, false)
+}
+
+fn ours_stuck() -> PathBuf {
+    example_bin("stuck", Variant::Debug)
+}
+
+/// A running `stuck`, ready; killed on drop.
+struct Target {
+    child: Child,
+    dog: Option<Watchdog>,
+    /// What the Go twin printed of its own runtime.Stack(buf, true) dump.
+    own_dump: String,
+    err: BufReader<std::process::ChildStderr>,
+}
+
+impl Target {
+    /// Starts `bin` with `args` (in `cwd`, allowed to dump core, when given)
+    /// and waits until it is ready; `go`: read the twin's own dump first.
+    fn start(
+        bin: &Path,
+        go: bool,
+        args: &[&str],
+        cwd: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Target {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("GOMAXPROCS", "2");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        if let Some(d) = cwd {
+            cmd.current_dir(d);
+            // SAFETY: setrlimit is async-signal-safe; runs in the child
+            // before exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    let unlimited = libc::rlimit {
+                        rlim_cur: libc::RLIM_INFINITY,
+                        rlim_max: libc::RLIM_INFINITY,
+                    };
+                    libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("start stuck");
+        let dog = Some(Watchdog::arm(&child, LIMIT));
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "{} did not get ready", bin.display());
+        let mut own_dump = String::new();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        if go {
+            let mut l = String::new();
+            while err.read_line(&mut l).unwrap() > 0 && l != "END STACK\n" {
+                own_dump.push_str(&l);
+                l.clear();
+            }
+        }
+        Target {
+            child,
+            dog,
+            own_dump,
+            err,
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Sends SIGQUIT and returns what the program printed on stderr until it died.
+    fn quit(mut self) -> String {
+        // SAFETY: plain system call on our child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGQUIT) };
+        let mut err = String::new();
+        let _ = self.err.read_to_string(&mut err);
+        let _ = self.child.wait();
+        err
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = self.dog.take() {
+            d.disarm();
+        }
+    }
+}
+
+/// One goroutine of a Go-format dump: status and its first frame in the
+/// program's own code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    status: String,
+    user: Option<String>,
+    frames: usize,
+}
+
+/// A function of the program itself (the Go twin's `main`, ours' `stuck`
+/// crate), whichever runtime printed it.
+fn is_program_code(func: &str) -> bool {
+    func.starts_with("main.") || func.starts_with("stuck::")
+}
+
+/// Parses the goroutines of a Go-format dump (Go's, our runtime's, or
+/// gdbx's text).
+fn parse_dump(text: &str) -> BTreeMap<i64, Seen> {
+    let mut out = BTreeMap::new();
+    let mut cur: Option<(i64, Seen)> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("goroutine ")
+            && let Some((id, st)) = rest.split_once(" [")
+            && let Ok(id) = id.parse::<i64>()
+            && line.ends_with("]:")
+        {
+            if let Some((i, s)) = cur.take() {
+                out.insert(i, s);
+            }
+            let status = st
+                .trim_end_matches("]:")
+                .split(',')
+                .next()
+                .unwrap()
+                .to_string();
+            cur = Some((
+                id,
+                Seen {
+                    status,
+                    user: None,
+                    frames: 0,
+                },
+            ));
+            continue;
+        }
+        let Some((_, s)) = cur.as_mut() else { continue };
+        if line.is_empty() {
+            let (i, s) = cur.take().unwrap();
+            out.insert(i, s);
+        } else if !line.starts_with('\t') && !line.starts_with("created by") && line.contains('(') {
+            let func = &line[..line.rfind('(').unwrap()];
+            s.frames += 1;
+            if s.user.is_none() && is_program_code(func) {
+                s.user = Some(func.to_string());
+            }
+        }
+    }
+    if let Some((i, s)) = cur {
+        out.insert(i, s);
+    }
+    out
+}
+
+/// The goroutines of gdbx's JSON document, as [`Seen`].
+fn from_json(doc: &serde_json::Value) -> BTreeMap<i64, Seen> {
+    doc["goroutines"]
+        .as_array()
+        .expect("goroutines")
+        .iter()
+        .map(|g| {
+            let frames = g["frames"].as_array().unwrap();
+            let user = frames
+                .iter()
+                .map(|f| f["func"].as_str().unwrap())
+                .find(|f| is_program_code(f))
+                .map(String::from);
+            (
+                g["id"].as_i64().unwrap(),
+                Seen {
+                    status: g["status"].as_str().unwrap().to_string(),
+                    user,
+                    frames: frames.len(),
+                },
+            )
+        })
+        .collect()
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = gdbx(&all);
+    assert_eq!(code(&out), 0, "gdbx {all:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+/// Every goroutine the program showed with frames is in gdbx's dump with
+/// the same status and the same first frame of the program's own code;
+/// `skip` are ids whose state legitimately changed (the one that printed
+/// the dump). Returns how many were compared.
+fn assert_agree(
+    own: &BTreeMap<i64, Seen>,
+    ours: &BTreeMap<i64, Seen>,
+    skip: &[i64],
+    what: &str,
+) -> usize {
+    let mut n = 0;
+    for (id, theirs) in own {
+        if skip.contains(id) || theirs.frames == 0 {
+            continue;
+        }
+        let mine = ours
+            .get(id)
+            .unwrap_or_else(|| panic!("{what}: goroutine {id} missing from gdbx's dump"));
+        assert_eq!(
+            mine.status, theirs.status,
+            "{what}: goroutine {id}'s status"
+        );
+        assert_eq!(
+            mine.user, theirs.user,
+            "{what}: goroutine {id}'s first user frame"
+        );
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn go_live_dump_agrees_with_runtime_stack() {
+    let bin = go_stuck();
+    let t = Target::start(&bin, true, &["20"], None, &[]);
+    let doc = json(&[&t.pid()]);
+    let own = parse_dump(&t.own_dump);
+    // runtime.Stack ran on main, which now reads stdin; it stopped the
+    // world, so the spinner was runnable then, running now.
+    let spinner = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["location"].as_str().unwrap().starts_with("main.spinner"))
+        .expect("the spinner")["id"]
+        .as_i64()
+        .unwrap();
+    let n = assert_agree(&own, &from_json(&doc), &[1, spinner], "Go live");
+    assert!(n >= 22, "compared {n} goroutines:\n{}", t.own_dump);
+    assert!(doc["paused_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(doc["consistent"], true);
+    assert_eq!(doc["runtime"], "Go 1.19");
+    let gs = doc["goroutines"].as_array().unwrap();
+    // main is in a system call, unwound from its thread's registers.
+    let main = gs.iter().find(|g| g["id"] == 1).unwrap();
+    assert_eq!(main["status"], "syscall");
+    assert_eq!(main["unwound_from"], "registers");
+    assert!(
+        main["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["func"] == "main.main"),
+        "{main}"
+    );
+    // The spinner runs: its thread's registers say where.
+    let spin = gs
+        .iter()
+        .find(|g| g["location"].as_str().unwrap().starts_with("main.spinner"))
+        .expect("the spinner");
+    assert_eq!(spin["status"], "running");
+    assert_eq!(spin["unwound_from"], "registers");
+    assert!(!doc["threads"].as_array().unwrap().is_empty());
+    assert!(!doc["ms"].as_array().unwrap().is_empty());
+    assert_eq!(doc["ps"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn go_text_is_go_traceback_format() {
+    let bin = go_stuck();
+    let t = Target::start(&bin, true, &["3"], None, &[]);
+    let out = gdbx(&[&t.pid()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let head = text.lines().next().unwrap();
+    assert!(
+        head.contains("paused") && head.contains("Go 1.19"),
+        "{head}"
+    );
+    let worker = text
+        .split("\n\n")
+        .find(|b| b.contains("[chan receive]:") && b.contains("main.worker(...)"))
+        .unwrap_or_else(|| panic!("no parked worker:\n{text}"));
+    let lines: Vec<&str> = worker.lines().collect();
+    let at = lines.iter().position(|l| *l == "main.worker(...)").unwrap();
+    assert!(
+        lines[at + 1].starts_with('\t')
+            && lines[at + 1].contains("main.go:")
+            && lines[at + 1].contains(" +0x"),
+        "{worker}"
+    );
+    assert!(worker.contains("\ncreated by main.main\n\t"), "{worker}");
+    assert!(worker.contains("runtime.goexit(...)"), "{worker}");
+}
+
+#[test]
+fn go_core_from_gotraceback_crash_agrees_with_its_own_dump() {
+    let bin = go_stuck();
+    let dir = scratch("goroutines-go-crash");
+    let t = Target::start(&bin, true, &["10"], Some(&dir), &[("GOTRACEBACK", "crash")]);
+    let err = t.quit();
+    let core = dir.join("core");
+    assert!(core.is_file(), "no core in {}:\n{err}", dir.display());
+    let own = parse_dump(&err);
+    let doc = json(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+    assert_eq!(doc["source"], "core");
+    let ours = from_json(&doc);
+    // The goroutines that were running got the signal themselves; each
+    // thread's g0 (goroutine 0) is no goroutine.
+    let running: Vec<i64> = own
+        .iter()
+        .filter(|(_, s)| s.status == "running")
+        .map(|(i, _)| *i)
+        .chain([0])
+        .collect();
+    let n = assert_agree(&own, &ours, &running, "Go core");
+    assert!(n >= 12, "compared {n}:\n{err}");
+}
+
+#[test]
+fn ours_live_dump_agrees_with_sigquit_dump() {
+    let bin = ours_stuck();
+    let t = Target::start(&bin, false, &["20"], None, &[]);
+    let doc = json(&[&t.pid()]);
+    let text = gdbx(&[&t.pid(), "--status", "waiting"]);
+    let own = parse_dump(&t.quit());
+    let ours = from_json(&doc);
+    let n = assert_agree(&own, &ours, &[], "ours live");
+    assert!(n >= 22, "compared {n}: {own:?}");
+    let waiters = ours
+        .values()
+        .filter(|s| s.status == "chan receive" && s.user.as_deref() == Some("stuck::waiter"))
+        .count();
+    assert_eq!(waiters, 20);
+    let spin = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["status"] == "running")
+        .expect("the spinner runs");
+    assert_eq!(spin["unwound_from"], "registers");
+    assert_eq!(
+        spin["location"].as_str().unwrap().split(' ').next(),
+        Some("stuck::spinner")
+    );
+    // The status filter, on the text.
+    let text = stdout(&text);
+    assert_eq!(parse_dump(&text).len(), 22, "{text}");
+}
+
+#[test]
+fn ours_core_from_gcore_shows_every_goroutine() {
+    gdbx_tests::require_gdb!();
+    let bin = ours_stuck();
+    let core = gdbx_tests::cores::gcore_at(&bin, &["7"], "main.ready", "stuck-ready");
+    let doc = json(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+    let ours = from_json(&doc);
+    let waiters = ours
+        .values()
+        .filter(|s| s.status == "chan receive" && s.user.as_deref() == Some("stuck::waiter"))
+        .count();
+    assert_eq!(waiters, 7, "{ours:?}");
+    // main stopped in main.ready, on its thread: unwound from the registers.
+    let main = &doc["goroutines"][0];
+    assert_eq!(main["unwound_from"], "registers", "{main}");
+    assert_eq!(main["frames"][0]["func"], "main.ready", "{main}");
+}
+
+#[test]
+fn filters_grouping_and_no_stacks() {
+    let bin = ours_stuck();
+    let t = Target::start(&bin, false, &["6"], None, &[]);
+    let pid = t.pid();
+    let out = gdbx(&[&pid, "--location", "waiter", "--limit", "2"]);
+    let text = stdout(&out);
+    assert_eq!(parse_dump(&text).len(), 2, "{text}");
+    assert!(
+        text.contains("(4 more goroutines not shown; --limit N to change)"),
+        "{text}"
+    );
+    let out = gdbx(&[&pid, "--group"]);
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("6 ") && l.contains("stuck::waiter")),
+        "{text}"
+    );
+    let out = gdbx(&[&pid, "--no-stacks", "--status", "waiting"]);
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().filter(|l| l.contains("chan receive")).count(),
+        6,
+        "{text}"
+    );
+    let out = gdbx(&[&pid, "--nonblocking"]);
+    let text = stdout(&out);
+    assert!(
+        text.lines().next().unwrap().contains("may be inconsistent"),
+        "{text}"
+    );
+    assert_eq!(
+        parse_dump(&text)
+            .values()
+            .filter(|s| s.user.as_deref() == Some("stuck::waiter"))
+            .count(),
+        6
+    );
+    let doc = json(&[&pid, "--nonblocking"]);
+    assert_eq!(doc["consistent"], false);
+    assert!(doc["paused_ms"].is_null());
+    let out = gdbx(&[&pid, "--status", "sleepy"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("unknown status \"sleepy\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// One line on stderr, naming the problem, and the documented status.
+fn assert_fails(out: &std::process::Output, status: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(code(out), status, "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("gdbx: ") && err.contains(needle), "{err}");
+    assert!(out.stdout.is_empty(), "{}", stdout(out));
+}
+
+#[test]
+fn bad_processes() {
+    assert_fails(&gdbx(&["4194999"]), 5, "no process 4194999");
+    assert_fails(&gdbx(&["abc"]), 2, "is not a process id");
+    // Neither Go nor ours.
+    let mut sleep = Command::new("sleep").arg("100").spawn().unwrap();
+    let out = gdbx(&[&sleep.id().to_string()]);
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    assert_fails(&out, 2, "neither");
+    let bin = ours_stuck();
+    let t = Target::start(&bin, false, &["2"], None, &[]);
+    // ptrace refused, as the kernel refuses it to another user (the seam
+    // returns the kernel's EPERM).
+    let out = watched(goroutines().arg(t.pid()).env("GDBX_PTRACE_REFUSE", "1"));
+    assert_fails(&out, 4, "ptrace refused");
+    assert!(stderr(&out).contains("--nonblocking"));
+    // Really another user: nobody may not look at root's process.
+    if unsafe { libc::geteuid() } == 0 {
+        let mut cmd = goroutines();
+        cmd.arg(t.pid());
+        // SAFETY: setgid/setuid are async-signal-safe; in the child before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = watched(&mut cmd);
+        assert_fails(&out, 4, "cannot read the executable");
+    }
+    // The process exits while it is being dumped (the seam kills it once
+    // its threads are stopped).
+    let out = watched(
+        goroutines()
+            .arg(t.pid())
+            .env("GDBX_GOROUTINES_KILL_TARGET", "1"),
+    );
+    assert_fails(&out, 5, "exited during the dump");
+}
+
+#[test]
+fn bad_cores() {
+    gdbx_tests::require_gdb!();
+    let ours = ours_stuck();
+    let core = gdbx_tests::cores::gcore_at(&ours, &["7"], "main.ready", "stuck-ready");
+    let dir = scratch("goroutines-bad-cores");
+    // A core of another binary.
+    let go = go_stuck();
+    let out = gdbx(&[go.to_str().unwrap(), core.to_str().unwrap()]);
+    assert_fails(&out, 2, "was not dumped from");
+    // Truncated.
+    let data = std::fs::read(&core).unwrap();
+    let cut = dir.join("truncated.core");
+    std::fs::write(&cut, &data[..data.len() / 2]).unwrap();
+    assert_fails(
+        &gdbx(&[ours.to_str().unwrap(), cut.to_str().unwrap()]),
+        2,
+        "truncated",
+    );
+    // Garbage.
+    let junk = dir.join("garbage.core");
+    std::fs::write(
+        &junk,
+        (0..5000u32).map(|i| (i * 7919) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    assert_fails(
+        &gdbx(&[ours.to_str().unwrap(), junk.to_str().unwrap()]),
+        2,
+        "not an ELF file",
+    );
+    let empty = dir.join("empty.core");
+    std::fs::write(&empty, b"").unwrap();
+    assert_fails(
+        &gdbx(&[ours.to_str().unwrap(), empty.to_str().unwrap()]),
+        2,
+        "empty.core",
+    );
+    // Not a core at all: the binary itself.
+    assert_fails(
+        &gdbx(&[ours.to_str().unwrap(), ours.to_str().unwrap()]),
+        2,
+        "not a core file",
+    );
+}
+
+/// A core without the goroutine stacks (what a dumper writes when it
+/// cannot copy the stacks' mappings: gdb's gcore on guarded stacks, a
+/// kernel's coredump_filter): made from a good core by marking the
+/// segments that hold the stacks as not dumped. The dump says so instead
+/// of printing garbage.
+#[test]
+fn core_without_goroutine_stacks_is_refused() {
+    gdbx_tests::require_gdb!();
+    let bin = ours_stuck();
+    let core = gdbx_tests::cores::gcore_at(&bin, &["7"], "main.ready", "stuck-ready");
+    let doc = json(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+    let sps: Vec<u64> = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["unwound_from"] == "saved")
+        .filter_map(|g| g["frames"][0]["sp"].as_u64())
+        .collect();
+    assert!(sps.len() >= 8, "{doc}");
+    let mut data = std::fs::read(&core).unwrap();
+    let word = |d: &[u8], o: usize, n: usize| {
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(&d[o..o + n]);
+        u64::from_le_bytes(v)
+    };
+    let (phoff, phnum) = (word(&data, 0x20, 8) as usize, word(&data, 0x38, 2) as usize);
+    let mut cut = 0;
+    for i in 0..phnum {
+        let ph = phoff + i * 56;
+        let (vaddr, memsz) = (word(&data, ph + 16, 8), word(&data, ph + 40, 8));
+        if word(&data, ph, 4) == 1 && sps.iter().any(|&sp| sp >= vaddr && sp < vaddr + memsz) {
+            data[ph + 32..ph + 40].copy_from_slice(&0u64.to_le_bytes());
+            cut += 1;
+        }
+    }
+    assert!(cut > 0);
+    let stackless = scratch("goroutines-stackless").join("stackless.core");
+    std::fs::write(&stackless, &data).unwrap();
+    let out = gdbx(&[bin.to_str().unwrap(), stackless.to_str().unwrap()]);
+    assert_fails(&out, 6, "holds none of the");
+    assert!(stderr(&out).contains("GOTRACEBACK=crash"));
+}

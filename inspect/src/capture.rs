@@ -1,0 +1,237 @@
+//! Capturing a live program's runtime state in one short pause: copy the
+//! memory that decoding and unwinding read, then let the program go on and
+//! do all the decoding, unwinding and symbolising on the copy.
+//!
+//! What is copied ([`Program::capture`]):
+//! - the executable's writable segments (the runtime's globals:
+//!   `runtime.allgs`, `allm`, `allp`, `sched`, the wait-reason table);
+//! - the `allgs` array and every G, each M of `allm` with its g0, the
+//!   `allp` array and every P (neighbouring objects in one piece, as
+//!   [`Memory::many`] reads them);
+//! - each thread's thread-local g slot;
+//! - the used part of every stack: a goroutine's from its saved sp (and
+//!   its syscall sp) to its top, a thread's from its sp to the top of the
+//!   stack of the g it runs.
+//!
+//! A read of anything else fails on the copy; callers chain the copy with
+//! the live process or the executable ([`crate::Chain`]) for what is not
+//! copied (text, read-only data).
+
+use crate::Program;
+use crate::mem::{CoreThread, MemError, Memory};
+
+/// Stacks deeper than this are copied up to it (the unwinder then reads
+/// the rest from what the copy is chained with).
+const MAX_STACK: u64 = 1 << 20;
+/// Objects closer than this are copied as one piece.
+const GAP: u64 = 1024;
+const MAX_RUN: u64 = 1 << 20;
+
+/// Copied ranges of another memory.
+#[derive(Debug, Default)]
+pub struct Captured {
+    buf: Vec<u8>,
+    /// (address, offset in `buf`, length), sorted by address.
+    ranges: Vec<(u64, usize, usize)>,
+    /// The longest range, bounding how far back a lookup looks.
+    longest: usize,
+}
+
+impl Captured {
+    /// Bytes copied.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Copies `reqs` from `mem` in one batch; pieces that cannot be read
+    /// are left out.
+    fn copy(&mut self, mem: &dyn Memory, reqs: &[(u64, usize)]) {
+        let reqs: Vec<(u64, usize)> = reqs.iter().copied().filter(|r| r.1 > 0).collect();
+        let b = mem.batch(&reqs);
+        for (i, &(addr, len)) in reqs.iter().enumerate() {
+            if let Some(bytes) = b.get(i) {
+                self.ranges.push((addr, self.buf.len(), len));
+                self.buf.extend_from_slice(bytes);
+                self.longest = self.longest.max(len);
+            }
+        }
+    }
+
+    /// Copies `addrs.len()` objects of `len` bytes, neighbours as one
+    /// piece; a piece that fails is copied object by object.
+    fn copy_objects(&mut self, mem: &dyn Memory, addrs: &[u64], len: usize) {
+        let mut sorted: Vec<u64> = addrs.iter().copied().filter(|&a| a != 0).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut runs: Vec<(u64, u64, usize, usize)> = Vec::new();
+        for (k, &a) in sorted.iter().enumerate() {
+            let e = a.saturating_add(len as u64);
+            match runs.last_mut() {
+                Some(r) if a <= r.1.saturating_add(GAP) && e - r.0 <= MAX_RUN => {
+                    r.1 = r.1.max(e);
+                    r.3 = k + 1;
+                }
+                _ => runs.push((a, e, k, k + 1)),
+            }
+        }
+        let reqs: Vec<(u64, usize)> = runs.iter().map(|r| (r.0, (r.1 - r.0) as usize)).collect();
+        let before = self.ranges.len();
+        self.copy(mem, &reqs);
+        let got: std::collections::HashSet<u64> =
+            self.ranges[before..].iter().map(|r| r.0).collect();
+        let singles: Vec<(u64, usize)> = runs
+            .iter()
+            .filter(|r| !got.contains(&r.0))
+            .flat_map(|r| sorted[r.2..r.3].iter().map(|&a| (a, len)))
+            .collect();
+        self.copy(mem, &singles);
+    }
+
+    fn sort(&mut self) {
+        self.ranges.sort_unstable_by_key(|r| r.0);
+    }
+}
+
+impl Memory for Captured {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        let err = MemError {
+            addr,
+            len: buf.len(),
+        };
+        let end = addr.checked_add(buf.len() as u64).ok_or(err)?;
+        let i = self.ranges.partition_point(|r| r.0 <= addr);
+        // Ranges may overlap (a G inside a copied segment): look back over
+        // those that could still cover `addr`.
+        for &(a, off, len) in self.ranges[..i].iter().rev() {
+            if a + (self.longest as u64) < addr {
+                break;
+            }
+            if end <= a + len as u64 {
+                let o = off + (addr - a) as usize;
+                buf.copy_from_slice(&self.buf[o..o + buf.len()]);
+                return Ok(());
+            }
+        }
+        Err(err)
+    }
+}
+
+impl Program {
+    /// Copies what decoding and unwinding the runtime's state reads from
+    /// `mem` (see the module docs). `threads` are the stopped threads
+    /// with their registers.
+    pub fn capture(&self, mem: &dyn Memory, threads: &[CoreThread]) -> Captured {
+        use object::read::elf::ProgramHeader;
+        let mut c = Captured::default();
+        let d = self.decoder();
+        let lay = self.layout();
+        // The writable segments: the runtime's globals.
+        let elf = self.binary().object();
+        let endian = elf.endian();
+        let segs: Vec<(u64, usize)> = elf
+            .elf_program_headers()
+            .iter()
+            .filter(|ph| {
+                ph.p_type(endian) == object::elf::PT_LOAD
+                    && (ph.p_flags(endian) & object::elf::PF_W).0 != 0
+            })
+            .map(|ph| {
+                let start = ph.p_vaddr(endian).wrapping_add(self.bias);
+                let end = start + ph.p_memsz(endian);
+                // Whole pages, as mapped.
+                let start = start & !4095;
+                (start, (end.div_ceil(4096) * 4096 - start) as usize)
+            })
+            .collect();
+        c.copy(mem, &segs);
+        // The Gs.
+        let gptrs = d.allgs(mem).unwrap_or_default();
+        if let Some(a) = lay.sym("runtime.allgs", self.bias)
+            && let Ok(arr) = mem.u64(a)
+        {
+            c.copy(mem, &[(arr, gptrs.len() * 8)]);
+        }
+        let good: Vec<u64> = gptrs
+            .iter()
+            .copied()
+            .filter(|&p| p != 0 && p.is_multiple_of(8))
+            .collect();
+        c.copy_objects(mem, &good, lay.g_size);
+        c.sort();
+        // The Ms and their g0s, the Ps.
+        let (ms, _) = d.read_ms(mem).unwrap_or_default();
+        let maddrs: Vec<u64> = ms.iter().map(|m| m.addr).collect();
+        c.copy_objects(mem, &maddrs, lay.m_size);
+        let g0s: Vec<u64> = ms.iter().map(|m| m.g0).collect();
+        c.copy_objects(mem, &g0s, lay.g_size);
+        if let Some(a) = lay.sym("runtime.allp", self.bias)
+            && let (Ok(arr), Some(n)) = (
+                mem.u64(a),
+                lay.sym("runtime.gomaxprocs", self.bias)
+                    .and_then(|n| mem.u32(n).ok()),
+            )
+            && n as usize <= 100_000
+        {
+            c.copy(mem, &[(arr, n as usize * 8)]);
+        }
+        let (ps, _) = d.read_ps(mem).unwrap_or_default();
+        let paddrs: Vec<u64> = ps.iter().map(|p| p.addr).collect();
+        c.copy_objects(mem, &paddrs, lay.p_size);
+        c.sort();
+        // Each thread's g slot; then the stacks, reading the Gs from the copy.
+        if let Some(tp) = lay.tpoff {
+            let slots: Vec<(u64, usize)> = threads
+                .iter()
+                .filter(|t| t.regs.fs_base != 0)
+                .map(|t| (t.regs.fs_base.wrapping_add(tp as u64), 8))
+                .collect();
+            c.copy(mem, &slots);
+            c.sort();
+        }
+        let mut stacks: Vec<(u64, usize)> = Vec::new();
+        let used = |sp: u64, hi: u64| -> (u64, usize) {
+            if sp == 0 {
+                return (0, 0);
+            }
+            let hi = if hi > sp { hi } else { sp + 64 * 1024 };
+            (sp, (hi - sp).min(MAX_STACK) as usize)
+        };
+        let mut gs = Vec::with_capacity(good.len());
+        for &p in &good {
+            if let Ok(g) = d.read_g(&c, p)
+                && !d.is_dead(&g)
+            {
+                stacks.push(used(g.sp, g.hi));
+                stacks.push(used(g.syscallsp, g.hi));
+                gs.push(g);
+            }
+        }
+        for t in threads {
+            let hi = d
+                .thread_g(&c, t.regs.fs_base)
+                .and_then(|g| d.read_g(&c, g).ok())
+                .map_or(0, |g| g.hi);
+            let (sp, len) = used(t.regs.rsp, hi);
+            if hi > sp {
+                stacks.push((sp, len));
+            } else {
+                // Unknown top: as much as can be read.
+                let to_page_end = ((sp | 4095) + 1 - sp) as usize;
+                for len in [64 * 1024, 16 * 1024, 4096, to_page_end] {
+                    let before = c.ranges.len();
+                    c.copy(mem, &[(sp, len)]);
+                    if c.ranges.len() > before {
+                        break;
+                    }
+                }
+            }
+        }
+        c.copy(mem, &stacks);
+        c.sort();
+        c
+    }
+}
