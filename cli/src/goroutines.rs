@@ -489,6 +489,14 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
         if std::env::var_os(KILL_SEAM).is_some_and(|v| v == "1") {
             // SAFETY: plain system call.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            // The seam stands for an exit that happened: wait until the
+            // kernel has taken the process down (bounded).
+            for _ in 0..1000 {
+                if !process_alive(pid) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         let frozen_at = std::time::Instant::now();
         let captured = prog.capture(&live, frozen.threads());

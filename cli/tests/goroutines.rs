@@ -360,6 +360,7 @@ fn go_core_from_gotraceback_crash_agrees_with_its_own_dump() {
         .collect();
     let n = assert_agree(&own, &ours, &running, "Go core");
     assert!(n >= 12, "compared {n}:\n{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -489,6 +490,7 @@ fn bad_processes() {
     assert_fails(&out, 4, "ptrace refused");
     assert!(stderr(&out).contains("--nonblocking"));
     // Really another user: nobody may not look at root's process.
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         let mut cmd = goroutines();
         cmd.arg(t.pid());
@@ -558,6 +560,7 @@ fn bad_cores() {
         2,
         "not a core file",
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A core without the goroutine stacks (what a dumper writes when it
@@ -596,9 +599,11 @@ fn core_without_goroutine_stacks_is_refused() {
         }
     }
     assert!(cut > 0);
-    let stackless = scratch("goroutines-stackless").join("stackless.core");
+    let dir = scratch("goroutines-stackless");
+    let stackless = dir.join("stackless.core");
     std::fs::write(&stackless, &data).unwrap();
     let out = gdbx(&[bin.to_str().unwrap(), stackless.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
     assert_fails(&out, 6, "holds none of the");
     assert!(stderr(&out).contains("GOTRACEBACK=crash"));
 }

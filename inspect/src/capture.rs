@@ -31,10 +31,10 @@ const MAX_RUN: u64 = 1 << 20;
 #[derive(Debug, Default)]
 pub struct Captured {
     buf: Vec<u8>,
-    /// (address, offset in `buf`, length), sorted by address.
+    /// (address, offset in `buf`, length); after [`Captured::sort`],
+    /// sorted by address and disjoint (overlapping and adjacent copies
+    /// merged), so one range at most can hold a read.
     ranges: Vec<(u64, usize, usize)>,
-    /// The longest range, bounding how far back a lookup looks.
-    longest: usize,
 }
 
 impl Captured {
@@ -56,7 +56,6 @@ impl Captured {
             if let Some(bytes) = b.get(i) {
                 self.ranges.push((addr, self.buf.len(), len));
                 self.buf.extend_from_slice(bytes);
-                self.longest = self.longest.max(len);
             }
         }
     }
@@ -91,8 +90,32 @@ impl Captured {
         self.copy(mem, &singles);
     }
 
+    /// Sorts the ranges and merges those that overlap or touch.
     fn sort(&mut self) {
-        self.ranges.sort_unstable_by_key(|r| r.0);
+        self.ranges
+            .sort_unstable_by_key(|r| (r.0, std::cmp::Reverse(r.2)));
+        let mut buf = Vec::with_capacity(self.buf.len());
+        let mut out: Vec<(u64, usize, usize)> = Vec::with_capacity(self.ranges.len());
+        for &(a, off, len) in &self.ranges {
+            let src = &self.buf[off..off + len];
+            match out.last_mut() {
+                // The last range's bytes are the end of `buf`: extend it.
+                Some(last) if a <= last.0 + last.2 as u64 => {
+                    let end = last.0 + last.2 as u64;
+                    let skip = (end - a) as usize;
+                    if skip < len {
+                        buf.extend_from_slice(&src[skip..]);
+                        last.2 += len - skip;
+                    }
+                }
+                _ => {
+                    out.push((a, buf.len(), len));
+                    buf.extend_from_slice(src);
+                }
+            }
+        }
+        self.buf = buf;
+        self.ranges = out;
     }
 }
 
@@ -104,17 +127,12 @@ impl Memory for Captured {
         };
         let end = addr.checked_add(buf.len() as u64).ok_or(err)?;
         let i = self.ranges.partition_point(|r| r.0 <= addr);
-        // Ranges may overlap (a G inside a copied segment): look back over
-        // those that could still cover `addr`.
-        for &(a, off, len) in self.ranges[..i].iter().rev() {
-            if a + (self.longest as u64) < addr {
-                break;
-            }
-            if end <= a + len as u64 {
-                let o = off + (addr - a) as usize;
-                buf.copy_from_slice(&self.buf[o..o + buf.len()]);
-                return Ok(());
-            }
+        if let Some(&(a, off, len)) = i.checked_sub(1).map(|i| &self.ranges[i])
+            && end <= a + len as u64
+        {
+            let o = off + (addr - a) as usize;
+            buf.copy_from_slice(&self.buf[o..o + buf.len()]);
+            return Ok(());
         }
         Err(err)
     }
@@ -161,7 +179,6 @@ impl Program {
             .filter(|&p| p != 0 && p.is_multiple_of(8))
             .collect();
         c.copy_objects(mem, &good, lay.g_size);
-        c.sort();
         // The Ms and their g0s, the Ps.
         let (ms, _) = d.read_ms(mem).unwrap_or_default();
         let maddrs: Vec<u64> = ms.iter().map(|m| m.addr).collect();
@@ -181,7 +198,6 @@ impl Program {
         let (ps, _) = d.read_ps(mem).unwrap_or_default();
         let paddrs: Vec<u64> = ps.iter().map(|p| p.addr).collect();
         c.copy_objects(mem, &paddrs, lay.p_size);
-        c.sort();
         // Each thread's g slot; then the stacks, reading the Gs from the copy.
         if let Some(tp) = lay.tpoff {
             let slots: Vec<(u64, usize)> = threads
@@ -190,8 +206,8 @@ impl Program {
                 .map(|t| (t.regs.fs_base.wrapping_add(tp as u64), 8))
                 .collect();
             c.copy(mem, &slots);
-            c.sort();
         }
+        c.sort();
         let mut stacks: Vec<(u64, usize)> = Vec::new();
         let used = |sp: u64, hi: u64| -> (u64, usize) {
             if sp == 0 {

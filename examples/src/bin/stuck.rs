@@ -1,8 +1,8 @@
-//! `stuck [N]`: a program that stays still for a goroutine dump to look at,
+//! `stuck [N] [nospin]`: a program that stays still for a goroutine dump to look at,
 //! the twin of `tests/src/go/stuck.go`.
 //!
 //! N goroutines (default 100) block receiving from one channel, one sleeps
-//! for an hour, one spins on its CPU. Once every one of them is where it
+//! for an hour, one spins on its CPU (not with `nospin`: benchmarks). Once every one of them is where it
 //! should be (the runtime's own counts of waiting goroutines: a handshake,
 //! no sleeping), main calls `main.ready` (where a debugger stops), prints
 //! `ready` and blocks reading its stdin in a system call; at end of input it
@@ -50,6 +50,7 @@ fn main() {
         Some(a) => a.parse().expect("usage: stuck [N]"),
         None => 100,
     };
+    let spin = runtime::rt0::os_args().get(2).map(String::as_str) != Some("nospin");
     let ch = channel::<()>(0);
     for _ in 0..n {
         let ch = ch.clone();
@@ -63,8 +64,10 @@ fn main() {
     }
     // The spinner last: a goroutine that never yields may keep the others
     // in its P's run queue.
-    runtime::go(spinner);
-    while !SPINNING.load(Ordering::Acquire) {
+    if spin {
+        runtime::go(spinner);
+    }
+    while spin && !SPINNING.load(Ordering::Acquire) {
         runtime::gosched();
     }
     ready(n);

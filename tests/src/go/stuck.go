@@ -1,7 +1,7 @@
-// stuck [N]: a program that stays still for a goroutine dump to look at,
+// stuck [N] [nospin]: a program that stays still for a goroutine dump to look at,
 // the twin of examples/src/bin/stuck.rs. N goroutines (default 100) block
 // receiving from one channel, one sleeps for an hour, one waits for a
-// mutex, one spins on its CPU. Once every one of them is where it should
+// mutex, one spins on its CPU (not with "nospin": benchmarks). Once every one of them is where it should
 // be (their statuses in runtime.Stack's dump: a handshake, no sleeping),
 // main prints that dump to stderr between "BEGIN STACK" and "END STACK"
 // lines, calls main.ready (where a debugger stops), prints "ready" and
@@ -55,7 +55,7 @@ func main() {
 	if len(os.Args) > 1 {
 		var err error
 		if n, err = strconv.Atoi(os.Args[1]); err != nil {
-			println("usage: stuck [N]")
+			println("usage: stuck [N] [nospin]")
 			os.Exit(2)
 		}
 	}
@@ -67,7 +67,12 @@ func main() {
 	var mu sync.Mutex
 	mu.Lock()
 	go locker(&mu)
-	go spinner()
+	spin := len(os.Args) < 3 || os.Args[2] != "nospin"
+	if spin {
+		go spinner()
+	} else {
+		atomic.StoreInt32(&spinning, 1)
+	}
 	buf := make([]byte, 1024*(n+64))
 	var dump string
 	for {
