@@ -14,6 +14,9 @@
 //! one ready, and sleeps next to a ping-pong pair.
 #![no_main]
 
+#[path = "../select_stress.rs"]
+mod select_stress;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -112,62 +115,11 @@ fn rss() -> f64 {
     (after - before) as f64 / RSS_N as f64
 }
 
-/// Go's TestSelectStress with its full N; ms for the whole test.
+/// Go's TestSelectStress (examples/src/select_stress.rs) with its full N;
+/// ms for the whole test.
 fn select_stress() -> f64 {
-    const N: usize = SELECT_STRESS_N;
-    let c: [Chan<i32>; 4] = [channel(0), channel(0), channel(2), channel(3)];
-    let wg = WaitGroup::new();
-    wg.add(10);
     let start = Instant::now();
-    for ck in &c {
-        let (tx, wg2) = (ck.clone(), wg.clone());
-        runtime::go(move || {
-            for _ in 0..N {
-                tx.send(0);
-            }
-            wg2.done();
-        });
-        let (rx, wg2) = (ck.clone(), wg.clone());
-        runtime::go(move || {
-            for _ in 0..N {
-                rx.recv();
-            }
-            wg2.done();
-        });
-    }
-    {
-        let wg = wg.clone();
-        let mut c1: [Option<Chan<i32>>; 4] = c.clone().map(Some);
-        runtime::go(move || {
-            let mut n = [0usize; 4];
-            for _ in 0..4 * N {
-                runtime::select! {
-                    send(c1[3], 0) => { n[3] += 1; if n[3] == N { c1[3] = None } },
-                    send(c1[2], 0) => { n[2] += 1; if n[2] == N { c1[2] = None } },
-                    send(c1[0], 0) => { n[0] += 1; if n[0] == N { c1[0] = None } },
-                    send(c1[1], 0) => { n[1] += 1; if n[1] == N { c1[1] = None } },
-                }
-            }
-            wg.done();
-        });
-    }
-    {
-        let wg = wg.clone();
-        let mut c1: [Option<Chan<i32>>; 4] = c.clone().map(Some);
-        runtime::go(move || {
-            let mut n = [0usize; 4];
-            for _ in 0..4 * N {
-                runtime::select! {
-                    recv(c1[0]) -> _ => { n[0] += 1; if n[0] == N { c1[0] = None } },
-                    recv(c1[1]) -> _ => { n[1] += 1; if n[1] == N { c1[1] = None } },
-                    recv(c1[2]) -> _ => { n[2] += 1; if n[2] == N { c1[2] = None } },
-                    recv(c1[3]) -> _ => { n[3] += 1; if n[3] == N { c1[3] = None } },
-                }
-            }
-            wg.done();
-        });
-    }
-    wg.wait();
+    select_stress::run(SELECT_STRESS_N);
     start.elapsed().as_nanos() as f64 / 1e6
 }
 

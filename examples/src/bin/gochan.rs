@@ -21,6 +21,8 @@
 //! by hundreds of deviations.
 #![no_main]
 
+#[path = "../select_stress.rs"]
+mod select_stress;
 #[path = "../selfcheck.rs"]
 mod selfcheck;
 
@@ -405,70 +407,12 @@ fn self_select() {
     println!("self-select ok");
 }
 
-/// Go's TestSelectStress: four senders and four receivers, one per channel
-/// (two unbuffered, capacities 2 and 3), plus a goroutine that sends `N`
-/// values on each channel from one select and one that receives `N` from
-/// each in one select. A channel whose `N` values are done is set to nil
-/// (`None`) by the case's own body, which leaves its case out from then
-/// on: nil channels, and case bodies that reassign the channels.
+/// Go's TestSelectStress (examples/src/select_stress.rs): nil channels,
+/// and case bodies that reassign the channels.
 fn select_stress() {
     // Go's -short N is 10,000; a third of that keeps the 32 runs of the
     // test quick in a debug build (the benchmark runs the full 100,000).
-    const N: usize = 3_000;
-    let c: [Chan<i32>; 4] = [channel(0), channel(0), channel(2), channel(3)];
-    let wg = WaitGroup::new();
-    wg.add(10);
-    for ck in &c {
-        let (tx, wg2) = (ck.clone(), wg.clone());
-        runtime::go(move || {
-            for _ in 0..N {
-                tx.send(0);
-            }
-            wg2.done();
-        });
-        let (ck, wg2) = (ck.clone(), wg.clone());
-        runtime::go(move || {
-            for _ in 0..N {
-                ck.recv();
-            }
-            wg2.done();
-        });
-    }
-    {
-        let wg = wg.clone();
-        let mut c1: [Option<Chan<i32>>; 4] = c.clone().map(Some);
-        runtime::go(move || {
-            let mut n = [0usize; 4];
-            for _ in 0..4 * N {
-                runtime::select! {
-                    send(c1[3], 0) => { n[3] += 1; if n[3] == N { c1[3] = None } },
-                    send(c1[2], 0) => { n[2] += 1; if n[2] == N { c1[2] = None } },
-                    send(c1[0], 0) => { n[0] += 1; if n[0] == N { c1[0] = None } },
-                    send(c1[1], 0) => { n[1] += 1; if n[1] == N { c1[1] = None } },
-                }
-            }
-            assert!(c1.iter().all(Option::is_none));
-            wg.done();
-        });
-    }
-    {
-        let wg = wg.clone();
-        let mut c1: [Option<Chan<i32>>; 4] = c.clone().map(Some);
-        runtime::go(move || {
-            let mut n = [0usize; 4];
-            for _ in 0..4 * N {
-                runtime::select! {
-                    recv(c1[0]) -> v => { assert_eq!(v, Some(0)); n[0] += 1; if n[0] == N { c1[0] = None } },
-                    recv(c1[1]) -> v => { assert_eq!(v, Some(0)); n[1] += 1; if n[1] == N { c1[1] = None } },
-                    recv(c1[2]) -> v => { assert_eq!(v, Some(0)); n[2] += 1; if n[2] == N { c1[2] = None } },
-                    recv(c1[3]) -> v => { assert_eq!(v, Some(0)); n[3] += 1; if n[3] == N { c1[3] = None } },
-                }
-            }
-            assert!(c1.iter().all(Option::is_none));
-            wg.done();
-        });
-    }
-    wg.wait();
+    select_stress::run(3_000);
     println!("select-stress ok");
 }
 
