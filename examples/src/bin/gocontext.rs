@@ -181,7 +181,8 @@ fn sleep_honours() {
 /// The netpoller honours contexts: an `accept` and a `read` parked in the
 /// poller ("IO wait") return when their context is cancelled, a read gives
 /// up at its context's deadline, a connect with a context that is done
-/// fails at once, and one that is not connects.
+/// fails at once, and one that is not connects; the socket's own write
+/// deadline still applies.
 fn net_honours() {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().unwrap();
@@ -236,6 +237,17 @@ fn net_honours() {
         .recv_from_context(&ctx, &mut buf)
         .expect_err("recv is cancelled");
     assert_eq!(ctx_err(&e), Some(ContextError::Canceled), "{e}");
+
+    // The shared descriptor's setters: a send past its write deadline
+    // times out (with no context involved), and clearing it sends again.
+    let me = u.local_addr().unwrap();
+    u.set_write_deadline(Some(Instant::now() - MS));
+    let e = u.send_to(b"x", me).expect_err("past the write deadline");
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert_eq!(ctx_err(&e), None, "a deadline of the socket, not a context");
+    u.set_write_deadline(None);
+    assert_eq!(u.send_to(b"x", me).expect("send"), 1);
+    assert_eq!(u.recv_from(&mut buf).expect("recv").0, 1);
     println!("net ok");
 }
 
