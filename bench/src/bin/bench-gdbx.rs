@@ -1,4 +1,6 @@
-//! Benchmarks for gdbx (run: `cargo bench -p gdbx --bench bootstrap`).
+//! Benchmarks for gdbx against plain gdb (run: `bench/run gdbx`, which
+//! builds `gdbx` and this program in release and runs this program; it
+//! uses the `gdbx` beside its own executable).
 //!
 //! 1. `gdbx break-bootstrap` against a hand-written gdb batch script that
 //!    sets the same breakpoints by name (`tbreak`) and continues through
@@ -68,8 +70,8 @@ fn run_ok(cmd: &mut Command) {
 }
 
 /// `gdbx symbols --format json [extra] BINARY`, parsed.
-fn symbols_doc(bin: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_gdbx"))
+fn symbols_doc(gdbx: &Path, bin: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new(gdbx)
         .args(["symbols", "--format", "json"])
         .args(extra)
         .arg(bin)
@@ -79,8 +81,8 @@ fn symbols_doc(bin: &Path, extra: &[&str]) -> serde_json::Value {
 }
 
 /// The plan's present steps, as gdbx resolves them.
-fn step_symbols(bin: &Path) -> Vec<String> {
-    let doc = symbols_doc(bin, &["--plan", "ours"]);
+fn step_symbols(gdbx: &Path, bin: &Path) -> Vec<String> {
+    let doc = symbols_doc(gdbx, bin, &["--plan", "ours"]);
     doc["steps"]
         .as_array()
         .unwrap()
@@ -91,8 +93,8 @@ fn step_symbols(bin: &Path) -> Vec<String> {
 }
 
 /// How many steps of the plan are required (not optional).
-fn required_steps(bin: &Path) -> usize {
-    let doc = symbols_doc(bin, &[]);
+fn required_steps(gdbx: &Path, bin: &Path) -> usize {
+    let doc = symbols_doc(gdbx, bin, &[]);
     doc["steps"]
         .as_array()
         .unwrap()
@@ -159,13 +161,20 @@ fn largest_debug_binary(ws: &Path) -> Option<PathBuf> {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; accept and ignore harness arguments.
     let runs: usize = std::env::var("GDBX_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(7)
         .max(1);
-    let gdbx = env!("CARGO_BIN_EXE_gdbx");
+    let gdbx = match std::env::current_exe().map(|e| e.with_file_name("gdbx")) {
+        Ok(p) if p.is_file() => p,
+        _ => {
+            eprintln!(
+                "bench-gdbx: no gdbx beside this program: build both with `cargo build --release -p gdbx -p bench` (bench/run gdbx does)"
+            );
+            std::process::exit(2);
+        }
+    };
     let ws = gdbx_tests::workspace_root();
     let mut rows: Vec<(String, f64, f64, String)> = Vec::new();
 
@@ -174,17 +183,17 @@ fn main() {
         ("hello (release)", Variant::Release),
     ] {
         let bin = example_bin("hello", variant);
-        let symbols = step_symbols(&bin);
+        let symbols = step_symbols(&gdbx, &bin);
         let ours = median_ms(runs, || {
             run_ok(
-                Command::new(gdbx)
+                Command::new(&gdbx)
                     .args(["break-bootstrap", "--format", "json"])
                     .arg(&bin),
             );
         });
         // gdb's batch status reflects its last command (a `continue` after
         // the exit fails), so judge the script by its breakpoint hits.
-        let required = required_steps(&bin);
+        let required = required_steps(&gdbx, &bin);
         let script = median_ms(runs, || {
             let out = gdb_script_run(&bin, &symbols)
                 .stderr(Stdio::null())
@@ -214,7 +223,7 @@ fn main() {
     ] {
         let run = |cmd: &str| {
             run_ok(
-                Command::new(gdbx)
+                Command::new(&gdbx)
                     .args([cmd, "--format", "json"])
                     .arg(&bin)
                     .env_remove("GOMAXPROCS"),
@@ -232,11 +241,11 @@ fn main() {
     let mut candidates = vec![example_bin("hello", Variant::Debug)];
     candidates.extend(largest_debug_binary(&ws));
     for bin in candidates {
-        let symbols = step_symbols(&bin);
+        let symbols = step_symbols(&gdbx, &bin);
         let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
         let ours = median_ms(runs, || {
             run_ok(
-                Command::new(gdbx)
+                Command::new(&gdbx)
                     .args(["symbols", "--plan", "ours", "--format", "json"])
                     .arg(&bin),
             );

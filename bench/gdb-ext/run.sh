@@ -2,10 +2,12 @@
 # Benchmark of the gdb extension: `info goroutines` on `parked N`
 # for N = 1,000 / 10,000 / 100,000 and `goroutine all bt` on 10,000, and the
 # same `info goroutines` with Go 1.19's runtime-gdb.py on a Go program with N
-# parked goroutines (gdb-ext/bench/parked.go), when Go is installed.
+# parked goroutines (tests/src/go/parked.go, the Go twin of parked that the
+# tests use), when Go is installed.
 #
-#   bash gdb-ext/bench/run.sh            # from the workspace root
-#   NS="1000 10000" bash gdb-ext/bench/run.sh
+#   bench/run gdb-ext                    # or directly:
+#   bash bench/gdb-ext/run.sh
+#   NS="1000 10000" bash bench/gdb-ext/run.sh
 #
 # Prints one `TIME <command> | <seconds> | <lines>` line per measurement (best
 # of 3 runs inside one gdb; output captured with to_string, not printed).
@@ -27,7 +29,7 @@ for n in $NS; do
   case $n in 1000|10000) extra=(-ex 'python timed("goroutine all bt", 1)');; esac
   gdb -batch -nx -iex "add-auto-load-safe-path $WS/target/debug" \
       -iex "set pagination off" target/debug/parked \
-      -ex 'break main.ready' -ex "run $n" -ex "source $WS/gdb-ext/bench/timeit.py" \
+      -ex 'break main.ready' -ex "run $n" -ex "source $WS/bench/gdb-ext/timeit.py" \
       -ex 'python timed("info goroutines")' \
       -ex 'python timed("info goroutines -group")' "${extra[@]}" 2>&1 | grep -E '^(TIME|gdbx:|Python|Error|Traceback|gdb\.)'
 done
@@ -35,7 +37,7 @@ done
 if [ -x "$GO" ]; then
   src=$OUT/go-parked
   mkdir -p "$src"
-  cp gdb-ext/bench/parked.go "$src/main.go"
+  cp tests/src/go/parked.go "$src/main.go"
   [ -f "$src/go.mod" ] || printf 'module parked\n\ngo 1.19\n' > "$src/go.mod"
   (cd "$src" && GOCACHE=${GOCACHE:-$OUT/gocache} "$GO" build -gcflags "-N -l" -o "$OUT/parked-go" .)
   goroot=$("$GO" env GOROOT)
@@ -46,7 +48,7 @@ if [ -x "$GO" ]; then
     if [ "$n" = 1000 ]; then extra=(-ex 'python timed("goroutine all bt", 1)'); fi
     gdb -batch -nx -iex "add-auto-load-safe-path $goroot/src/runtime/runtime-gdb.py" \
         -iex "set pagination off" "$OUT/parked-go" \
-        -ex 'break main.ready' -ex "run $n" -ex "source $WS/gdb-ext/bench/timeit.py" \
+        -ex 'break main.ready' -ex "run $n" -ex "source $WS/bench/gdb-ext/timeit.py" \
         -ex 'python timed("info goroutines", 1)' "${extra[@]}" 2>&1 | grep -E '^(TIME|Loading Go|Python|Error|Traceback)'
   done
 fi
