@@ -1,41 +1,130 @@
-//! `gdbx gdb BINARY`: an interactive gdb with the project's extension on its
-//! path — like rust-gdb, for this runtime.
+//! `gdbx gdb [GDB-ARGS...] BINARY [CORE]` and `gdbx gdb [GDB-ARGS...] --args
+//! BINARY ARGS...`: gdb with the project's extension — a pass-through
+//! wrapper, as rust-gdb is for Rust.
 //!
-//! Trust is added for exactly two paths with `add-auto-load-safe-path`: the
-//! binary file itself (its `.debug_gdb_scripts` entry loads the extension;
-//! gdb matches a safe-path entry against the objfile's own name) and the
-//! workspace's `python/` directory. The binary's *directory* is not trusted:
-//! for a program in `/`, `/tmp` or `/usr/bin` that would trust every script
-//! (and `.gdbinit`) there, or everything at all. gdbx never says
+//! Every argument goes to gdb unchanged, after a few `-iex` of our own:
+//! `source <workspace>/python/gdbx-gdb.py` (the one line a plain-gdb user
+//! puts in `~/.gdbinit`), which loads the extension for every Go 1.19
+//! program and every program on the gdbx runtime that gdb opens, and rustc's
+//! pretty printers for the latter.
+//!
+//! Trust: the binary file itself gets `add-auto-load-safe-path` (so that
+//! gdb runs its `.debug_gdb_scripts` entry rather than warning about it;
+//! gdb matches a safe-path entry against the objfile's own name). Its
+//! *directory* is not trusted: for a program in `/`, `/tmp` or `/usr/bin`
+//! that would trust every script (and `.gdbinit`) there. gdbx never says
 //! `set auto-load safe-path /`.
 
 use crate::{Fail, WORKSPACE, find_gdb};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
-/// The gdb argument list (without the gdb path) for `binary`.
-pub fn gdb_args(binary: &Path, ws: &Path, extra: &[String]) -> Vec<String> {
-    let trusted = binary
-        .canonicalize()
-        .unwrap_or_else(|_| binary.to_path_buf());
-    let python = ws.join("python");
-    let py_str = python
-        .display()
-        .to_string()
-        .replace('\\', "\\\\")
-        .replace('\'', "\\'");
-    let mut args = vec![
-        "-iex".to_string(),
-        format!("add-auto-load-safe-path {}", trusted.display()),
-        "-iex".to_string(),
-        format!("add-auto-load-safe-path {}", python.display()),
-        "-iex".to_string(),
-        format!("directory {}", python.display()),
-        "-iex".to_string(),
-        format!("python import sys; sys.path.insert(0, '{py_str}')"),
-    ];
-    args.extend(extra.iter().cloned());
-    args.push(binary.display().to_string());
+/// gdb's options that take a value (short and long spellings; gdb accepts
+/// one or two dashes and `--opt=value`).
+const WITH_VALUE: &[&str] = &[
+    "c",
+    "core",
+    "e",
+    "exec",
+    "p",
+    "pid",
+    "d",
+    "directory",
+    "se",
+    "s",
+    "symbols",
+    "x",
+    "command",
+    "ix",
+    "init-command",
+    "ex",
+    "eval-command",
+    "iex",
+    "init-eval-command",
+    "eix",
+    "early-init-command",
+    "eiex",
+    "early-init-eval-command",
+    "i",
+    "interpreter",
+    "t",
+    "tty",
+    "b",
+    "l",
+    "cd",
+    "D",
+    "data-directory",
+];
+
+/// What gdb will open, read from its arguments as gdb reads them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Operands {
+    /// The program (`BINARY`, `--args BINARY`, `-e`/`--exec`, `--se`).
+    pub binary: Option<PathBuf>,
+    /// The core file (`CORE` or `-c`/`--core`), or a PID as second operand.
+    pub core: Option<PathBuf>,
+}
+
+/// Finds the program and core among gdb's arguments.
+pub fn operands(args: &[String]) -> Operands {
+    let mut ops = Operands::default();
+    let mut positional = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let Some(opt) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) else {
+            positional.push(a.clone());
+            continue;
+        };
+        if opt.is_empty() {
+            // `--`: the rest are operands.
+            positional.extend(it.by_ref().cloned());
+            break;
+        }
+        if opt == "args" {
+            // `--args BINARY ARGS...`: the program's own arguments follow.
+            if let Some(b) = it.next() {
+                ops.binary.get_or_insert_with(|| PathBuf::from(b));
+            }
+            break;
+        }
+        let (name, inline) = match opt.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (opt, None),
+        };
+        if !WITH_VALUE.contains(&name) {
+            continue;
+        }
+        let value = inline.or_else(|| it.next().cloned());
+        match (name, value) {
+            ("e" | "exec" | "se", Some(v)) => ops.binary = Some(PathBuf::from(v)),
+            ("c" | "core", Some(v)) => ops.core = Some(PathBuf::from(v)),
+            _ => {}
+        }
+    }
+    let mut positional = positional.into_iter();
+    if ops.binary.is_none() {
+        ops.binary = positional.next().map(PathBuf::from);
+    }
+    if ops.core.is_none() {
+        ops.core = positional.next().map(PathBuf::from);
+    }
+    ops
+}
+
+/// Our `-iex` arguments, which go before the user's: trust `binary` (when
+/// known) and source the loader.
+pub fn our_args(binary: Option<&Path>, ws: &Path) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(b) = binary {
+        let trusted = b.canonicalize().unwrap_or_else(|_| b.to_path_buf());
+        args.push("-iex".to_string());
+        args.push(format!("add-auto-load-safe-path {}", trusted.display()));
+    }
+    args.push("-iex".to_string());
+    args.push(format!(
+        "source {}",
+        ws.join("python").join("gdbx-gdb.py").display()
+    ));
     args
 }
 
@@ -52,15 +141,32 @@ pub fn ext_module(ws: &Path) -> Option<PathBuf> {
 }
 
 /// Replaces gdbx with gdb (returns only on failure).
-pub fn exec_gdb(binary: &Path, gdb: Option<PathBuf>, extra: &[String]) -> Result<u8, Fail> {
+pub fn exec_gdb(gdb: Option<PathBuf>, args: &[String]) -> Result<u8, Fail> {
+    let ops = operands(args);
     // Validate first: a clear error beats gdb's.
-    debuginfo::Binary::open(binary).map_err(|e| Fail(2, e.to_string()))?;
+    if let Some(b) = &ops.binary {
+        debuginfo::Binary::open(b).map_err(|e| Fail(2, e.to_string()))?;
+    }
+    if let Some(c) = &ops.core {
+        // A second operand that is a number is a PID for gdb.
+        let is_pid = c.to_str().is_some_and(|s| s.parse::<u32>().is_ok());
+        if !is_pid && !c.is_file() {
+            return Err(Fail(
+                2,
+                format!(
+                    "{}: no such core file (usage: gdbx gdb [GDB-ARGS...] BINARY [CORE], or --args BINARY ARGS...)",
+                    c.display()
+                ),
+            ));
+        }
+    }
     let gdb = find_gdb(gdb)?;
     let ws = Path::new(WORKSPACE)
         .canonicalize()
         .unwrap_or_else(|_| PathBuf::from(WORKSPACE));
     let mut cmd = std::process::Command::new(&gdb);
-    cmd.args(gdb_args(binary, &ws, extra))
+    cmd.args(our_args(ops.binary.as_deref(), &ws))
+        .args(args)
         .env("GDBX_WORKSPACE", &ws);
     if let Some(ext) = ext_module(&ws) {
         cmd.env("GDBX_EXT_PATH", ext);
@@ -73,27 +179,70 @@ pub fn exec_gdb(binary: &Path, gdb: Option<PathBuf>, extra: &[String]) -> Result
 mod tests {
     use super::*;
 
+    fn ops(args: &[&str]) -> Operands {
+        operands(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn some(p: &str) -> Option<PathBuf> {
+        Some(PathBuf::from(p))
+    }
+
     #[test]
-    fn trusts_only_the_binary_and_python() {
-        let args = gdb_args(
-            Path::new("/nonexistent/dir/hello"),
-            Path::new("/ws"),
-            &["-ex".into(), "run".into()],
-        );
-        assert!(args.contains(&"add-auto-load-safe-path /nonexistent/dir/hello".to_string()));
-        assert!(args.contains(&"add-auto-load-safe-path /ws/python".to_string()));
-        assert!(
-            args.iter()
-                .all(|a| !a.contains("safe-path /\"") && a != "set auto-load safe-path /")
+    fn finds_the_program_and_core_as_gdb_does() {
+        assert_eq!(
+            ops(&["-q", "-ex", "run", "prog", "core.1"]),
+            Operands {
+                binary: some("prog"),
+                core: some("core.1")
+            }
         );
         assert_eq!(
-            args.last().map(String::as_str),
-            Some("/nonexistent/dir/hello")
+            ops(&["-batch", "--args", "prog", "10", "core-looking-arg"]),
+            Operands {
+                binary: some("prog"),
+                core: None
+            }
         );
-        assert_eq!(&args[args.len() - 3..args.len() - 1], ["-ex", "run"]);
+        assert_eq!(
+            ops(&["--eval-command=bt", "-c", "core", "prog"]),
+            Operands {
+                binary: some("prog"),
+                core: some("core")
+            }
+        );
+        assert_eq!(
+            ops(&["-iex", "set x 1", "--se=prog"]),
+            Operands {
+                binary: some("prog"),
+                core: None
+            }
+        );
+        assert_eq!(ops(&["-p", "123"]), Operands::default());
+        assert_eq!(
+            ops(&["--", "-odd-name"]),
+            Operands {
+                binary: some("-odd-name"),
+                core: None
+            }
+        );
+    }
+
+    #[test]
+    fn trusts_only_the_binary() {
+        let args = our_args(Some(Path::new("/nonexistent/dir/hello")), Path::new("/ws"));
+        assert_eq!(
+            args,
+            [
+                "-iex",
+                "add-auto-load-safe-path /nonexistent/dir/hello",
+                "-iex",
+                "source /ws/python/gdbx-gdb.py"
+            ]
+        );
         // A program in `/` must not make gdb trust `/`.
-        let args = gdb_args(Path::new("/hello"), Path::new("/ws"), &[]);
+        let args = our_args(Some(Path::new("/hello")), Path::new("/ws"));
         assert!(args.contains(&"add-auto-load-safe-path /hello".to_string()));
-        assert!(!args.iter().any(|a| a == "add-auto-load-safe-path /"));
+        assert!(!args.iter().any(|a| a.ends_with("safe-path /")));
+        assert_eq!(our_args(None, Path::new("/ws")).len(), 2);
     }
 }

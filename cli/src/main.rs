@@ -7,8 +7,8 @@
 //! - `gdbx tour [BINARY] [-- ARGS]` — stop at each bootstrap step in turn
 //!   and say what it did, with values read from the process (`--lang zh`:
 //!   in Chinese; `--format json`: one document).
-//! - `gdbx gdb BINARY [-- GDB-ARGS]` — an interactive gdb with the project's
-//!   extension on its path, trusting only the directories it needs.
+//! - `gdbx gdb [GDB-ARGS...] BINARY [CORE]` (or `--args BINARY ARGS...`) —
+//!   gdb with the project's extension loaded, every argument passed through.
 //!
 //! - `gdbx goroutines PID | BINARY CORE` — every goroutine with its stack in
 //!   Go's traceback format, without gdb (its own exit statuses: see
@@ -135,16 +135,24 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Start an interactive gdb on BINARY with the gdbx extension loaded.
+    /// Run gdb with the gdbx extension loaded: `gdbx gdb [GDB-ARGS...] BINARY [CORE]`
+    /// or `gdbx gdb [GDB-ARGS...] --args BINARY ARGS...` (every argument goes to gdb).
+    #[command(
+        override_usage = "gdbx gdb [--gdb PATH] [GDB-ARGS...] BINARY [CORE]\n       \
+                          gdbx gdb [--gdb PATH] [GDB-ARGS...] --args BINARY ARGS..."
+    )]
     Gdb {
-        /// The program.
-        binary: PathBuf,
-        /// The gdb to run.
+        /// The gdb to run (only before gdb's own arguments).
         #[arg(long, env = "GDBX_GDB", value_name = "PATH")]
         gdb: Option<PathBuf>,
-        /// Extra arguments for gdb.
-        #[arg(last = true)]
-        gdb_args: Vec<String>,
+        /// gdb's arguments, passed through unchanged.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "GDB-ARGS"
+        )]
+        args: Vec<String>,
     },
 }
 
@@ -190,11 +198,7 @@ fn main() -> ExitCode {
             gdb,
             args,
         } => tour(binary, lang, format, timeout, gdb, args),
-        Cmd::Gdb {
-            binary,
-            gdb,
-            gdb_args,
-        } => interactive::exec_gdb(&binary, gdb, &gdb_args),
+        Cmd::Gdb { gdb, args } => interactive::exec_gdb(gdb, &args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

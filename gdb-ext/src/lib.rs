@@ -393,10 +393,24 @@ impl Program {
     }
 }
 
+/// What runtime the ELF file at `path` carries, in words (`program on
+/// the gdbx runtime`, `Go binary (go1.19.8)`), or None for any other file:
+/// how the loader tells a program it should speak up about (one that it
+/// cannot read is still worth a line) from one it leaves alone.
+#[pyfunction]
+fn runtime_of(path: &str) -> Option<String> {
+    let bin = debuginfo::Binary::open(path).ok()?;
+    match bin.flavor() {
+        debuginfo::Flavor::Other => None,
+        f => Some(f.describe()),
+    }
+}
+
 /// The module gdb imports.
 #[pymodule]
 fn gdbx_ext(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Program>()?;
+    m.add_function(wrap_pyfunction!(runtime_of, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

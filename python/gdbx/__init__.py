@@ -38,6 +38,8 @@ class State:
         self.mtime = _mtime(objfile)
         self.target_key = None
         self.names = None
+        # threads() of this stop, by (pcs, max_frames): printers reuse it.
+        self.threads_seen = {}
 
     # -- memory and target -------------------------------------------------
 
@@ -50,6 +52,7 @@ class State:
         if key == self.target_key:
             return
         self.target_key = key
+        self.threads_seen = {}
         if kind == "native" and inf.pid:
             self.prog.attach("proc", inf.pid)
         elif kind == "core":
@@ -68,10 +71,39 @@ class State:
 
     # -- threads -----------------------------------------------------------
 
+    def forget_threads(self):
+        """The threads may have moved on (the program resumed or stopped)."""
+        self.target_key = None
+        self.threads_seen = {}
+
+    def threads_for_printer(self):
+        """What a pretty printer may know of the threads without switching
+        to them or touching frames (gdb may be printing a frame): those of
+        this stop that threads() already read, else each thread's number and
+        LWP only."""
+        for key in ((True, 16), (False, 16)):
+            if key in self.threads_seen:
+                return self.threads_seen[key]
+        inf = gdb.selected_inferior()
+        return [
+            (t.num, t.ptid[1] or t.ptid[2], 0, [])
+            for t in inf.threads()
+            if t.is_valid() and not t.is_exited()
+        ]
+
     def threads(self, pcs=True, max_frames=16):
         """[(num, lwp, fs_base, [pc...])] for every thread of the inferior;
         pcs (gdb's unwinding, innermost first) only for the threads running a
-        goroutine. The selected thread and frame are restored."""
+        goroutine. The selected thread and frame are restored. This switches
+        threads: never call it from a pretty printer (threads_for_printer)."""
+        seen = self.threads_seen.get((pcs, max_frames)) or self.threads_seen.get((True, max_frames))
+        if seen is not None:
+            return seen
+        out = self._read_threads(pcs, max_frames)
+        self.threads_seen[(pcs, max_frames)] = out
+        return out
+
+    def _read_threads(self, pcs, max_frames):
         inf = gdb.selected_inferior()
         out = []
         try:
@@ -120,10 +152,12 @@ class State:
         return out
 
     def refresh_thread_names(self):
-        """Names every thread ``M<id> g<goid>`` (shown by ``info threads``)."""
+        """Names every thread ``M<id> g<goid>`` (shown by ``info threads``).
+        This reads the threads of the stop (with their frames), which the
+        pretty printers then use."""
         try:
             self.sync_target()
-            threads = self.threads(pcs=False)
+            threads = self.threads()
             if not threads:
                 return
             names = dict(self.prog.thread_names(self.reader(), threads))
@@ -170,10 +204,6 @@ def core_path():
     return m.group(1) if m else None
 
 
-# Set by gdb's new_objfile event: the binary may have been rebuilt.
-_CHANGED = []
-
-
 def _mtime(path):
     try:
         return os.stat(path).st_mtime_ns
@@ -182,19 +212,21 @@ def _mtime(path):
 
 
 def state():
-    """The State of the program being debugged, or None. When the binary
-    was rebuilt (gdb re-reads its symbols), its layouts are read again."""
-    prog = gdb.current_progspace()
-    st = _STATE.get(prog.filename)
-    if st is None and len(_STATE) == 1:
-        st = next(iter(_STATE.values()))
-    if st is not None and _CHANGED and _CHANGED.pop() and _mtime(st.objfile) != st.mtime:
-        try:
-            st.prog = st.mod.Program(st.objfile, native.WORKSPACE)
-            st.mtime = _mtime(st.objfile)
-            st.target_key = None
-        except Exception as e:
-            print("gdbx: %s: %s" % (st.objfile, e))
+    """The State of the program of the current program space, or None when
+    it is neither a Go 1.19 program nor one on the gdbx runtime (or was not
+    loaded)."""
+    return _STATE.get(gdb.current_progspace().filename)
+
+
+def require_state():
+    """state(), or a gdb error saying that no program gdbx reads is loaded."""
+    st = state()
+    if st is None:
+        name = gdb.current_progspace().filename or "no program"
+        raise gdb.GdbError(
+            "gdbx: %s is neither a Go 1.19 program nor one on the gdbx runtime (or gdbx did not load: see its first line)"
+            % name
+        )
     return st
 
 
@@ -211,46 +243,79 @@ def _describe_load(st, path):
     return line
 
 
-def load(objfile=None):
+def _is_main(objfile):
+    prog = objfile.progspace
+    return prog is not None and objfile.filename == prog.filename
+
+
+_NATIVE_FAILED = []
+
+
+def load(objfile=None, quiet_if_foreign=False):
     """Sets everything up for `objfile` (default: the main program). Prints
-    one line saying what was loaded, or how to build what is missing."""
+    one line saying what was loaded, or what is missing and how to get it.
+    `quiet_if_foreign`: say nothing for a program that is neither Go nor on
+    the gdbx runtime (what autoload does for every program gdb opens)."""
     if objfile is None:
         objfile = gdb.current_objfile() or (gdb.objfiles()[0] if gdb.objfiles() else None)
     if objfile is None:
         print("gdbx: no program loaded; use `file PROGRAM` first")
         return None
     filename = objfile.filename
-    if filename in _STATE:
-        return _STATE[filename]
+    st = _STATE.get(filename)
+    if st is not None and st.mtime == _mtime(filename):
+        return st
     try:
         mod, path = native.load()
-    except ImportError as e:
-        print("gdbx: %s" % e)
+    except Exception as e:
+        # Said once: the loader and the program's own script both get here.
+        if not _NATIVE_FAILED:
+            _NATIVE_FAILED.append(True)
+            if isinstance(e, ImportError):
+                print("gdbx: %s" % e)
+            else:  # a stale or broken .so
+                print("gdbx: cannot load the native module (%s); rebuild it with `%s`" % (e, native.BUILD_HINT))
         return None
-    except Exception as e:  # a stale or broken .so
-        print("gdbx: cannot load the native module (%s); rebuild it with `%s`" % (e, native.BUILD_HINT))
+    if quiet_if_foreign and mod.runtime_of(filename) is None:
         return None
     try:
         prog = mod.Program(filename, native.WORKSPACE)
     except Exception as e:
-        print("gdbx: %s: %s" % (filename, e))
+        print("gdbx: %s" % e)
         return None
     st = State(mod, prog, filename)
     _STATE[filename] = st
-    from . import commands, printers, unwind
+    from . import commands, printers, unwind, values
 
-    # A goroutine's stack continues below main.main (runtime.main,
-    # runtime.goexit): let backtraces go past it.
-    gdb.execute("set backtrace past-main on", to_string=True)
     commands.register()
-    printers.register(objfile)
+    printers.register()
+    values.register(st, objfile)
     unwind.register()
     _install_hooks()
     print(_describe_load(st, path))
+    commands.take_over_from_go_script()
     return st
 
 
+def autoload():
+    """Loads the extension for every Go 1.19 or gdbx-runtime program gdb
+    opens from now on, and for the one it has open (`source gdbx-gdb.py`)."""
+    _install_hooks()
+    for objfile in gdb.objfiles():
+        if _is_main(objfile):
+            load(objfile, quiet_if_foreign=True)
+
+
 _HOOKS = []
+
+
+def _forget_thread_names():
+    """Thread names say what ran at the last stop: drop them when they may
+    be stale (the program resumes, another program is loaded)."""
+    for inf in gdb.inferiors():
+        for t in inf.threads():
+            if t.is_valid() and t.name is not None:
+                t.name = None
 
 
 def _install_hooks():
@@ -258,23 +323,49 @@ def _install_hooks():
         return
     _HOOKS.append(True)
 
+    def take_over(*_):
+        from . import commands
+
+        commands.take_over_from_go_script()
+
     def on_stop(_ev):
+        take_over()
         st = state()
         if st is not None:
-            st.target_key = None
+            st.forget_threads()
             st.refresh_thread_names()
+
+    def on_cont(_ev):
+        _forget_thread_names()
+        st = state()
+        if st is not None:
+            st.forget_threads()
 
     def on_exit(_ev):
         st = state()
         if st is not None:
-            st.target_key = None
+            st.forget_threads()
 
-    def on_new_objfile(_ev):
-        _CHANGED[:] = [True]
+    def on_new_objfile(ev):
+        # `file OTHER`, a rebuilt binary, or the program of `gdb PROG`.
+        if _is_main(ev.new_objfile):
+            _forget_thread_names()
+            load(ev.new_objfile, quiet_if_foreign=True)
+        else:
+            take_over()
 
     gdb.events.stop.connect(on_stop)
+    gdb.events.cont.connect(on_cont)
     gdb.events.new_objfile.connect(on_new_objfile)
     gdb.events.exited.connect(on_exit)
+    def before_prompt():
+        take_over()
+        # A core never reports a stop: read its threads now, for printers.
+        st = state()
+        if st is not None and gdb.selected_inferior().pid and not st.threads_seen:
+            st.refresh_thread_names()
+
+    gdb.events.before_prompt.connect(before_prompt)
     # `info threads` shows the names: refresh them first (this also covers
     # core files, which never report a stop).
     gdb.execute("define info hook-threads\npython import gdbx; gdbx._refresh()\nend", to_string=True)

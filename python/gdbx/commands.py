@@ -4,14 +4,13 @@ import re
 
 import gdb
 
+from . import require_state
 from . import state as _state
 from . import unwind
 
 
 def _st():
-    st = _state()
-    if st is None:
-        raise gdb.GdbError("gdbx: no program on the gdbx runtime is loaded")
+    st = require_state()
     if not gdb.selected_inferior().pid:
         raise gdb.GdbError("gdbx: the program is not running (start it, or load a core file)")
     st.sync_target()
@@ -52,6 +51,9 @@ running) and where it was created.
         args = gdb.string_to_argv(arg)
         out = _call(st.prog.info_goroutines, st.reader(), st.threads(), args)
         gdb.write(out)
+
+    def complete(self, text, word):
+        return _complete_info_goroutines(text, word)
 
 
 class InfoMs(gdb.Command):
@@ -225,7 +227,7 @@ def _run_on(st, info, cmd, header, level=None, restore_after=True):
             target.switch()
             gdb.write("[goroutine %d is running on thread %d: switched to it]\n" % (goid, thread))
             return
-        with unwind.thread_frames():
+        with unwind.thread_frames(), unwind.past_main():
             target.switch()
             try:
                 gdb.execute(cmd, from_tty=False)
@@ -243,7 +245,7 @@ def _run_on(st, info, cmd, header, level=None, restore_after=True):
         )
         return
     bt = _BT_RE.match(cmd) is not None
-    with unwind.goroutine_context(info, level, select=not bt, restore_after=restore_after):
+    with unwind.goroutine_context(info, level, select=not bt, restore_after=restore_after), unwind.past_main():
         hidden = unwind.hidden_frames()
         text = _fast_bt(st, cmd, hidden) if bt else _frame_cmd(st, cmd, hidden)
         if text is None:
@@ -258,6 +260,7 @@ class Goroutine(gdb.Command):
 Usage: goroutine ID [COMMAND]     e.g. goroutine 5 bt, goroutine 5 info locals
        goroutine all COMMAND      run COMMAND for every goroutine that is not dead
        goroutine off              leave the goroutine selected by `goroutine ID`
+       goroutine                  show the current goroutine
 
 For a goroutine that is parked, gdb unwinds from its saved context (G.sched:
 sp, pc, bp) through a frame unwinder: no register is written, so this works on
@@ -270,7 +273,8 @@ core files too. A running goroutine is its thread: the command runs there.
     def invoke(self, arg, from_tty):
         arg = arg.strip()
         if not arg:
-            raise gdb.GdbError("usage: goroutine ID|all [COMMAND] | goroutine off")
+            self.show_current()
+            return
         if arg == "off":
             unwind.deselect_goroutine()
             return
@@ -303,6 +307,67 @@ core files too. A running goroutine is its thread: the command runs there.
         if not infos:
             raise gdb.GdbError("gdbx: no goroutine %d (see `info goroutines`)" % goid)
         _run_on(st, infos[0], cmd, False)
+
+
+    def show_current(self):
+        """`goroutine` alone: the current goroutine, as Delve shows it: the
+        one `goroutine N` selected, else the selected thread's."""
+        st = _st()
+        selected = unwind.current()
+        if selected is not None:
+            gdb.write(
+                "goroutine %d selected (`goroutine off` to leave): %s\n"
+                % (selected["goid"], st.prog.describe(st.reader(), st.threads(), "G", selected["addr"]))
+            )
+            return
+        from . import printers
+
+        g = printers.selected_g(st)
+        thread = gdb.selected_thread().num
+        if g == 0:
+            gdb.write("thread %d runs no goroutine\n" % thread)
+            return
+        gdb.write("thread %d: %s\n" % (thread, st.prog.describe(st.reader(), st.threads(), "G", g)))
+
+    def complete(self, text, word):
+        """Goroutine ids, `all` and `off` for the first word; a gdb command after it."""
+        first, sep, rest = text.lstrip().partition(" ")
+        if sep:
+            try:
+                lines = gdb.execute("complete %s" % rest, to_string=True).splitlines()
+            except gdb.error:
+                return []
+            return _relative([line.split(" ")[-1] for line in lines], rest.split(" ")[-1], word)
+        try:
+            st = _st()
+            ids = [str(i) for i in st.prog.goids(st.reader())]
+        except gdb.GdbError:
+            ids = []
+        return _relative(ids + ["all", "off"], first, word)
+
+
+def _relative(candidates, token, word):
+    """The candidates that complete `token` (the text's last word), cut to
+    what replaces gdb's `word` (gdb breaks words at `-` and `,` too)."""
+    cut = len(token) - len(word or "")
+    return [c[cut:] for c in candidates if c.startswith(token)]
+
+
+# `info goroutines` options and the statuses -status takes.
+_OPTIONS = ["-status", "-location", "-group", "-limit", "-all", "-s", "-l", "-g", "-n", "-a"]
+_STATUSES = ["running", "runnable", "waiting", "syscall", "idle", "dead"]
+
+
+def _complete_info_goroutines(text, word):
+    words = text.split(" ")
+    token, before = words[-1], [w for w in words[:-1] if w]
+    if before and before[-1] in ("-s", "-status"):
+        done, _, last = token.rpartition(",")
+        prefix = done + "," if done else ""
+        return _relative([prefix + s for s in _STATUSES if s.startswith(last)], token, word)
+    if before and before[-1] in ("-l", "-location", "-n", "-limit"):
+        return []
+    return _relative([o for o in _OPTIONS if len(o) > 2 or len(token) > 1], token, word)
 
 
 class Gcore(gdb.Command):
@@ -338,6 +403,41 @@ copied in page by page from the live process (guard pages stay zero)."""
                 "gdbx: copied %d bytes of %d mappings gdb skipped into %s (%d guard pages left as zeros)\n"
                 % (nbytes, segs, path, guards)
             )
+
+
+def _go_script():
+    """Go's runtime-gdb.py runs in __main__ and defines GoroutinesCmd there:
+    that class, or None when the script has not run (again)."""
+    import __main__
+
+    return getattr(__main__, "GoroutinesCmd", None) if hasattr(__main__, "goobjfile") else None
+
+
+# The GoroutinesCmd class of the runtime-gdb.py run taken over last.
+_TAKEN_FROM = [None]
+
+
+def take_over_from_go_script():
+    """When Go's runtime-gdb.py is loaded too, ours replace its `info
+    goroutines` and `goroutine` (and its printers, `$len`, `$cap`, `$dtype`,
+    `iface`), and say so, once. gdb runs the script after our new_objfile
+    hook, so this is called again at the next event (another objfile, a
+    stop, a prompt) and does its work when the script ran since."""
+    script = _go_script()
+    if script is None or script is _TAKEN_FROM[0]:
+        return
+    first = _TAKEN_FROM[0] is None
+    _TAKEN_FROM[0] = script
+    _REGISTERED.clear()
+    register()
+    from . import values
+
+    values.reregister()
+    if first:
+        print(
+            "gdbx: Go's runtime-gdb.py is loaded too: gdbx takes over `info goroutines` and `goroutine` "
+            "(and its printers, $len, $cap, $dtype, iface)"
+        )
 
 
 _REGISTERED = []

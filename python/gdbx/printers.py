@@ -1,7 +1,16 @@
-"""Pretty printers for G, M, P and Sched, and $g(), $goid(), $m(), $p()."""
+"""Pretty printers for G, M, P and Sched, and $g(), $goid(), $m(), $p().
+
+A printer never switches threads or selects frames: gdb may be printing a
+frame's arguments (`bt` on a release build, where a G pointer lives in a
+register), and changing threads then pulls that frame from under it (gdb
+aborts in read_var_value). Printers use what this stop already knows of the
+threads (State.threads_for_printer); the functions, which gdb calls while
+it evaluates an expression, may read the threads themselves.
+"""
 
 import gdb
 
+from . import require_state
 from . import state as _state
 
 
@@ -27,7 +36,7 @@ class _Printer:
             return None
         try:
             st.sync_target()
-            return st.prog.describe(st.reader(), st.threads(pcs=self.kind == "G"), self.kind, int(addr))
+            return st.prog.describe(st.reader(), st.threads_for_printer(), self.kind, int(addr))
         except (RuntimeError, ValueError, gdb.error) as e:
             return "%s at %#x: %s" % (self.kind, int(addr), e)
 
@@ -47,21 +56,23 @@ class _Ptr:
         st = _state()
         try:
             st.sync_target()
-            desc = st.prog.describe(st.reader(), st.threads(pcs=self.kind == "G"), self.kind, addr)
+            desc = st.prog.describe(st.reader(), st.threads_for_printer(), self.kind, addr)
         except (RuntimeError, ValueError, gdb.error) as e:
             desc = str(e)
         return "(*%s) %#x: %s" % (self.kind, addr, desc)
 
 
-class _AllP:
-    """`print 'runtime.allp'`: the live Ps, allp[0..gomaxprocs]."""
+class _Table:
+    """`print runtime::runtime2::ALLP` / `ALLGS`: the runtime's array of
+    pointers, its first `n` entries (gomaxprocs, allglen) by what they point to."""
 
-    def __init__(self, val, n):
+    def __init__(self, title, val, n):
+        self.title = title
         self.val = val
         self.n = n
 
     def to_string(self):
-        return "allp (%d Ps)" % self.n
+        return self.title
 
     def children(self):
         for i in range(self.n):
@@ -73,6 +84,32 @@ class _AllP:
 
     def display_hint(self):
         return "array"
+
+
+# The arrays of pointers _Table prints: (the pointee's kind, the array's
+# symbol, the symbol of its length, the length's size, the title).
+_TABLES = (
+    ("P", "runtime.allp", "runtime.gomaxprocs", 4, "allp (%d Ps)"),
+    ("G", "runtime.allgs", "runtime.allglen", 8, "allgs (%d Gs)"),
+)
+
+
+def _table(st, val, kind):
+    addr = val.address
+    if addr is None:
+        return None
+    for k, sym, len_sym, len_size, title in _TABLES:
+        if k != kind or st.prog.symbol(sym) != int(addr):
+            continue
+        at = st.prog.symbol(len_sym)
+        try:
+            raw = gdb.selected_inferior().read_memory(at, len_size).tobytes()
+        except (gdb.error, TypeError):
+            return None
+        n = int.from_bytes(raw, "little", signed=True)
+        if 0 <= n <= 1 << 24:
+            return _Table(title % n, val, n)
+    return None
 
 
 def _names(st):
@@ -100,27 +137,21 @@ def _lookup(val):
         return None
     if t.code == gdb.TYPE_CODE_PTR:
         inner = t.target().strip_typedefs()
-        # Only computed pointers ($g(), $m(), $p()): pointers in variables and
-        # frame arguments print as plain addresses.
+        # Only the pointers $g(), $m() and $p() returned: pointers in
+        # variables and frame arguments (in registers on release builds, so
+        # without an address too) print as plain addresses.
         kind = names.get(str(inner.name)) if inner.code == gdb.TYPE_CODE_STRUCT else None
-        if kind in ("G", "M", "P") and val.address is None and not val.is_lazy:
+        if kind in ("G", "M", "P") and val.address is None and (kind, int(val)) in _RETURNED:
             return _Ptr(kind, val)
-        if inner.code == gdb.TYPE_CODE_PTR and names.get(str(inner.target().strip_typedefs().name)) == "P":
-            allp = st.prog.symbol("runtime.allp")
-            addr = val.address
-            if allp is not None and addr is not None and int(addr) == allp:
-                sym = st.prog.symbol("runtime.gomaxprocs")
-                try:
-                    raw = gdb.selected_inferior().read_memory(sym, 4).tobytes()
-                except (gdb.error, gdb.MemoryError, TypeError):
-                    return None
-                n = int.from_bytes(raw, "little", signed=True)
-                if 0 < n <= 1024:
-                    return _AllP(val, n)
+        if inner.code == gdb.TYPE_CODE_PTR:
+            pointee = inner.target().strip_typedefs()
+            kind = names.get(str(pointee.name)) if pointee.code == gdb.TYPE_CODE_STRUCT else None
+            if kind in ("G", "P"):
+                return _table(st, val, kind)
     return None
 
 
-def _selected_g(st):
+def selected_g(st):
     t = gdb.selected_thread()
     if t is None:
         raise gdb.GdbError("no thread selected")
@@ -137,13 +168,29 @@ def _m_of_selected(st):
 
 
 def _st():
-    st = _state()
-    if st is None:
-        raise gdb.GdbError("gdbx: no program on the gdbx runtime is loaded")
+    """The state for a function: the program is loaded and running (or a
+    core), and its runtime initialised (no G, M or P exists before
+    schedinit: say so rather than show the g0 the thread starts on). The
+    threads of this stop are read now, for the printer of the result."""
+    st = require_state()
+    if not gdb.selected_inferior().pid:
+        raise gdb.GdbError("gdbx: the program is not running (start it, or load a core file)")
+    st.sync_target()
+    try:
+        st.prog.info_sched(st.reader(), [])
+    except RuntimeError as e:
+        raise gdb.GdbError("gdbx: %s" % e)
+    st.threads()
     return st
 
 
+# (kind, address) of the pointers the functions returned lately.
+_RETURNED = []
+
+
 def _ptr(st, short, addr):
+    _RETURNED.append((short, addr))
+    del _RETURNED[:-16]
     t = _lookup_type(st, short)
     if t is None:
         return gdb.Value(addr)
@@ -158,7 +205,7 @@ class GFunc(gdb.Function):
 
     def invoke(self):
         st = _st()
-        return _ptr(st, "G", _selected_g(st))
+        return _ptr(st, "G", selected_g(st))
 
 
 class GoidFunc(gdb.Function):
@@ -169,7 +216,7 @@ class GoidFunc(gdb.Function):
 
     def invoke(self):
         st = _st()
-        g = _selected_g(st)
+        g = selected_g(st)
         if g == 0:
             return gdb.Value(-1)
         return _ptr(st, "G", g).dereference()["goid"]
@@ -210,7 +257,7 @@ class PFunc(gdb.Function):
 _REGISTERED = []
 
 
-def register(objfile):
+def register():
     if _REGISTERED:
         return
     _REGISTERED.append(True)

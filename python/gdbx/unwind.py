@@ -13,6 +13,7 @@ their Go names (runtime.schedule rather than runtime::proc::schedule).
 """
 
 import contextlib
+import re
 
 import gdb
 import gdb.unwinder
@@ -151,12 +152,42 @@ def thread_frames():
         restore(saved, select=False)
 
 
+@contextlib.contextmanager
+def past_main():
+    """Within the block, backtraces go past main: a goroutine's stack goes on
+    below main.main (runtime.main, runtime.goexit), and the thread frame the
+    unwinder claims may be main.main itself. The user's setting is restored."""
+    if gdb.parameter("backtrace past-main"):
+        yield
+        return
+    gdb.execute("set backtrace past-main on", to_string=True)
+    try:
+        yield
+    finally:
+        gdb.execute("set backtrace past-main off", to_string=True)
+
+
 def current():
     return _CURRENT["ctx"]
 
 
+# Whether `goroutine N` turned `backtrace past-main` on for its selection
+# (the thread frame the unwinder claims may be main.main, where gdb would
+# stop every backtrace); it goes back off when the selection ends.
+_PAST_MAIN_FOR_SELECTION = [False]
+
+
+def _end_past_main_for_selection():
+    if _PAST_MAIN_FOR_SELECTION[0]:
+        _PAST_MAIN_FOR_SELECTION[0] = False
+        gdb.execute("set backtrace past-main off", to_string=True)
+
+
 def select_goroutine(info):
     _activate(info)
+    if not gdb.parameter("backtrace past-main"):
+        gdb.execute("set backtrace past-main on", to_string=True)
+        _PAST_MAIN_FOR_SELECTION[0] = True
     return _CURRENT["ctx"]["hidden"]
 
 
@@ -172,6 +203,7 @@ def deselect_goroutine(quiet=False):
             gdb.write("gdbx: no goroutine is selected\n")
         return
     restore(None)
+    _end_past_main_for_selection()
 
 
 class _GoName(FrameDecorator):
@@ -180,7 +212,29 @@ class _GoName(FrameDecorator):
         self._prog = prog
 
     def function(self):
-        return shown_name(self._prog, self.inferior_frame()) or super().function()
+        name = shown_name(self._prog, self.inferior_frame())
+        if name:
+            return name
+        func = super().function()
+        if isinstance(func, int):
+            # No function: what gdb's own backtrace prints, the ELF symbol
+            # or `??` (an address left to gdb prints as nothing at all).
+            return _elf_symbol(func) or "??"
+        return func
+
+
+_SYMBOL_RE = re.compile(r"^(\S+)(?: \+ \d+)? in section ")
+
+
+def _elf_symbol(pc):
+    if pc <= 0:
+        return None
+    try:
+        text = gdb.execute("info symbol %#x" % pc, to_string=True)
+    except gdb.error:
+        return None
+    m = _SYMBOL_RE.match(text)
+    return m.group(1) if m else None
 
 
 def shown_name(prog, frame):
@@ -242,5 +296,6 @@ def register():
     def on_cont(_ev):
         if _CURRENT["ctx"] is not None:
             _CURRENT["ctx"] = None
+            _end_past_main_for_selection()
 
     gdb.events.cont.connect(on_cont)

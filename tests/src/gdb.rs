@@ -34,8 +34,10 @@
 //!   [`GdbOutput::hits`] parses them in order.
 //! - **The extension**: [`Gdb::extension`] builds the native module once per
 //!   test process (`cargo build -p gdb-ext` into target/fixtures), passes it
-//!   in `GDBX_EXT_PATH` and trusts the program's folder, so gdb auto-loads
-//!   python/gdbx through the program's `.debug_gdb_scripts` entry.
+//!   in `GDBX_EXT_PATH`, sources `python/gdbx-gdb.py` (what `gdbx gdb` and a
+//!   plain-gdb user's `~/.gdbinit` do: it loads the extension for Go
+//!   programs and ours) and trusts the program's folder, so gdb also runs
+//!   our programs' `.debug_gdb_scripts` entry.
 //! - **The watchdog**: every run is killed (gdb and its inferior) after
 //!   [`DEFAULT_TIMEOUT`], or `$GDBX_GDB_TIMEOUT` seconds, or
 //!   [`Gdb::timeout`]; the test then fails with gdb's output so far.
@@ -207,16 +209,23 @@ impl Gdb {
         let trusted = self.program.parent().unwrap_or(Path::new("/nonexistent"));
         self.init
             .push(format!("add-auto-load-safe-path {}", trusted.display()));
-        let carries_entry = std::fs::read(&self.program)
-            .is_ok_and(|b| b.windows(13).any(|w| w == b"gdbx-runtime\n"));
-        if !carries_entry {
-            let python = workspace_root().join("python");
-            self.ex(format!(
-                "python import sys; sys.path.insert(0, {:?}); import gdbx; gdbx.load()",
-                python.display().to_string()
-            ));
-        }
+        // The line a plain-gdb user adds: it loads the extension for Go
+        // programs too (ours also load it from their `.debug_gdb_scripts`).
+        self.init.push(format!(
+            "source {}",
+            workspace_root()
+                .join("python")
+                .join("gdbx-gdb.py")
+                .display()
+        ));
         self.env("GDBX_EXT_PATH", ext_module().display().to_string())
+    }
+
+    /// One command run before the program is loaded (`-iex`), after those
+    /// of [`Gdb::extension`] when that came first.
+    pub fn init(&mut self, command: impl Into<String>) -> &mut Self {
+        self.init.push(command.into());
+        self
     }
 
     /// Replace the watchdog's limit for this run.

@@ -123,7 +123,9 @@ fn parked_blocks(g: &mut Gdb, w: Option<i64>) {
         .block("ps", &["info ps"])
         .block("sched", &["info sched"])
         .block("threads", &["info threads"])
-        .block("bt", &["bt"])
+        // gdb stops a backtrace at main.main unless told otherwise (the
+        // extension leaves that setting to the user).
+        .block("bt", &["bt -past-main on"])
         .block(
             "funcs",
             &[

@@ -1,0 +1,240 @@
+//! Go's own TestGdbPython (src/runtime/runtime-gdb_test.go of the Go 1.19
+//! that builds the fixtures) against the gdb extension: the same program
+//! (read from that file), built the same way (a plain `go build`), the same
+//! gdb commands, and the printouts Go's test expects — live, on a core of
+//! the same stop, and with Go's runtime-gdb.py loaded too (ours takes over).
+//! Each case is one short gdb run (about 1 s); the Go build is shared.
+
+use std::path::{Path, PathBuf};
+
+use gdbx_tests::cores::gcore_at;
+use gdbx_tests::gdb::{Gdb, GdbOutput};
+use gdbx_tests::{go_build, go_tool};
+
+/// Go's installation (`go env GOROOT` of the fixtures' Go).
+fn goroot() -> PathBuf {
+    let go = go_tool().expect("no Go toolchain: apt-get install golang-1.19-go");
+    let out = std::process::Command::new(go)
+        .args(["env", "GOROOT"])
+        .output()
+        .expect("run go env GOROOT");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// `helloSource` of Go's runtime-gdb_test.go, as a program.
+fn hello_source() -> String {
+    let test = goroot().join("src/runtime/runtime-gdb_test.go");
+    let text = std::fs::read_to_string(&test).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (Go's sources come with golang-1.19-go)",
+            test.display()
+        )
+    });
+    let start = text
+        .find("const helloSource = `")
+        .expect("helloSource in runtime-gdb_test.go")
+        + 21;
+    let len = text[start..].find('`').expect("end of helloSource");
+    format!("package main\n{}", &text[start..start + len])
+}
+
+/// The program and the (1-based) lines Go's test breaks at: the line of
+/// "breakpoint" (Go passes its 0-based index, so gdb stops a line early) and
+/// the line of END_OF_PROGRAM, likewise.
+fn program() -> (PathBuf, usize, usize) {
+    let src = hello_source();
+    let index = |needle: &str| {
+        src.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in helloSource"))
+    };
+    let bin = go_build("gdb-python", &src, &[]);
+    (bin, index("breakpoint"), index("END_OF_PROGRAM"))
+}
+
+/// TestGdbPython's commands at its first breakpoint.
+fn at_breakpoint(g: &mut Gdb) -> &mut Gdb {
+    for (name, cmd) in [
+        ("info goroutines", "info goroutines"),
+        ("print mapvar", "print mapvar"),
+        ("print slicemap", "print slicemap"),
+        ("print strvar", "print strvar"),
+        ("print chanint", "print chanint"),
+        ("print chanstr", "print chanstr"),
+        ("info locals", "info locals"),
+        ("goroutine 1 bt", "goroutine 1 bt"),
+        ("goroutine all bt", "goroutine all bt"),
+        (
+            "len",
+            "print $len(mapvar) + 100 * $len(chanint) + 10000 * $len(strvar)",
+        ),
+        ("cap", "print $cap(chanint)"),
+    ] {
+        g.block(name, &[cmd]);
+    }
+    g
+}
+
+fn without_history_number(block: &str) -> &str {
+    let line = block.trim_end();
+    match line.split_once(" = ") {
+        Some((lhs, rhs)) if lhs.starts_with('$') => rhs,
+        _ => line,
+    }
+}
+
+/// Go's checks, made exact (ours prints no addresses before strings).
+fn check_printouts(o: &GdbOutput) {
+    o.assert_no_python_errors();
+    let goroutines = o.block("info goroutines");
+    assert!(
+        goroutines.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() > 2 && w[0] == "*" && w[1].parse::<u64>().is_ok() && w[2] == "running"
+        }),
+        "info goroutines (`*  N  running`):\n{}",
+        o.all
+    );
+    let map = without_history_number(o.block("print mapvar"));
+    assert!(
+        map == r#"map[string]string = {["abc"] = "def", ["ghi"] = "jkl"}"#
+            || map == r#"map[string]string = {["ghi"] = "jkl", ["abc"] = "def"}"#,
+        "print mapvar: {map}\n{}",
+        o.all
+    );
+    let slicemap = without_history_number(o.block("print slicemap"));
+    assert!(
+        slicemap
+            == r#"map[string][]string = {["e"] = []string = {"f", "g", "h"}, ["a"] = []string = {"b", "c", "d"}}"#
+            || slicemap
+                == r#"map[string][]string = {["a"] = []string = {"b", "c", "d"}, ["e"] = []string = {"f", "g", "h"}}"#,
+        "print slicemap: {slicemap}\n{}",
+        o.all
+    );
+    assert_eq!(
+        without_history_number(o.block("print chanint")),
+        "chan int = {99, 11}",
+        "{}",
+        o.all
+    );
+    assert_eq!(
+        without_history_number(o.block("print chanstr")),
+        r#"chan string = {"spongepants", "squarebob"}"#,
+        "{}",
+        o.all
+    );
+    assert_eq!(
+        without_history_number(o.block("print strvar")),
+        r#""abc""#,
+        "{}",
+        o.all
+    );
+    let locals = o.block("info locals");
+    for v in ["slicevar", "mapvar", "strvar"] {
+        assert!(locals.contains(v), "info locals lacks {v}:\n{}", o.all);
+    }
+    check_clean_backtrace(o.block("goroutine 1 bt"));
+    for name in ["goroutine 1 bt", "goroutine all bt"] {
+        assert!(
+            o.block(name).lines().any(starts_in_main_main),
+            "{name} has no `#0 main.main ... at`:\n{}",
+            o.all
+        );
+    }
+    // 2 map entries, 2 buffered values, 3 bytes; capacity 10.
+    assert_eq!(without_history_number(o.block("len")), "30202", "{}", o.all);
+    assert_eq!(without_history_number(o.block("cap")), "10", "{}", o.all);
+}
+
+/// `#0  main.main ... at` (Go: `^#0\s+(0x[0-9a-f]+\s+in\s+)?main\.main.+at`).
+fn starts_in_main_main(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("#0") else {
+        return false;
+    };
+    let rest = rest.trim_start();
+    let rest = match rest.split_once(" in ") {
+        Some((addr, r)) if addr.starts_with("0x") => r,
+        _ => rest,
+    };
+    rest.starts_with("main.main") && rest.contains(" at ")
+}
+
+/// Go's checkCleanBacktrace: every line is `#i  ...`, numbered from 0.
+fn check_clean_backtrace(bt: &str) {
+    let lines: Vec<&str> = bt.trim().lines().collect();
+    assert!(!lines.is_empty(), "empty backtrace");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(
+            l.starts_with(&format!("#{i}  ")),
+            "malformed backtrace at line {i}: {l}\n{bt}"
+        );
+        assert!(!l.contains(" in  ("), "a frame without a name: {l}\n{bt}");
+    }
+}
+
+fn gdb_on(bin: &Path) -> Gdb {
+    let mut g = Gdb::new(bin);
+    g.extension()
+        .ex("set startup-with-shell off")
+        .ex("set print thread-events off")
+        .ex("set python print-stack full");
+    g
+}
+
+#[test]
+fn test_gdb_python_live() {
+    gdbx_tests::require_gdb!();
+    let (bin, bp, end) = program();
+    let mut g = gdb_on(&bin);
+    g.ex(format!("break main.go:{bp}")).ex("run");
+    at_breakpoint(&mut g);
+    g.ex(format!("break main.go:{end}"))
+        .ex("continue")
+        .block("goroutine 1 bt at the end", &["goroutine 1 bt"]);
+    let o = g.run();
+    check_printouts(&o);
+    let at_end = o.block("goroutine 1 bt at the end");
+    check_clean_backtrace(at_end);
+    assert!(at_end.lines().any(starts_in_main_main), "{}", o.all);
+    // Nothing of runtime-gdb.py was loaded, so nothing was taken over.
+    assert!(!o.all.contains("takes over"), "{}", o.all);
+}
+
+#[test]
+fn test_gdb_python_on_a_core() {
+    gdbx_tests::require_gdb!();
+    let (bin, bp, _) = program();
+    let core = gcore_at(&bin, &[], &format!("main.go:{bp}"), "gdb-python");
+    let mut g = gdb_on(&bin);
+    g.core(&core);
+    let o = at_breakpoint(&mut g).run();
+    check_printouts(&o);
+}
+
+#[test]
+fn runtime_gdb_py_loaded_too_is_taken_over_once() {
+    gdbx_tests::require_gdb!();
+    let (bin, bp, _) = program();
+    let mut g = gdb_on(&bin);
+    g.init(format!(
+        "add-auto-load-safe-path {}",
+        goroot().join("src/runtime").display()
+    ));
+    // As in Go's test: the script must really be loaded (its first line).
+    g.ex("info auto-load python-scripts")
+        .ex(format!("break main.go:{bp}"))
+        .ex("run");
+    let o = at_breakpoint(&mut g).run();
+    assert!(o.all.contains("Loading Go Runtime support."), "{}", o.all);
+    // Our table, not the script's `* 1 running syscall.Syscall`.
+    assert!(o.block("info goroutines").contains("M/thread"), "{}", o.all);
+    assert_eq!(
+        o.all
+            .matches("gdbx takes over `info goroutines` and `goroutine`")
+            .count(),
+        1,
+        "{}",
+        o.all
+    );
+    check_printouts(&o);
+}
