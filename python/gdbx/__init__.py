@@ -224,8 +224,8 @@ def require_state():
     if st is None:
         name = gdb.current_progspace().filename or "no program"
         raise gdb.GdbError(
-            "gdbx: %s is neither a Go 1.19 program nor one on the gdbx runtime (or gdbx did not load: see its first line)"
-            % name
+            "gdbx: %s is neither a Go 1.19 program nor one on the gdbx runtime "
+            "(or gdbx did not load: see its first line)" % name
         )
     return st
 

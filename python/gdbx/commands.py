@@ -4,9 +4,8 @@ import re
 
 import gdb
 
-from . import require_state
+from . import require_state, unwind
 from . import state as _state
-from . import unwind
 
 
 def _st():

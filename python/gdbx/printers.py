@@ -179,7 +179,7 @@ def _st():
     try:
         st.prog.info_sched(st.reader(), [])
     except RuntimeError as e:
-        raise gdb.GdbError("gdbx: %s" % e)
+        raise gdb.GdbError("gdbx: %s" % e) from None
     st.threads()
     return st
 
