@@ -28,8 +28,12 @@
 //!
 //! `NetFd.rdeadline/wdeadline` (nanotime, 0 = none) and
 //! `NetFd.rtimeout/wtimeout` (ns, 0 = none) are atomics so they can be set
-//! from another goroutine while one is blocked (the new value applies to
-//! the next attempt, as in Go).
+//! from another goroutine while one is blocked. A new deadline applies to
+//! a pending operation too, as Go's `SetDeadline`: the setter stores it,
+//! then wakes the goroutine parked in that direction (if any), which
+//! re-reads it; the parking goroutine announces itself in its poll slot
+//! before it reads the deadline (netpoll.rs), both `SeqCst`, so one of the
+//! two sees the other. A timeout is read once, when the operation starts.
 
 use core::sync::atomic::{AtomicI64, Ordering};
 use std::io::{self, Read, Write};
@@ -200,16 +204,13 @@ impl NetFd {
         }
     }
 
-    /// The deadline of an operation starting now (nanotime, 0 = none).
-    fn deadline(&self, mode: Mode) -> i64 {
-        let (d, t) = self.slots(mode);
-        let d = d.load(Ordering::Relaxed);
-        let t = t.load(Ordering::Relaxed);
-        if t == 0 {
-            return d;
+    /// The deadline that the timeout gives an operation starting now
+    /// (nanotime, 0 = none).
+    fn timeout_deadline(&self, mode: Mode) -> i64 {
+        match self.slots(mode).1.load(Ordering::Relaxed) {
+            0 => 0,
+            t => nanotime().saturating_add(t),
         }
-        let td = nanotime().saturating_add(t);
-        if d == 0 { td } else { d.min(td) }
     }
 
     /// A timeout for each operation in `mode` from now on (None = none);
@@ -219,11 +220,11 @@ impl NetFd {
         Ok(())
     }
 
-    /// An absolute deadline for operations in `mode` (None = none).
+    /// An absolute deadline for operations in `mode` (None = none), pending
+    /// ones included: a goroutine parked in `mode` is woken to re-check.
     fn set_deadline(&self, mode: Mode, d: Option<Instant>) {
-        self.slots(mode)
-            .0
-            .store(deadline_from(d), Ordering::Relaxed);
+        self.slots(mode).0.store(deadline_from(d), Ordering::SeqCst);
+        netpoll::wake(self.pd, mode);
     }
 
     /// Run `f` until it does not return EAGAIN, parking on the poller in
@@ -343,22 +344,20 @@ struct Op<'a> {
     fd: &'a NetFd,
     mode: Mode,
     ctx: Option<&'a Context>,
-    /// The earlier of the descriptor's and the context's deadline (0 = none).
-    deadline: i64,
+    /// From the descriptor's timeout at the start (0 = none).
+    timeout_deadline: i64,
     /// The context's deadline (0 = none).
     ctx_deadline: i64,
     hook: Option<u64>,
 }
 
+/// The earliest of some deadlines, 0 meaning none.
+fn earliest(deadlines: [i64; 3]) -> i64 {
+    deadlines.into_iter().filter(|&d| d != 0).min().unwrap_or(0)
+}
+
 impl<'a> Op<'a> {
     fn new(fd: &'a NetFd, mode: Mode, ctx: Option<&'a Context>) -> Op<'a> {
-        let ctx_deadline = deadline_from(ctx.and_then(Context::deadline));
-        let own = fd.deadline(mode);
-        let deadline = match (own, ctx_deadline) {
-            (0, c) => c,
-            (o, 0) => o,
-            (o, c) => o.min(c),
-        };
         let pd = fd.pd as usize;
         let hook =
             ctx.and_then(|c| c.on_done(Box::new(move || netpoll::wake(pd as *mut PollDesc, mode))));
@@ -366,10 +365,17 @@ impl<'a> Op<'a> {
             fd,
             mode,
             ctx,
-            deadline,
-            ctx_deadline,
+            timeout_deadline: fd.timeout_deadline(mode),
+            ctx_deadline: deadline_from(ctx.and_then(Context::deadline)),
             hook,
         }
+    }
+
+    /// The deadline now: the descriptor's (re-read: it may be set while we
+    /// wait), the timeout's, the context's; 0 = none.
+    fn deadline(&self) -> i64 {
+        let own = self.fd.slots(self.mode).0.load(Ordering::SeqCst);
+        earliest([own, self.timeout_deadline, self.ctx_deadline])
     }
 
     /// The error that ends the operation now: its context is done or a
@@ -378,8 +384,9 @@ impl<'a> Op<'a> {
         if let Some(e) = self.ctx.and_then(Context::err) {
             return Err(context_error(e));
         }
-        if self.deadline != 0 && nanotime() >= self.deadline {
-            if self.deadline == self.ctx_deadline {
+        let deadline = self.deadline();
+        if deadline != 0 && nanotime() >= deadline {
+            if deadline == self.ctx_deadline {
                 return Err(context_error(ContextError::DeadlineExceeded));
             }
             return Err(io::Error::new(io::ErrorKind::TimedOut, "i/o timeout"));
@@ -387,12 +394,15 @@ impl<'a> Op<'a> {
         Ok(())
     }
 
-    /// Park until the descriptor may be ready, a deadline passes or the
-    /// context is done.
+    /// Park until the descriptor may be ready, a deadline passes, a new
+    /// deadline is set or the context is done.
     fn wait(&self) {
+        // What `wait` re-checks once it has announced itself: the deadline
+        // to sleep until, or None when the operation must end now.
+        let limit = || self.check().ok().map(|()| self.deadline());
         // SAFETY: pd is live while fd is; one waiter per direction is the
         // documented rule of this module.
-        unsafe { netpoll::wait(self.fd.pd, self.mode, self.deadline, self.ctx) };
+        unsafe { netpoll::wait(self.fd.pd, self.mode, &limit) };
     }
 }
 

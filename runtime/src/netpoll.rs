@@ -303,22 +303,19 @@ unsafe fn commit(gp: *mut G, s: *mut u8) -> bool {
     false
 }
 
-/// Park the current goroutine until `pd` is ready for `mode`, its deadline
-/// (`deadline`, nanotime; 0 = none) passes, it is closed, or `ctx` is done
-/// (a hook of `ctx` calls [`wake`]: the waiter reads `ctx`'s error after it
-/// announced itself in the slot, the canceller stores the error before it
-/// looks at the slot, so one of them sees the other). Returns true if
+/// Park the current goroutine until `pd` is ready for `mode`, the deadline
+/// passes, it is closed, or [`wake`] is called (a new deadline, a context
+/// that is done). `limit` is asked *after* the goroutine announced itself
+/// in its slot: `None` means do not park (the operation ends now), else the
+/// deadline to park until (nanotime, 0 = none). Whoever changes what
+/// `limit` answers does it before calling [`wake`], so either `limit` sees
+/// the change or `wake` sees the announced waiter. Returns true if
 /// readiness was reported (the caller retries its I/O either way).
 ///
 /// # Safety
 /// `pd` came from [`open`] and is not closed; at most one goroutine waits
 /// per direction; called on a goroutine (it parks).
-pub unsafe fn wait(
-    pd: *mut PollDesc,
-    mode: Mode,
-    deadline: i64,
-    ctx: Option<&crate::context::Context>,
-) -> bool {
+pub unsafe fn wait(pd: *mut PollDesc, mode: Mode, limit: &dyn Fn() -> Option<i64>) -> bool {
     let s = slot(pd, mode);
     loop {
         if s.compare_exchange(PD_READY, 0, Ordering::AcqRel, Ordering::Acquire)
@@ -340,8 +337,10 @@ pub unsafe fn wait(
     }
     // SAFETY: pd is live.
     let closing = unsafe { (*pd).closing.load(Ordering::Acquire) };
-    let done = ctx.is_some_and(|c| c.err().is_some());
-    if !closing && !done && (deadline == 0 || nanotime() < deadline) {
+    // After the announcement above (a SeqCst CAS), as the doc says.
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let deadline = if closing { None } else { limit() };
+    if let Some(deadline) = deadline {
         if deadline != 0 {
             add_deadline(deadline, pd, mode);
         }
@@ -359,6 +358,9 @@ pub unsafe fn wait(
 /// interrupts a netpoller wait. On a descriptor reused since, this is one
 /// spurious wake-up, which the I/O loop absorbs.
 pub fn wake(pd: *mut PollDesc, mode: Mode) {
+    // The caller's change (a deadline, a context's error) is ordered before
+    // the look at the slot, as `wait` orders its announcement before `limit`.
+    core::sync::atomic::fence(Ordering::SeqCst);
     let gp = unblock(pd, mode, false);
     if !gp.is_null() {
         ready(gp, true);

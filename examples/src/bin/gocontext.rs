@@ -181,8 +181,8 @@ fn sleep_honours() {
 /// The netpoller honours contexts: an `accept` and a `read` parked in the
 /// poller ("IO wait") return when their context is cancelled, a read gives
 /// up at its context's deadline, a connect with a context that is done
-/// fails at once, and one that is not connects; the socket's own write
-/// deadline still applies.
+/// fails at once, and one that is not connects; the socket's own
+/// deadlines still apply, and one set while a read is parked ends it.
 fn net_honours() {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().unwrap();
@@ -237,6 +237,30 @@ fn net_honours() {
         .recv_from_context(&ctx, &mut buf)
         .expect_err("recv is cancelled");
     assert_eq!(ctx_err(&e), Some(ContextError::Canceled), "{e}");
+
+    // A read deadline set while a read is parked applies to it (Go's
+    // SetReadDeadline): the reader wakes with a timeout.
+    let waiting = runtime::proc::count_waiting(WaitReason::IoWait);
+    let server = std::sync::Arc::new(server);
+    {
+        let server = server.clone();
+        runtime::go(move || {
+            until_parked(WaitReason::IoWait, waiting + 1);
+            server.set_read_deadline(Some(Instant::now()));
+        });
+    }
+    let mut b2 = [0u8; 4];
+    let e = server
+        .read(&mut b2)
+        .expect_err("the new deadline ends the read");
+    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+    assert_eq!(ctx_err(&e), None);
+    server.set_read_deadline(None);
+    client.write_all(b"pong").expect("write");
+    server
+        .read_exact(&mut b2)
+        .expect("read after clearing the deadline");
+    assert_eq!(&b2, b"pong");
 
     // The shared descriptor's setters: a send past its write deadline
     // times out (with no context involved), and clearing it sends again.
