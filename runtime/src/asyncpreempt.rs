@@ -67,7 +67,7 @@ use crate::runtime2::*;
 /// Asynchronous preemption is on (GODEBUG=asyncpreempt=1).
 pub static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Goroutines preempted by signal so far.
-pub static ASYNC_PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static ASYNC_PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
 /// Signals sent by sysmon so far.
 pub static SIGNALS: AtomicU64 = AtomicU64::new(0);
 
@@ -190,7 +190,10 @@ pub fn async_preemptible<R>(f: impl FnOnce() -> R) -> R {
 }
 
 fn crate_name() -> String {
-    let a0 = crate::rt0::os_args().first().cloned().unwrap_or_default();
+    let a0 = crate::runtime1::os_args()
+        .first()
+        .cloned()
+        .unwrap_or_default();
     let base = a0.rsplit('/').next().unwrap_or("").to_string();
     base.replace('-', "_")
 }

@@ -8,14 +8,23 @@
 //! point (`-Wl,--entry=_rt0_amd64_linux`, see examples/build.rs) and that
 //! marks its main function with [`main`] (`#[runtime::main]`):
 //!
-//! ```ignore
+//! ```no_run
 //! #![no_main]
+//!
 //! #[runtime::main]
 //! fn main() {
-//!     runtime::go(|| println!("from a goroutine"));
-//!     runtime::gosched();
+//!     let c = runtime::chan::channel::<u64>(0);
+//!     let tx = c.clone();
+//!     runtime::go(move || tx.send(42));
+//!     println!("{} from a goroutine; args {:?}", c.recv().unwrap(), runtime::args());
 //! }
 //! ```
+//!
+//! What programs get at the crate's root: [`go`], [`gosched`], [`sleep`],
+//! [`exit`], [`args`], [`gomaxprocs`], [`num_goroutine`], [`num_waiting`],
+//! [`preemptions`], [`async_preemptions`], [`nanotime`], [`syscall()`], [`memstats()`],
+//! [`preempt_point`], [`async_preemptible`]; channels, `select!`, `sync`,
+//! `time`, `context` and `net` live in their modules.
 //!
 //! The runtime provides the C `main` that libc calls and walks the
 //! bootstrap sequence (rt0.rs) up to `main.main`, which runs on
@@ -24,6 +33,8 @@
 //! # Map of the crate
 //!
 //! * [`rt0`] - the bootstrap chain, `runtime.main`, `runtime.exit`;
+//! * `runtime1` - the saved arguments and environment, GODEBUG (Go's
+//!   runtime1.go);
 //! * [`runtime2`] - G, M, P, Sched and the statics a debugger reads;
 //! * [`proc`] - the scheduler (Go's proc.go): newproc, schedule,
 //!   findrunnable, stealing, spinning Ms, gopark/goready, GOMAXPROCS;
@@ -64,6 +75,7 @@ pub mod netpoll;
 pub mod proc;
 pub mod rt0;
 pub mod runq;
+mod runtime1;
 pub mod runtime2;
 pub mod scavenge;
 pub mod select;
@@ -78,10 +90,37 @@ pub mod traceback;
 
 pub use asyncpreempt::async_preemptible;
 pub use proc::{go, gosched, num_goroutine};
+pub use runtime2::WaitReason;
 pub use scavenge::{MemStats, memstats};
 pub use syscall::syscall;
 pub use sysmon::preempt_point;
-pub use time::sleep;
+pub use time::{nanotime, sleep};
+
+/// The program's command-line arguments, its name first (Go's `os.Args`),
+/// as saved at start-up.
+pub fn args() -> &'static [String] {
+    runtime1::os_args()
+}
+
+/// How many goroutines are parked now with wait reason `reason`: a test's
+/// handshake ("wait until all N workers block in a receive") instead of
+/// sleeping long enough.
+pub fn num_waiting(reason: WaitReason) -> usize {
+    proc::count_waiting(reason)
+}
+
+/// Preemptions so far: goroutines that yielded at a safe point after
+/// sysmon asked them to (they ran for 10 ms), plus those preempted by
+/// signal (`GODEBUG=asyncpreempt=1`).
+pub fn preemptions() -> u64 {
+    sysmon::PREEMPTIONS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Of [`preemptions`], those by signal (`GODEBUG=asyncpreempt=1`, inside
+/// [`async_preemptible`]).
+pub fn async_preemptions() -> u64 {
+    asyncpreempt::ASYNC_PREEMPTIONS.load(core::sync::atomic::Ordering::Relaxed)
+}
 
 /// Go's `runtime.GOMAXPROCS(n)`: sets the number of Ps if `n > 0` and
 /// returns the previous value; `n <= 0` only queries. See

@@ -1731,7 +1731,7 @@ pub fn num_goroutine() -> usize {
 }
 
 /// Count the goroutines currently parked with wait reason `reason`.
-pub fn count_waiting(reason: WaitReason) -> usize {
+pub(crate) fn count_waiting(reason: WaitReason) -> usize {
     let mut n = 0;
     for_each_g(|gp| {
         // SAFETY: Gs are never freed; waitreason is a byte written before

@@ -30,6 +30,7 @@ use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use crate::asm::{getg, setg};
 use crate::proc::{HASHSEED, NewProc};
+use crate::runtime1::{goargs, goenvs, gogetenv};
 use crate::runtime2::{G, G0, M0, sched};
 use crate::signal::throw;
 
@@ -82,26 +83,6 @@ pub static mut CPU_VENDOR: [u8; 12] = [0; 12];
 /// Random hash key from the kernel (`hashinit`).
 #[unsafe(export_name = "runtime.hashkey")]
 pub static HASHKEY: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
-
-static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-static ENVS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-
-/// The program's arguments (Go's os.Args), saved by `goargs`.
-pub fn os_args() -> &'static [String] {
-    ARGS.get().map_or(&[], |v| v.as_slice())
-}
-
-/// The environment at start-up (`KEY=value`), saved by `goenvs`.
-pub fn os_envs() -> &'static [String] {
-    ENVS.get().map_or(&[], |v| v.as_slice())
-}
-
-/// Look up `key` in the start-up environment (Go's gogetenv).
-pub fn gogetenv(key: &str) -> Option<&'static str> {
-    os_envs()
-        .iter()
-        .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
-}
 
 /// The C `main` that libc's start-up calls: hands over to `_rt0_amd64`.
 #[cfg(not(test))]
@@ -335,34 +316,6 @@ pub extern "C" fn schedinit() {
             throw("unknown runnable goroutine during bootstrap");
         }
     }
-}
-
-fn goargs() {
-    let argc = ARGC.load(Ordering::Relaxed);
-    let argv = ARGV.load(Ordering::Relaxed) as *const *const libc::c_char;
-    let mut v = Vec::with_capacity(argc.max(0) as usize);
-    for i in 0..argc.max(0) as usize {
-        // SAFETY: argv has argc valid C strings.
-        let s = unsafe { core::ffi::CStr::from_ptr(*argv.add(i)) };
-        v.push(s.to_string_lossy().into_owned());
-    }
-    let _ = ARGS.set(v);
-}
-
-fn goenvs() {
-    unsafe extern "C" {
-        static environ: *const *const libc::c_char;
-    }
-    let mut v = Vec::new();
-    // SAFETY: environ is the NUL-terminated environment array of the process.
-    unsafe {
-        let mut p = environ;
-        while !p.is_null() && !(*p).is_null() {
-            v.push(core::ffi::CStr::from_ptr(*p).to_string_lossy().into_owned());
-            p = p.add(1);
-        }
-    }
-    let _ = ENVS.set(v);
 }
 
 /// The main goroutine (G 1): starts the background workers, runs the

@@ -56,8 +56,9 @@
 //!
 //! # GODEBUG
 //!
-//! Comma-separated `key=value` pairs read once at start; unknown keys and
-//! values that are not integers are ignored (Go's `parsedebugvars`):
+//! Comma-separated `key=value` pairs read once at start (parsed in
+//! runtime1.rs); unknown keys and values that are not integers are ignored
+//! (Go's `parsedebugvars`):
 //! `schedtrace=MS` prints Go's `SCHED` line every MS ms (to stderr),
 //! `scheddetail=1` adds Go's per-P, per-M and per-G lines.
 
@@ -71,42 +72,6 @@ use crate::proc::{casgstatus, readgstatus};
 use crate::runq::{globrunqput, runqempty};
 use crate::runtime2::*;
 use crate::time::nanotime;
-
-// ---------------------------------------------------------------------------
-// GODEBUG.
-
-/// Parsed GODEBUG settings the runtime uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DebugVars {
-    /// `schedtrace=MS`: print the scheduler trace every MS milliseconds (0 = off).
-    pub schedtrace: i32,
-    /// `scheddetail=1`: the trace also prints every P, M and G.
-    pub scheddetail: i32,
-    /// `asyncpreempt=1`: asynchronous preemption by signal for goroutines
-    /// inside `runtime::async_preemptible` (asyncpreempt.rs).
-    pub asyncpreempt: i32,
-}
-
-/// Parse a GODEBUG value (`key=value,key=value`). Unknown keys and
-/// non-integer values are ignored, as Go does.
-pub fn parse_godebug(s: &str) -> DebugVars {
-    let mut d = DebugVars::default();
-    for kv in s.split(',') {
-        let Some((k, v)) = kv.split_once('=') else {
-            continue;
-        };
-        let Ok(n) = v.trim().parse::<i32>() else {
-            continue;
-        };
-        match k.trim() {
-            "schedtrace" => d.schedtrace = n,
-            "scheddetail" => d.scheddetail = n,
-            "asyncpreempt" => d.asyncpreempt = n,
-            _ => {}
-        }
-    }
-    d
-}
 
 static SCHEDTRACE: AtomicI32 = AtomicI32::new(0);
 static SCHEDDETAIL: AtomicI32 = AtomicI32::new(0);
@@ -136,7 +101,7 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 /// Number of preemption requests sysmon made / honoured (statistics).
 pub static PREEMPT_REQUESTS: AtomicU64 = AtomicU64::new(0);
 /// See [`PREEMPT_REQUESTS`].
-pub static PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
 /// Number of Ps sysmon took from system calls (statistics).
 pub static SYSCALL_RETAKES: AtomicU64 = AtomicU64::new(0);
 
@@ -191,7 +156,7 @@ pub fn wake_now() {
 
 /// Start sysmon on its own M (thread, no P). Called once by `runtime.main`.
 pub fn start() {
-    let d = parse_godebug(crate::rt0::gogetenv("GODEBUG").unwrap_or(""));
+    let d = crate::runtime1::parse_godebug(crate::runtime1::gogetenv("GODEBUG").unwrap_or(""));
     SCHEDTRACE.store(d.schedtrace, Ordering::Relaxed);
     SCHEDDETAIL.store(d.scheddetail, Ordering::Relaxed);
     crate::traceback::install_sigquit();
@@ -553,23 +518,5 @@ pub fn schedtrace_print(detailed: bool) {
             );
         });
         (*sch).lock.unlock();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn godebug_like_go() {
-        assert_eq!(parse_godebug(""), DebugVars::default());
-        let d = parse_godebug("schedtrace=1000,scheddetail=1");
-        assert_eq!(d.schedtrace, 1000);
-        assert_eq!(d.scheddetail, 1);
-        // Unknown keys and bad values are ignored.
-        let d = parse_godebug("gctrace=1,schedtrace=x,madvdontneed=1,scheddetail=1,junk");
-        assert_eq!(d.schedtrace, 0);
-        assert_eq!(d.scheddetail, 1);
-        assert_eq!(parse_godebug("asyncpreempt=1").asyncpreempt, 1);
     }
 }

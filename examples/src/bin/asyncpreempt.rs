@@ -87,7 +87,7 @@ fn main() {
         w.done();
     });
     wg.wait();
-    let n = runtime::asyncpreempt::ASYNC_PREEMPTIONS.load(Ordering::Relaxed);
+    let n = runtime::async_preemptions();
     let same = sum.load(Ordering::Acquire) == work(WORK_N);
     println!("checksum same={same}");
     eprintln!("async preemptions: {n}");

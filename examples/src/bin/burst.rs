@@ -45,7 +45,7 @@ fn handshake(on: bool) {
 
 #[runtime::main]
 fn main() {
-    let args = runtime::rt0::os_args();
+    let args = runtime::args();
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let hs = args.iter().any(|a| a == "--handshake");
     let secs: u64 = args

@@ -7,7 +7,7 @@ use runtime::net::{TcpListener, TcpStream};
 
 #[runtime::main]
 fn main() {
-    let args = runtime::rt0::os_args();
+    let args = runtime::args();
     let addr = args.get(1).map_or("127.0.0.1:0", |s| s.as_str());
     let ln = match TcpListener::bind(addr) {
         Ok(l) => l,

@@ -5,7 +5,7 @@
 //! select's fairness where several of its cases wait on one channel.
 //!
 //! Where Go's tests sleep "long enough" for a goroutine to block, these
-//! wait until it is parked (`runtime::proc::count_waiting`): a handshake,
+//! wait until it is parked (`runtime::num_waiting`): a handshake,
 //! so a loaded machine makes them slower, never wrong. Go's tests of stack
 //! shrinking and adjustment have no counterpart (stacks here never move).
 //!
@@ -29,8 +29,8 @@ mod selfcheck;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use runtime::WaitReason;
 use runtime::chan::{Chan, Receiver, Sender, TryRecvError, channel};
-use runtime::runtime2::WaitReason;
 use runtime::sync::WaitGroup;
 
 /// Panics unless `count` of `n` trials is within 7 standard deviations of
@@ -50,7 +50,7 @@ fn check_fair(name: &str, counts: &[u64], n: u64) {
 /// Waits (yielding) until at least `n` goroutines are parked with
 /// `reason`: the handshake that replaces Go's tests' sleeps.
 fn until_parked(reason: WaitReason, n: usize) {
-    while runtime::proc::count_waiting(reason) < n {
+    while runtime::num_waiting(reason) < n {
         runtime::gosched();
     }
 }

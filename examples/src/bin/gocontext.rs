@@ -3,7 +3,7 @@
 //! `context::sleep`, and the netpoller (`accept_context`, `read_context`,
 //! `connect_context`, `recv_from_context`).
 //!
-//! A goroutine is cancelled only once it is parked (`count_waiting`): a
+//! A goroutine is cancelled only once it is parked (`runtime::num_waiting`): a
 //! handshake, so each test shows that the cancel *wakes* the operation, not
 //! that it was never entered.
 //!
@@ -18,19 +18,19 @@ mod selfcheck;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
+use runtime::WaitReason;
 use runtime::chan::channel;
 use runtime::context::{
     self, CancelFunc, ContextError, background, with_cancel, with_deadline, with_timeout,
 };
 use runtime::net::{TcpListener, TcpStream, UdpSocket};
-use runtime::runtime2::WaitReason;
 
 const MS: Duration = Duration::from_millis(1);
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// Waits until `n` goroutines are parked with `reason`.
 fn until_parked(reason: WaitReason, n: usize) {
-    while runtime::proc::count_waiting(reason) < n {
+    while runtime::num_waiting(reason) < n {
         runtime::gosched();
     }
 }
@@ -38,7 +38,7 @@ fn until_parked(reason: WaitReason, n: usize) {
 /// Cancels from another goroutine as soon as one more goroutine than now
 /// is parked in the netpoller: the operation about to start is.
 fn cancel_once_in_io_wait(cancel: CancelFunc) {
-    let waiting = runtime::proc::count_waiting(WaitReason::IoWait);
+    let waiting = runtime::num_waiting(WaitReason::IoWait);
     runtime::go(move || {
         until_parked(WaitReason::IoWait, waiting + 1);
         cancel.cancel();
@@ -240,7 +240,7 @@ fn net_honours() {
 
     // A read deadline set while a read is parked applies to it (Go's
     // SetReadDeadline): the reader wakes with a timeout.
-    let waiting = runtime::proc::count_waiting(WaitReason::IoWait);
+    let waiting = runtime::num_waiting(WaitReason::IoWait);
     let server = std::sync::Arc::new(server);
     {
         let server = server.clone();

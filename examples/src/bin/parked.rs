@@ -9,8 +9,8 @@
 //! WaitGroup, prints `released N`, and exits 0.
 #![no_main]
 
+use runtime::WaitReason;
 use runtime::chan::channel;
-use runtime::runtime2::WaitReason;
 use runtime::sync::WaitGroup;
 
 /// Where a debugger stops: all N goroutines are parked in "chan receive".
@@ -42,7 +42,7 @@ fn main() {
         runtime::go(move || waiter(ch, wg));
     }
     // Let them run until every one of them is parked on the channel.
-    while runtime::proc::count_waiting(WaitReason::ChanReceive) < n {
+    while runtime::num_waiting(WaitReason::ChanReceive) < n {
         runtime::gosched();
     }
     ready(n);

@@ -28,7 +28,7 @@ fn main() {
     let wg = WaitGroup::new();
     wg.add(2);
     // `preempt chan`: the loop's only safe points are channel operations.
-    let via_chan = runtime::rt0::os_args().get(1).is_some_and(|a| a == "chan");
+    let via_chan = runtime::args().get(1).is_some_and(|a| a == "chan");
     let c = runtime::chan::channel::<u64>(1);
     let (s, d, w) = (started.clone(), done.clone(), wg.clone());
     runtime::go(move || {
@@ -65,6 +65,6 @@ fn main() {
         w.done();
     });
     wg.wait();
-    let p = runtime::sysmon::PREEMPTIONS.load(Ordering::Relaxed);
+    let p = runtime::preemptions();
     println!("ok preempted={}", p > 0);
 }

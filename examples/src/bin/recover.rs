@@ -86,7 +86,7 @@ fn caught(n: usize) {
 
 #[runtime::main]
 fn main() {
-    let args = runtime::rt0::os_args();
+    let args = runtime::args();
     match args.get(1).map(String::as_str) {
         Some("caught") => caught(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300)),
         Some("main") => fail("main panics", 1),

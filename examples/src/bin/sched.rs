@@ -91,14 +91,14 @@ fn timers_on_busy_ps() {
     }
     let mut unpreempted = 0;
     for _ in 0..SLEEPS {
-        let before = runtime::sysmon::PREEMPTIONS.load(Ordering::Relaxed);
+        let before = runtime::preemptions();
         // Sleeps and channel timers share the P's timer heap: both count.
         if unpreempted % 2 == 0 {
             runtime::sleep(Duration::from_millis(1));
         } else {
             runtime::time::after(Duration::from_millis(1)).recv();
         }
-        if runtime::sysmon::PREEMPTIONS.load(Ordering::Relaxed) == before {
+        if runtime::preemptions() == before {
             unpreempted += 1;
         }
     }
@@ -240,7 +240,7 @@ fn num_goroutine() {
             wg.done();
         });
     }
-    while runtime::proc::count_waiting(runtime::runtime2::WaitReason::ChanReceive) < 10 {
+    while runtime::num_waiting(runtime::WaitReason::ChanReceive) < 10 {
         runtime::gosched();
     }
     assert_eq!(runtime::num_goroutine(), base + 10);

@@ -12,8 +12,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use runtime::WaitReason;
 use runtime::chan::{Chan, channel};
-use runtime::runtime2::WaitReason;
 
 /// Where a debugger stops: every goroutine is in place.
 #[unsafe(export_name = "main.ready")]
@@ -46,19 +46,19 @@ fn spinner() {
 
 #[runtime::main]
 fn main() {
-    let n: usize = match runtime::rt0::os_args().get(1) {
+    let n: usize = match runtime::args().get(1) {
         Some(a) => a.parse().expect("usage: stuck [N]"),
         None => 100,
     };
-    let spin = runtime::rt0::os_args().get(2).map(String::as_str) != Some("nospin");
+    let spin = runtime::args().get(2).map(String::as_str) != Some("nospin");
     let ch = channel::<()>(0);
     for _ in 0..n {
         let ch = ch.clone();
         runtime::go(move || waiter(ch));
     }
     runtime::go(sleeper);
-    while runtime::proc::count_waiting(WaitReason::ChanReceive) < n
-        || runtime::proc::count_waiting(WaitReason::Sleep) < 1
+    while runtime::num_waiting(WaitReason::ChanReceive) < n
+        || runtime::num_waiting(WaitReason::Sleep) < 1
     {
         runtime::gosched();
     }

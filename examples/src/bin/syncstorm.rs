@@ -22,15 +22,15 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use runtime::WaitReason;
 use runtime::chan::channel;
-use runtime::proc::count_waiting;
-use runtime::runtime2::WaitReason;
+use runtime::num_waiting;
 use runtime::sync::{Cond, Mutex, Once, RwMutex, WaitGroup};
 
 /// Yield until `n` goroutines are parked with `reason` (a handshake on the
 /// scheduler's own state, no sleeping).
 fn until_parked(reason: WaitReason, n: usize) {
-    while count_waiting(reason) < n {
+    while num_waiting(reason) < n {
         runtime::gosched();
     }
 }
@@ -243,7 +243,7 @@ fn cond_signal() {
     cond.signal();
     woke.recv();
     assert_eq!(
-        count_waiting(WaitReason::SyncCondWait),
+        num_waiting(WaitReason::SyncCondWait),
         K - 1,
         "signal woke more than one"
     );
@@ -258,7 +258,7 @@ fn cond_signal() {
 
 #[runtime::main]
 fn main() {
-    let rounds: usize = match runtime::rt0::os_args().get(1) {
+    let rounds: usize = match runtime::args().get(1) {
         Some(a) => a.parse().expect("usage: syncstorm [ROUNDS]"),
         None => 2000,
     };

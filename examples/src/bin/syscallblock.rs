@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 fn now_ns() -> i64 {
-    runtime::time::nanotime()
+    runtime::nanotime()
 }
 
 #[runtime::main]
 fn main() {
-    let rounds: usize = runtime::rt0::os_args()
+    let rounds: usize = runtime::args()
         .get(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
