@@ -1747,7 +1747,8 @@ pub(crate) fn count_waiting(reason: WaitReason) -> usize {
 
 /// Mark `runtime.main` as started (new goroutines may now wake Ps).
 pub(crate) fn set_main_started() {
-    // SAFETY: atomic store.
+    // SAFETY: s() is the static Sched, alive for the whole process, and
+    // main_started is only ever accessed atomically.
     unsafe { atomic_u32(&raw mut (*s()).main_started).store(1, Ordering::Release) };
 }
 

@@ -97,7 +97,8 @@ const RUNNEXT_GRACE_NS: i64 = 3_000;
 /// # Safety
 /// `pp` is a live P.
 pub unsafe fn runqempty(pp: *mut P) -> bool {
-    // SAFETY: atomic reads of a live P.
+    // SAFETY: pp is live (this function's contract; Ps are never freed) and
+    // runqhead/runqtail/runnext are only ever accessed atomically.
     unsafe {
         loop {
             let h = head(pp).load(Ordering::Acquire);
@@ -115,7 +116,8 @@ pub unsafe fn runqempty(pp: *mut P) -> bool {
 /// # Safety
 /// `pp` is a live P.
 pub unsafe fn runqlen(pp: *mut P) -> u32 {
-    // SAFETY: atomic reads.
+    // SAFETY: as runqempty: pp is live and both counters are only ever
+    // accessed atomically.
     unsafe {
         tail(pp)
             .load(Ordering::Acquire)
@@ -239,7 +241,8 @@ pub unsafe fn runqget(pp: *mut P) -> Option<(*mut G, bool)> {
 /// Called by the owner or with the world stopped.
 pub unsafe fn runqdrain(pp: *mut P) -> Vec<*mut G> {
     let mut v = Vec::new();
-    // SAFETY: forwarded.
+    // SAFETY: runqget's contract is this function's: the caller owns pp or
+    // has stopped the world.
     while let Some((gp, _)) = unsafe { runqget(pp) } {
         v.push(gp);
     }

@@ -480,7 +480,8 @@ pub struct Sched {
 /// `p` must be valid and 4-aligned, and all concurrent accesses to it atomic.
 #[inline(always)]
 pub unsafe fn atomic_u32<'a>(p: *mut u32) -> &'a AtomicU32 {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: this function's contract: the caller guarantees `p` is valid,
+    // aligned, and accessed only atomically while shared.
     unsafe { AtomicU32::from_ptr(p) }
 }
 
@@ -490,7 +491,8 @@ pub unsafe fn atomic_u32<'a>(p: *mut u32) -> &'a AtomicU32 {
 /// See [`atomic_u32`].
 #[inline(always)]
 pub unsafe fn atomic_usize<'a>(p: *mut usize) -> &'a AtomicUsize {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: this function's contract: the caller guarantees `p` is valid,
+    // aligned, and accessed only atomically while shared.
     unsafe { AtomicUsize::from_ptr(p) }
 }
 
@@ -500,7 +502,8 @@ pub unsafe fn atomic_usize<'a>(p: *mut usize) -> &'a AtomicUsize {
 /// See [`atomic_u32`].
 #[inline(always)]
 pub unsafe fn atomic_u64<'a>(p: *mut u64) -> &'a AtomicU64 {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: this function's contract: the caller guarantees `p` is valid,
+    // aligned, and accessed only atomically while shared.
     unsafe { AtomicU64::from_ptr(p) }
 }
 
@@ -510,7 +513,8 @@ pub unsafe fn atomic_u64<'a>(p: *mut u64) -> &'a AtomicU64 {
 /// See [`atomic_u32`].
 #[inline(always)]
 pub unsafe fn atomic_ptr<'a, T>(p: *mut *mut T) -> &'a AtomicPtr<T> {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: this function's contract: the caller guarantees `p` is valid,
+    // aligned, and accessed only atomically while shared.
     unsafe { AtomicPtr::from_ptr(p) }
 }
 

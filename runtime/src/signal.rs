@@ -103,7 +103,8 @@ impl Drop for ErrWriter {
 /// Only `runtime.exit` calls it: every exit, fatal or not, goes through
 /// that one door.
 pub(crate) fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit never returns.
+    // SAFETY: _exit(2) takes any status and has no other precondition; it
+    // ends the process without running atexit handlers.
     unsafe { libc::_exit(code) }
 }
 
@@ -152,7 +153,9 @@ fn goroutine_header_raw(w: &mut ErrWriter, gp: *mut G, state: &str) {
     if gp.is_null() {
         return;
     }
-    // SAFETY: gp is a live G.
+    // SAFETY: gp is not null (checked above) and G objects are never freed
+    // (runtime2.rs, "Ownership"), so these reads hit a live G even if it
+    // changes state meanwhile.
     unsafe {
         let _ = write!(w, "\ngoroutine {} [{}]:\n", (*gp).goid, state);
         if let Some((f, l)) = (*gp).created_at().filter(|_| (*gp).parent_goid != 0) {
@@ -564,7 +567,8 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
     );
     let cg = curg();
     if !cg.is_null() {
-        // SAFETY: live G.
+        // SAFETY: cg is this thread's current G, not null (checked above),
+        // and G objects are never freed.
         let _ = write!(w, "\ngoroutine {} [running]:\n", unsafe { (*cg).goid });
         w.flush();
         if cg == gp {

@@ -327,7 +327,8 @@ fn retake(now: i64, ticks: &mut [SysmonTick]) -> u32 {
 /// `pp.m` and `m.curg` at worst hit the wrong (live) G, which then yields
 /// once too often.
 unsafe fn preemptone(pp: *mut P) -> bool {
-    // SAFETY: see above.
+    // SAFETY: pp is live (this function's contract), and every M and G read
+    // through it is an object that is never freed (see # Safety).
     unsafe {
         let mp = atomic_ptr(&raw mut (*pp).m).load(Ordering::Relaxed);
         if mp.is_null() {
