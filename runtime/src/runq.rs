@@ -88,9 +88,6 @@ unsafe fn runnext<'a>(pp: *mut P) -> &'a core::sync::atomic::AtomicUsize {
     unsafe { atomic_usize(&raw mut (*pp).runnext) }
 }
 
-/// How long a thief leaves a running P's `runnext` to its owner (Go: 3 µs).
-const RUNNEXT_GRACE_NS: i64 = 3_000;
-
 /// Whether `pp` has no local work (ring and runnext empty). Reads are
 /// repeated until consistent (the ring may move between the loads).
 ///
@@ -272,27 +269,17 @@ pub unsafe fn runqgrab(pp: *mut P, batch: *mut P, batch_head: u32, steal_runnext
                         if atomic_u32(&raw mut (*pp).status).load(Ordering::Relaxed) == PRUNNING {
                             // The owner is about to run it (it was just
                             // readied by the running G): give it a moment
-                            // instead of moving the G to another core.
-                            // At most ~3 µs (Go's usleep(3)), measured
-                            // with the clock: PAUSE costs anywhere from 10
-                            // to 150 cycles depending on the CPU.
-                            let tick = atomic_u32(&raw mut (*pp).schedtick).load(Ordering::Relaxed);
-                            let deadline = crate::time::nanotime() + RUNNEXT_GRACE_NS;
-                            'wait: loop {
-                                for _ in 0..16 {
-                                    if rn.load(Ordering::Relaxed) != next
-                                        || atomic_u32(&raw mut (*pp).schedtick)
-                                            .load(Ordering::Relaxed)
-                                            != tick
-                                    {
-                                        break 'wait;
-                                    }
-                                    core::hint::spin_loop();
-                                }
-                                if crate::time::nanotime() >= deadline {
-                                    break;
-                                }
-                            }
+                            // instead of moving the G to another core -
+                            // and give it the CPU: Go's usleep(3), which
+                            // the kernel's timer slack stretches to tens of
+                            // µs. A thief that spun here instead (3 µs by
+                            // the clock) took the core the owner needed
+                            // whenever threads outnumber cores: measured
+                            // side by side on the 2-core machine at load 12,
+                            // TestSelectStress at P=2 took 118-277 ms
+                            // sleeping vs 203-420 spinning, ping-pong at
+                            // P=2 135-384 ns vs 229-468.
+                            libc::usleep(3);
                         }
                         if rn
                             .compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed)
