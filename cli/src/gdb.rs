@@ -188,6 +188,21 @@ impl Gdb {
         }
     }
 
+    /// The console text queued so far (what gdb's CLI would have printed
+    /// for the commands sent), taken out of the queue; the other records
+    /// stay queued, in order.
+    pub fn take_console(&mut self) -> String {
+        let mut text = String::new();
+        self.pending.retain(|r| match r {
+            Record::Stream(Stream::Console, s) => {
+                text.push_str(s);
+                false
+            }
+            _ => true,
+        });
+        text
+    }
+
     /// The next out-of-band record (exec, notify, stream), queued or new.
     pub fn next_async(&mut self, deadline: Instant) -> Result<Record, GdbError> {
         if let Some(r) = self.pending.pop_front() {

@@ -125,7 +125,10 @@ enum Cmd {
         /// Output format (JSON goes to stdout; the program's output then goes to stderr).
         #[arg(long, value_enum, default_value = "text")]
         format: SymbolsFormat,
-        /// Kill the program after this many seconds.
+        /// At each stop, a gdb prompt: run gdb commands, Enter goes on to the next step.
+        #[arg(long)]
+        step: bool,
+        /// Kill the program after this many seconds (not counting time at the --step prompt).
         #[arg(long, default_value_t = 60, value_name = "SECS")]
         timeout: u64,
         /// The gdb to run.
@@ -194,10 +197,11 @@ fn main() -> ExitCode {
             binary,
             lang,
             format,
+            step,
             timeout,
             gdb,
             args,
-        } => tour(binary, lang, format, timeout, gdb, args),
+        } => tour(binary, lang, format, step, timeout, gdb, args),
         Cmd::Gdb { gdb, args } => interactive::exec_gdb(gdb, &args),
     };
     match result {
@@ -407,6 +411,7 @@ fn tour(
     binary: Option<PathBuf>,
     lang: tour::Lang,
     format: SymbolsFormat,
+    step: bool,
     timeout: u64,
     gdb: Option<PathBuf>,
     args: Vec<String>,
@@ -431,6 +436,12 @@ fn tour(
             ));
         }
     }
+    if step && format != SymbolsFormat::Text {
+        return Err(Fail(
+            2,
+            "--step needs the text tour (the prompt and JSON cannot share stdout); drop --format json".into(),
+        ));
+    }
     let (binary, bin, res) = prepare(binary, None, timeout)?;
     let gdb = find_gdb(gdb)?;
     let text = format == SymbolsFormat::Text;
@@ -449,7 +460,7 @@ fn tour(
         pty::Sink::Stderr
     };
     let open = || inspect::Program::from_binary(bin, "");
-    let run = tour::run(&res, open, &opts, sink, lang, text).map_err(|e| Fail(2, e))?;
+    let run = tour::run(&res, open, &opts, sink, lang, text, step).map_err(|e| Fail(2, e))?;
     let verdict = verdict::judge(&res, &run.outcome);
     if text {
         print!("{}", tour::ending(&run, &verdict, lang));

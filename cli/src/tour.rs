@@ -897,7 +897,8 @@ pub struct TourRun {
 
 /// Runs the program under gdb and tours its bootstrap. Text goes to
 /// stdout step by step as the values come in (`print`); the program's
-/// output goes to `sink`. `open` reads the runtime's layout from the
+/// output goes to `sink`. With `step`, the gdb prompt is the user's at
+/// each stop ([`prompt`]). `open` reads the runtime's layout from the
 /// binary; it runs while gdb starts (each takes a few hundred ms), and its
 /// error (a runtime the tour cannot read) ends the run before the program
 /// has run any of its code.
@@ -908,6 +909,7 @@ pub fn run(
     sink: Sink,
     lang: Lang,
     print: bool,
+    step: bool,
 ) -> Result<TourRun, String> {
     let started = Instant::now();
     let deadline = started + opts.timeout;
@@ -950,7 +952,7 @@ pub fn run(
                 Some(mem) => {
                     prog.set_bias(session.bias, &mem);
                     let mut tour = Tour::new(res, &prog, lang);
-                    let result = drive(&mut session, &mut tour, &mem, print, lang);
+                    let result = drive(&mut session, &mut tour, &mem, print, lang, step);
                     let outcome = session.finish(result);
                     (tour.steps(), outcome)
                 }
@@ -976,6 +978,7 @@ fn drive(
     mem: &LiveProcess,
     print: bool,
     lang: Lang,
+    mut step: bool,
 ) -> Result<(), GdbError> {
     let flush = |tour: &mut Tour| {
         if print {
@@ -984,6 +987,7 @@ fn drive(
             let _ = std::io::stdout().flush();
         }
     };
+    let mut ext_loaded = false;
     if !session.ended() {
         session.break_at_steps()?;
         // A step the program was stopped on at its first instruction.
@@ -999,7 +1003,13 @@ fn drive(
         }
         loop {
             match session.next_event()? {
-                Event::Step { index } => on_stop(session, tour, mem, index)?,
+                Event::Step { index } => {
+                    on_stop(session, tour, mem, index)?;
+                    flush(tour);
+                    if step {
+                        step = prompt(session, index, lang, &mut ext_loaded)?;
+                    }
+                }
                 Event::Signal => {}
                 Event::Exited => break,
             }
@@ -1010,6 +1020,101 @@ fn drive(
     tour.on_exit(exit.exit_code, exit.signal.as_deref());
     flush(tour);
     Ok(())
+}
+
+/// gdb commands that would move the program on behind the tour's back.
+const RESUMING: &[&str] = &[
+    "run", "r", "start", "starti", "kill", "k", "step", "s", "stepi", "si", "nexti", "ni",
+    "finish", "fin", "until", "u", "advance", "jump", "j", "signal", "detach", "attach", "quit",
+    "q",
+];
+
+/// `--step`: the gdb prompt at a stop. A gdb command runs and its output is
+/// shown; an empty line, `next` or `continue` goes on to the next step;
+/// end of input runs the rest of the tour without stopping (the result).
+/// The time spent here does not count against `--timeout`.
+fn prompt(
+    session: &mut Session,
+    index: usize,
+    lang: Lang,
+    ext_loaded: &mut bool,
+) -> Result<bool, GdbError> {
+    use std::io::{BufRead as _, Write as _};
+    let began = Instant::now();
+    if !*ext_loaded {
+        // The gdb extension's commands (info goroutines, $g(), ...), as
+        // `gdbx gdb` has them; its one line says what it loaded or why not.
+        *ext_loaded = true;
+        let python = std::path::Path::new(crate::WORKSPACE).join("python");
+        let python = python.canonicalize().unwrap_or(python);
+        let path = python
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
+        let load =
+            format!("python import sys; sys.path.insert(0, '{path}'); import gdbx; gdbx.load()");
+        match session.console(&load) {
+            Ok(_) | Err(GdbError::Command(..)) => print!("{}", session.gdb.take_console()),
+            Err(e) => return Err(e),
+        }
+    }
+    let step = &session.res.steps[index];
+    let name = &step.name;
+    let at = session
+        .out
+        .hits
+        .last()
+        .and_then(|h| h.file.as_deref().zip(h.line))
+        .map_or(String::new(), |(f, l)| {
+            format!(" ({}:{l})", crate::report::short_path(f))
+        });
+    println!(
+        "{}",
+        say!(
+            lang,
+            "-- stopped at {name}{at}; gdb commands, Enter for the next step --",
+            "-- 停在 {name}{at}；可以输入 gdb 命令，回车进入下一步 --"
+        )
+    );
+    let stdin = std::io::stdin();
+    let mut go_on = true;
+    loop {
+        print!("(gdbx tour) ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).unwrap_or(0) == 0 {
+            println!();
+            go_on = false;
+            break;
+        }
+        let cmd = line.trim();
+        let word = cmd.split_whitespace().next().unwrap_or("");
+        if matches!(word, "" | "next" | "n" | "continue" | "c") {
+            break;
+        }
+        if RESUMING.contains(&word) {
+            println!(
+                "{}",
+                say!(
+                    lang,
+                    "the tour drives the program: Enter goes on to the next step, end of input (Ctrl-D) runs it to its end",
+                    "程序由 tour 控制：回车进入下一步，输入结束（Ctrl-D）则一直运行到结束"
+                )
+            );
+            continue;
+        }
+        match session.console(cmd) {
+            Ok(_) => print!("{}", session.gdb.take_console()),
+            Err(GdbError::Command(_, msg)) => {
+                print!("{}", session.gdb.take_console());
+                println!("{msg}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    session.deadline += began.elapsed();
+    Ok(go_on)
 }
 
 /// The program stopped at step `index`: the stopped thread, then the tour.

@@ -236,3 +236,46 @@ fn text_tour_in_english_and_chinese() {
         assert!(sysmon.contains("M1") && sysmon.contains(no_p), "{sysmon}");
     }
 }
+
+/// `--step`: at each stop the gdb prompt is the user's, with the gdb
+/// extension loaded; Enter goes on, commands that would move the program
+/// are refused, end of input runs the rest of the tour without stopping.
+#[test]
+fn step_hands_the_gdb_prompt_over_at_each_stop() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("hello", Variant::Debug);
+    // Stops 1-10 are the bootstrap up to mstart; the 11th is runtime.main, on g1.
+    let mut input = String::from("print 6*7\nstep\n");
+    input.push_str(&"\n".repeat(10));
+    input.push_str("info goroutines\n");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gdbx"));
+    cmd.args(["tour", "--step"])
+        .arg(&bin)
+        .env("NO_COLOR", "1")
+        .env("GDBX_EXT_PATH", gdbx_tests::gdb::ext_module())
+        .env_remove("GDBX_GDB")
+        .env_remove("GOMAXPROCS")
+        .stdin(std::process::Stdio::piped());
+    let out = gdbx_tests::watchdog::output_with_input(&mut cmd, input.as_bytes(), WATCHDOG);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{text}\n{}", stderr(&out));
+    assert!(text.contains("gdbx: loaded runtime support"), "{text}");
+    assert!(
+        text.contains("-- stopped at _rt0_amd64_linux; gdb commands, Enter for the next step --"),
+        "{text}"
+    );
+    assert!(text.contains("$1 = 42"), "{text}");
+    assert!(text.contains("the tour drives the program"), "{text}");
+    assert!(
+        text.contains("-- stopped at runtime.main (runtime/src/rt0.rs:"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("* 1 ") && l.contains("running")),
+        "g1 is not running at runtime.main:\n{text}"
+    );
+    // After the end of input the tour ran to the end, every step described.
+    assert!(text.contains("-> exit status 0"), "{text}");
+    assert!(text.contains("the program exited with status 0"), "{text}");
+}
