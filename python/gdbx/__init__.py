@@ -285,7 +285,7 @@ def load(objfile=None, quiet_if_foreign=False):
         return None
     st = State(mod, prog, filename)
     _STATE[filename] = st
-    from . import commands, printers, unwind, values
+    from . import commands, printers, rust, unwind, values
 
     commands.register()
     printers.register()
@@ -293,6 +293,10 @@ def load(objfile=None, quiet_if_foreign=False):
     unwind.register()
     _install_hooks()
     print(_describe_load(st, path))
+    if st.prog.flavour() == "ours":
+        why = rust.load_printers(objfile)
+        if why:
+            print(why)
     commands.take_over_from_go_script()
     return st
 

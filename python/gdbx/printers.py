@@ -1,4 +1,4 @@
-"""Pretty printers for G, M, P and Sched, and $g(), $goid(), $m(), $p().
+"""Pretty printers for G, M, P, Sched and Chan<T>, and $g(), $goid(), $m(), $p().
 
 A printer never switches threads or selects frames: gdb may be printing a
 frame's arguments (`bt` on a release build, where a G pointer lives in a
@@ -112,6 +112,78 @@ def _table(st, val, kind):
     return None
 
 
+# How many waiting goroutines a Chan printer names (it counts them all).
+_WAITERS_SHOWN = 8
+
+
+def _arc_data(arc):
+    """The value an `Arc<T>` points to (`ptr.pointer -> ArcInner.data`)."""
+    return arc["ptr"]["pointer"].dereference()["data"]
+
+
+def _waiters(q, limit=1 << 20):
+    """(goids of the first waiters, each with its sudog, count) of a WaitQ."""
+    shown, n = [], 0
+    s = q["first"]
+    while int(s) != 0 and n < limit:
+        if len(shown) < _WAITERS_SHOWN:
+            shown.append(s.dereference())
+        n += 1
+        s = s.dereference()["next"]
+    return shown, n
+
+
+class _ChanPrinter:
+    """`runtime::chan::Chan<T>`: its state, its buffered values oldest
+    first, and the goroutines waiting to receive and to send (with the
+    value each sender holds)."""
+
+    def __init__(self, val):
+        self.val = val
+        hchan = _arc_data(val["h"])
+        self.elem = hchan.type.strip_typedefs().template_argument(0)
+        self.st = hchan["st"]["value"]
+
+    def to_string(self):
+        st = self.st
+        cap, count = int(st["dataqsiz"]), int(st["qcount"])
+        parts = ["%d/%d buffered" % (count, cap)]
+        if int(st["closed"]):
+            parts.append("closed")
+        for what, q, with_value in (("receivers", st["recvq"], False), ("senders", st["sendq"], True)):
+            waiting = self._queue(q, with_value)
+            if waiting:
+                parts.append("%s waiting: %s" % (what, waiting))
+        return "%s (%s)" % (self.val.type, "; ".join(parts))
+
+    def display_hint(self):
+        return "array"
+
+    def _goid(self, sudog):
+        g = sudog["g"]
+        return "g%d" % int(g.dereference()["goid"]) if int(g) != 0 else "g?"
+
+    def _queue(self, q, with_value):
+        shown, n = _waiters(q)
+        parts = []
+        for s in shown:
+            text = self._goid(s)
+            if with_value and self.elem.sizeof > 0 and int(s["elem"]) != 0:
+                text += " sending %s" % s["elem"].cast(self.elem.pointer()).dereference()
+            parts.append(text)
+        if n > len(shown):
+            parts.append("... %d in all" % n)
+        return ", ".join(parts)
+
+    def children(self):
+        st = self.st
+        cap, count, first = int(st["dataqsiz"]), int(st["qcount"]), int(st["recvx"])
+        if 0 < cap and count <= cap and self.elem.sizeof > 0:
+            buf = st["buf"].cast(self.elem.pointer())
+            for i in range(count):
+                yield "[%d]" % i, (buf + (first + i) % cap).dereference()
+
+
 def _names(st):
     if st.names is None:
         st.names = {}
@@ -134,6 +206,11 @@ def _lookup(val):
         kind = names.get(str(t.name)) or names.get(str(t))
         if kind:
             return _Printer(kind, val)
+        if str(t.name).startswith("runtime::chan::Chan<"):
+            try:
+                return _ChanPrinter(val)
+            except gdb.error:
+                return None  # not the layout this printer knows: gdb's own
         return None
     if t.code == gdb.TYPE_CODE_PTR:
         inner = t.target().strip_typedefs()
