@@ -305,7 +305,19 @@ class InterfacePrinter:
             v = dynamic_value(self.val)
         except (gdb.error, gdb.GdbError) as e:
             return "<%s>" % str(e).replace("gdbx: ", "")
-        return "nil" if v is None else v
+        if v is None:
+            return "nil"
+        if v.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
+            # gdb prints a pointer handed back by a printer as nothing:
+            # the dynamic type, the address and what it points to, as text.
+            text = "(%s) %#x" % (dynamic_type_name(_rtype(self.val)), int(v))
+            if int(v) != 0 and v.type.strip_typedefs().target().sizeof > 0:
+                try:
+                    text += " -> %s" % v.dereference()
+                except gdb.error as e:
+                    text += " -> <%s>" % e
+            return text
+        return v
 
 
 def _matches(val, pattern):

@@ -238,3 +238,70 @@ fn runtime_gdb_py_loaded_too_is_taken_over_once() {
     );
     check_printouts(&o);
 }
+
+/// Interfaces by their dynamic type: a struct and an int boxed in an
+/// `interface{}`, a pointer (stored in the data word itself), nil, and an
+/// `error`; `iface` names the static and dynamic types, `$dtype` gives the
+/// dynamic value. (runtime-gdb.py fails on all of these since Go 1.7: it
+/// reads a `string` field that `runtime._type` no longer has.)
+const IFACE_SOURCE: &str = r#"package main
+
+import "fmt"
+
+type point struct{ x, y int }
+
+type myErr struct{ code int }
+
+func (e *myErr) Error() string { return fmt.Sprint(e.code) }
+
+//go:noinline
+func stop(e, n, p, none interface{}, err error) {
+	println("stop")
+}
+
+func main() {
+	stop(point{1, 2}, 42, &point{3, 4}, nil, &myErr{7})
+}
+"#;
+
+#[test]
+fn interfaces_by_dynamic_type() {
+    gdbx_tests::require_gdb!();
+    let bin = go_build("ifaces", IFACE_SOURCE, &["-gcflags", "-N -l"]);
+    let o = gdb_on(&bin)
+        .ex("break main.stop")
+        .ex("run")
+        .block("e", &["print e"])
+        .block("n", &["print n"])
+        .block("p", &["print p"])
+        .block("none", &["print none"])
+        .block("err", &["print err"])
+        .block("iface", &["iface e n p none err"])
+        .block("dtype", &["print *$dtype(err)"])
+        .block("notiface", &["iface n.data"])
+        .run();
+    o.assert_no_python_errors();
+    let v = |b: &str| without_history_number(o.block(b)).to_string();
+    assert_eq!(v("e"), "{x = 1, y = 2}", "{}", o.all);
+    assert_eq!(v("n"), "42", "{}", o.all);
+    assert!(
+        v("p").starts_with("(*main.point) 0x") && v("p").ends_with(" -> {x = 3, y = 4}"),
+        "{}",
+        o.all
+    );
+    assert_eq!(v("none"), "nil", "{}", o.all);
+    assert!(v("err").ends_with(" -> {code = 7}"), "{}", o.all);
+    assert_eq!(
+        o.block("iface"),
+        "interface {}: main.point\ninterface {}: int\ninterface {}: *main.point\ninterface {}: nil\nerror: *main.myErr\n",
+        "{}",
+        o.all
+    );
+    assert_eq!(v("dtype"), "{code = 7}", "{}", o.all);
+    assert!(
+        o.block("notiface")
+            .starts_with("iface: n.data is not an interface"),
+        "{}",
+        o.all
+    );
+}
