@@ -21,8 +21,9 @@ fn goroot() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-/// `helloSource` of Go's runtime-gdb_test.go, as a program.
-fn hello_source() -> String {
+/// `helloSource` of Go's runtime-gdb_test.go, as a program (`cgo`: with
+/// `import "C"`, as TestGdbPythonCgo builds it, linked by the external linker).
+fn hello_source(cgo: bool) -> String {
     let test = goroot().join("src/runtime/runtime-gdb_test.go");
     let text = std::fs::read_to_string(&test).unwrap_or_else(|e| {
         panic!(
@@ -35,20 +36,25 @@ fn hello_source() -> String {
         .expect("helloSource in runtime-gdb_test.go")
         + 21;
     let len = text[start..].find('`').expect("end of helloSource");
-    format!("package main\n{}", &text[start..start + len])
+    let cgo = if cgo { "import \"C\"\n" } else { "" };
+    format!("package main\n{cgo}{}", &text[start..start + len])
 }
 
 /// The program and the (1-based) lines Go's test breaks at: the line of
 /// "breakpoint" (Go passes its 0-based index, so gdb stops a line early) and
 /// the line of END_OF_PROGRAM, likewise.
 fn program() -> (PathBuf, usize, usize) {
-    let src = hello_source();
+    program_of(false)
+}
+
+fn program_of(cgo: bool) -> (PathBuf, usize, usize) {
+    let src = hello_source(cgo);
     let index = |needle: &str| {
         src.lines()
             .position(|l| l.contains(needle))
             .unwrap_or_else(|| panic!("no {needle} in helloSource"))
     };
-    let bin = go_build("gdb-python", &src, &[]);
+    let bin = go_build(if cgo { "gdb-python-cgo" } else { "gdb-python" }, &src, &[]);
     (bin, index("breakpoint"), index("END_OF_PROGRAM"))
 }
 
@@ -198,6 +204,18 @@ fn test_gdb_python_live() {
     assert!(at_end.lines().any(starts_in_main_main), "{}", o.all);
     // Nothing of runtime-gdb.py was loaded, so nothing was taken over.
     assert!(!o.all.contains("takes over"), "{}", o.all);
+}
+
+/// TestGdbPythonCgo: the same program with `import "C"` (external linker,
+/// libc, a pthread per M).
+#[test]
+fn test_gdb_python_cgo_live() {
+    gdbx_tests::require_gdb!();
+    let (bin, bp, _) = program_of(true);
+    let mut g = gdb_on(&bin);
+    g.ex(format!("break main.go:{bp}")).ex("run");
+    let o = at_breakpoint(&mut g).run();
+    check_printouts(&o);
 }
 
 #[test]
