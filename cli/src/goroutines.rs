@@ -47,9 +47,6 @@ yama ptrace_scope, another debugger attached); 5 no such process, or it exited d
 
 /// Go prints at most this many frames of a goroutine.
 const MAX_FRAMES: usize = 100;
-/// Bytes of each parked goroutine's stack read in the one batch (from its
-/// sp up); a deeper stack is read on demand.
-const STACK_WINDOW: u64 = 16 * 1024;
 
 /// Testing seam: `GDBX_GOROUTINES_KILL_TARGET=1` makes the command
 /// SIGKILL the process right after freezing it, so that the path of a
@@ -300,7 +297,7 @@ fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8,
         .iter()
         .map(|t| (t.lwp, Some(t.regs)))
         .collect();
-    let dump = read_all(&prog, &mem, &regs, a, f, None).map_err(|e| Fail(EXIT_UNREADABLE, e))?;
+    let dump = read_all(&prog, &mem, &regs, a, f, false).map_err(|e| Fail(EXIT_UNREADABLE, e))?;
     // Stacks that are not in the core (they read from memory as nothing):
     // say so instead of printing plausible garbage.
     if dump.saved > 0 && dump.stackless == dump.saved {
@@ -522,7 +519,7 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
         (captured, regs, Some(pause))
     };
     let image = prog.image();
-    let dump = read_all(&prog, &Chain(&captured, &image), &regs, a, f, Some(pid));
+    let dump = read_all(&prog, &Chain(&captured, &image), &regs, a, f, true);
     let dump = dump.map_err(|e| {
         if process_alive(pid) {
             Fail(EXIT_UNREADABLE, format!("process {pid}: {e}"))
@@ -548,26 +545,6 @@ fn monotonic_now() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
-/// Memory with one goroutine's stack window in front.
-struct Window<'a> {
-    base: u64,
-    bytes: &'a [u8],
-    rest: &'a dyn Memory,
-}
-
-impl Memory for Window<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), inspect::MemError> {
-        if addr >= self.base
-            && let Some(o) = usize::try_from(addr - self.base).ok()
-            && let Some(src) = self.bytes.get(o..o + buf.len())
-        {
-            buf.copy_from_slice(src);
-            return Ok(());
-        }
-        self.rest.read(addr, buf)
-    }
-}
-
 /// Reads everything the output needs (the only part done while a live
 /// process is stopped).
 fn read_all(
@@ -576,7 +553,7 @@ fn read_all(
     regs: &[(u64, Option<Regs>)],
     a: &Args,
     f: &Filter,
-    _pid: Option<u32>,
+    live: bool,
 ) -> Result<Dump, String> {
     let unw = prog.unwinder();
     // Each thread, unwound a little for the location of what it runs.
@@ -671,48 +648,26 @@ fn read_all(
             .iter()
             .map(|r| start_of(&view, prog, r, regs_of))
             .collect();
-        // One batch for the stack windows of every goroutine unwound from
-        // memory it saved.
-        let reqs: Vec<(u64, usize)> = rows
-            .iter()
-            .zip(&starts)
-            .map(|(r, s)| match s {
-                (Some((_, sp, _, _)), from, _) if *from != "registers" => {
-                    let hi = if r.g.hi > *sp {
-                        r.g.hi
-                    } else {
-                        sp + STACK_WINDOW
-                    };
-                    (*sp, (hi - sp).min(STACK_WINDOW) as usize)
-                }
-                _ => (0, 0),
-            })
-            .collect();
-        let windows = mem.batch(&reqs);
-        for (i, (row, (start, from, why))) in rows.into_iter().zip(starts).enumerate() {
+        // The memory is a copy (a live process) or a mapped core: each
+        // goroutine is unwound from it directly.
+        for (row, (start, from, why)) in rows.into_iter().zip(starts) {
             let mut no_stack = why;
             let frames = match start {
                 Some((pc, sp, bp, exact)) => {
-                    let bytes = windows.get(i).unwrap_or(&[]);
                     if from != "registers" {
                         saved += 1;
-                        if reqs[i].1 > 0 && windows.get(i).is_none() && mem.u64(sp).is_err() {
+                        if mem.u64(sp).is_err() {
                             stackless += 1;
                             no_stack = Some(format!(
                                 "stack not readable at sp={sp:#x} (not in the {})",
-                                if _pid.is_some() { "process" } else { "core" }
+                                if live { "process" } else { "core" }
                             ));
                         }
                     }
-                    let w = Window {
-                        base: reqs[i].0,
-                        bytes,
-                        rest: mem,
-                    };
                     if no_stack.is_some() {
                         Vec::new()
                     } else {
-                        unw.unwind(&w, pc, sp, bp, exact, MAX_FRAMES + 1)
+                        unw.unwind(mem, pc, sp, bp, exact, MAX_FRAMES + 1)
                     }
                 }
                 None => Vec::new(),
@@ -902,46 +857,43 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
         let none = inspect::Callback(|_: u64, _: &mut [u8]| false);
         prog.view(&none, &threads).traceback_status(g)
     };
-    let goroutines: Vec<GoroutineOut> = dump
-        .reads
-        .iter()
-        .map(|r| {
-            let g = &r.row.g;
-            let st = d.status(g);
-            let minutes = match now {
-                Some(now)
-                    if (st == lay.status.waiting || st == lay.status.syscall)
-                        && g.waitsince != 0 =>
-                {
-                    Some((now - g.waitsince) / 60_000_000_000).filter(|&m| m >= 1)
-                }
-                _ => None,
-            };
-            let mut frames = Vec::new();
-            for f in r.frames.iter().take(MAX_FRAMES) {
-                frames.extend(symbolise(prog, f));
+    let minutes = |g: &inspect::G| {
+        let st = d.status(g);
+        match now {
+            Some(now)
+                if (st == lay.status.waiting || st == lay.status.syscall) && g.waitsince != 0 =>
+            {
+                Some((now - g.waitsince) / 60_000_000_000).filter(|&m| m >= 1)
             }
-            GoroutineOut {
-                id: g.goid,
-                status: view_status(g),
-                state: lay.status_name(g.status).unwrap_or("???").to_string(),
-                wait_minutes: minutes,
-                thread: r
-                    .row
-                    .thread
-                    .and_then(|n| threads.get((n - 1) as usize))
-                    .map(|t| t.lwp),
-                m: r.row.m_id,
-                location: r.row.loc.to_string(),
-                unwound_from: r.from,
-                elided: r.frames.len() > MAX_FRAMES,
-                frames,
-                no_stack: r.no_stack.clone(),
-                created_by: r.created.clone(),
-            }
-        })
-        .collect();
-    let shown = a.limit.unwrap_or(usize::MAX).min(goroutines.len());
+            _ => None,
+        }
+    };
+    let to_out = |r: &Read| {
+        let g = &r.row.g;
+        let mut frames = Vec::new();
+        for f in r.frames.iter().take(MAX_FRAMES) {
+            frames.extend(symbolise(prog, f));
+        }
+        GoroutineOut {
+            id: g.goid,
+            status: view_status(g),
+            state: lay.status_name(g.status).unwrap_or("???").to_string(),
+            wait_minutes: minutes(g),
+            thread: r
+                .row
+                .thread
+                .and_then(|n| threads.get((n - 1) as usize))
+                .map(|t| t.lwp),
+            m: r.row.m_id,
+            location: r.row.loc.to_string(),
+            unwound_from: r.from,
+            elided: r.frames.len() > MAX_FRAMES,
+            frames,
+            no_stack: r.no_stack.clone(),
+            created_by: r.created.clone(),
+        }
+    };
+    let shown = a.limit.unwrap_or(usize::MAX).min(dump.reads.len());
     let (target, pid, core, paused_ms, consistent) = match source {
         Source::Live { pid, pause, .. } => (
             format!("process {pid}"),
@@ -974,7 +926,7 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
             core,
             paused_ms,
             consistent,
-            goroutines: goroutines.into_iter().take(shown).collect(),
+            goroutines: dump.reads.iter().take(shown).map(to_out).collect(),
             threads: dump.threads,
             ms: dump.ms,
             ps: dump.ps,
@@ -1003,30 +955,45 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
         let _ = write!(out, "{table}");
         return;
     }
+    // 100,000 goroutines share a few dozen pcs: each raw frame's lines
+    // are formatted once.
+    let mut frame_text: inspect::fastmap::FastMap<(u64, bool), String> = Default::default();
+    let mut statuses: inspect::fastmap::FastMap<(u32, u64), String> = Default::default();
     let mut text = String::with_capacity(4096);
-    for g in goroutines.iter().take(shown) {
+    for r in dump.reads.iter().take(shown) {
+        let g = &r.row.g;
         text.clear();
-        let _ = write!(text, "\ngoroutine {} [{}", g.id, g.status);
-        if let Some(m) = g.wait_minutes {
+        let status = statuses
+            .entry((g.status, g.reason))
+            .or_insert_with(|| view_status(g));
+        let _ = write!(text, "\ngoroutine {} [{status}", g.goid);
+        if let Some(m) = minutes(g) {
             let _ = write!(text, ", {m} minutes");
         }
         text.push_str("]:\n");
-        if let Some(why) = &g.no_stack {
+        if let Some(why) = &r.no_stack {
             let _ = writeln!(text, "\t{why}");
         }
-        for f in &g.frames {
-            let _ = write!(text, "{}(...)\n\t{}:{}", f.func, f.file, f.line);
-            if let Some(o) = f.offset {
-                let _ = write!(text, " +{o:#x}");
-            } else if f.func == "??" {
-                let _ = write!(text, " pc={:#x}", f.pc);
-            }
-            text.push('\n');
+        for f in r.frames.iter().take(MAX_FRAMES) {
+            let lines = frame_text.entry((f.pc, f.exact)).or_insert_with(|| {
+                let mut t = String::new();
+                for f in symbolise(prog, f) {
+                    let _ = write!(t, "{}(...)\n\t{}:{}", f.func, f.file, f.line);
+                    if let Some(o) = f.offset {
+                        let _ = write!(t, " +{o:#x}");
+                    } else if f.func == "??" {
+                        let _ = write!(t, " pc={:#x}", f.pc);
+                    }
+                    t.push('\n');
+                }
+                t
+            });
+            text.push_str(lines);
         }
-        if g.elided {
+        if r.frames.len() > MAX_FRAMES {
             text.push_str("...additional frames elided...\n");
         }
-        if let Some(c) = &g.created_by {
+        if let Some(c) = &r.created {
             match (&c.func, c.goroutine) {
                 (Some(func), Some(p)) => {
                     let _ = writeln!(text, "created by {func} in goroutine {p}");
@@ -1047,11 +1014,11 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
         }
         let _ = out.write_all(text.as_bytes());
     }
-    if goroutines.len() > shown {
+    if dump.reads.len() > shown {
         let _ = writeln!(
             out,
             "\n({} more goroutines not shown; --limit N to change)",
-            goroutines.len() - shown
+            dump.reads.len() - shown
         );
     }
     for b in &dump.bad {

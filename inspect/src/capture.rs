@@ -26,15 +26,19 @@ const MAX_STACK: u64 = 1 << 20;
 /// Objects closer than this are copied as one piece.
 const GAP: u64 = 1024;
 const MAX_RUN: u64 = 1 << 20;
+/// How many ranges below an address a read looks at.
+const LOOK_BACK: usize = 8;
 
 /// Copied ranges of another memory.
 #[derive(Debug, Default)]
 pub struct Captured {
     buf: Vec<u8>,
-    /// (address, offset in `buf`, length); after [`Captured::sort`],
-    /// sorted by address and disjoint (overlapping and adjacent copies
-    /// merged), so one range at most can hold a read.
+    /// (address, offset in `buf`, length), sorted by address after
+    /// [`Captured::sort`]. Ranges may overlap (a stack copied from its sp
+    /// and again from its syscall sp), never by much.
     ranges: Vec<(u64, usize, usize)>,
+    /// See [`Captured::sort`].
+    reach: Vec<usize>,
 }
 
 impl Captured {
@@ -51,11 +55,20 @@ impl Captured {
     /// are left out.
     fn copy(&mut self, mem: &dyn Memory, reqs: &[(u64, usize)]) {
         let reqs: Vec<(u64, usize)> = reqs.iter().copied().filter(|r| r.1 > 0).collect();
-        let b = mem.batch(&reqs);
+        // Read straight into `buf` (a failed piece leaves a hole).
+        let mut offs = Vec::with_capacity(reqs.len() + 1);
+        let mut total = self.buf.len();
+        for &(_, len) in &reqs {
+            offs.push(total);
+            total += len;
+        }
+        offs.push(total);
+        self.buf.resize(total, 0);
+        let mut ok = vec![false; reqs.len()];
+        mem.read_pieces(&reqs, &offs, &mut self.buf, &mut ok);
         for (i, &(addr, len)) in reqs.iter().enumerate() {
-            if let Some(bytes) = b.get(i) {
-                self.ranges.push((addr, self.buf.len(), len));
-                self.buf.extend_from_slice(bytes);
+            if ok[i] {
+                self.ranges.push((addr, offs[i], len));
             }
         }
     }
@@ -90,32 +103,21 @@ impl Captured {
         self.copy(mem, &singles);
     }
 
-    /// Sorts the ranges and merges those that overlap or touch.
+    /// Sorts the ranges by address (largest first among equal starts).
+    /// Also notes, for each range, the one reaching furthest among it
+    /// and those before it (a writable segment holding copied objects).
     fn sort(&mut self) {
         self.ranges
             .sort_unstable_by_key(|r| (r.0, std::cmp::Reverse(r.2)));
-        let mut buf = Vec::with_capacity(self.buf.len());
-        let mut out: Vec<(u64, usize, usize)> = Vec::with_capacity(self.ranges.len());
-        for &(a, off, len) in &self.ranges {
-            let src = &self.buf[off..off + len];
-            match out.last_mut() {
-                // The last range's bytes are the end of `buf`: extend it.
-                Some(last) if a <= last.0 + last.2 as u64 => {
-                    let end = last.0 + last.2 as u64;
-                    let skip = (end - a) as usize;
-                    if skip < len {
-                        buf.extend_from_slice(&src[skip..]);
-                        last.2 += len - skip;
-                    }
-                }
-                _ => {
-                    out.push((a, buf.len(), len));
-                    buf.extend_from_slice(src);
-                }
+        self.reach.clear();
+        let mut best = 0;
+        for (i, r) in self.ranges.iter().enumerate() {
+            let b = self.ranges[best];
+            if r.0 + r.2 as u64 > b.0 + b.2 as u64 {
+                best = i;
             }
+            self.reach.push(best);
         }
-        self.buf = buf;
-        self.ranges = out;
     }
 }
 
@@ -127,12 +129,20 @@ impl Memory for Captured {
         };
         let end = addr.checked_add(buf.len() as u64).ok_or(err)?;
         let i = self.ranges.partition_point(|r| r.0 <= addr);
-        if let Some(&(a, off, len)) = i.checked_sub(1).map(|i| &self.ranges[i])
-            && end <= a + len as u64
+        // The nearest ranges that start at or below `addr`; overlaps are
+        // few, so a handful covers them.
+        let far = i.checked_sub(1).map(|j| self.ranges[self.reach[j]]);
+        for &(a, off, len) in self.ranges[..i]
+            .iter()
+            .rev()
+            .take(LOOK_BACK)
+            .chain(far.iter())
         {
-            let o = off + (addr - a) as usize;
-            buf.copy_from_slice(&self.buf[o..o + buf.len()]);
-            return Ok(());
+            if end <= a + len as u64 {
+                let o = off + (addr - a) as usize;
+                buf.copy_from_slice(&self.buf[o..o + buf.len()]);
+                return Ok(());
+            }
         }
         Err(err)
     }
@@ -144,6 +154,8 @@ impl Program {
     /// with their registers.
     pub fn capture(&self, mem: &dyn Memory, threads: &[CoreThread]) -> Captured {
         use object::read::elf::ProgramHeader;
+        let prof = std::env::var_os("GDBX_PROFILE").is_some();
+        let t0 = std::time::Instant::now();
         let mut c = Captured::default();
         let d = self.decoder();
         let lay = self.layout();
@@ -246,8 +258,67 @@ impl Program {
                 }
             }
         }
+        let t1 = t0.elapsed();
         c.copy(mem, &stacks);
+        let t2 = t0.elapsed();
         c.sort();
+        if prof {
+            eprintln!(
+                "gdbx profile: capture: state {t1:?}, +{} stacks {t2:?}, +merge {:?}",
+                stacks.len(),
+                t0.elapsed()
+            );
+        }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mem::Callback;
+
+    /// Memory at 0x10000..0x20000 whose bytes are their address's low byte.
+    fn fake() -> impl Memory {
+        Callback(|addr: u64, buf: &mut [u8]| {
+            if addr < 0x10000 || addr + buf.len() as u64 > 0x20000 {
+                return false;
+            }
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = (addr as usize + i) as u8;
+            }
+            true
+        })
+    }
+
+    #[test]
+    fn reads_inside_any_copied_range_and_nothing_else() {
+        let mem = fake();
+        let mut c = Captured::default();
+        // A big range holding small ones (a segment and its objects), an
+        // overlapping pair, and a piece that cannot be read.
+        c.copy(&mem, &[(0x10000, 0x4000), (0x10100, 16), (0x11000, 8)]);
+        c.copy(&mem, &[(0x18000, 0x100), (0x18080, 0x100), (0x30000, 8)]);
+        c.copy_objects(&mem, &[0x1c000, 0x1c040, 0x1f000], 32);
+        c.sort();
+        let at = |a: u64, n: usize| c.bytes(a, n).ok();
+        assert_eq!(
+            at(0x13ff8, 8).unwrap()[0],
+            0xf8,
+            "in the big range, past the small ones"
+        );
+        assert_eq!(
+            at(0x18150, 0x20).unwrap()[0],
+            0x50,
+            "in the second of an overlapping pair"
+        );
+        assert_eq!(at(0x1c040, 32).unwrap()[31], 0x5f);
+        assert!(at(0x1f000, 32).is_some());
+        assert!(
+            at(0x13ffc, 8).is_none(),
+            "runs past the end of the big range"
+        );
+        assert!(at(0x30000, 8).is_none(), "never copied");
+        assert!(at(0x1c060, 0x100).is_none(), "between objects");
     }
 }
