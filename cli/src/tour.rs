@@ -374,7 +374,7 @@ impl<'a> Tour<'a> {
         for e in &mut self.entries {
             if e.reader == Reader::Exit || !e.read {
                 e.read = true;
-                if e.reader == Reader::Exit {
+                if e.reader == Reader::Exit && e.step.hit {
                     e.step.values.insert("exit_code".into(), json!(code));
                     let line = match (code, signal) {
                         (Some(c), _) => say!(lang, "exit status {c}", "退出状态 {c}"),
@@ -953,6 +953,13 @@ pub fn run(
                     prog.set_bias(session.bias, &mem);
                     let mut tour = Tour::new(res, &prog, lang);
                     let result = drive(&mut session, &mut tour, &mem, print, lang, step);
+                    if result.is_err() {
+                        // Interrupted, timed out or gdb failed: what was seen so far.
+                        tour.on_exit(None, None);
+                        if print {
+                            print!("{}", render(&tour.take_ready(), lang));
+                        }
+                    }
                     let outcome = session.finish(result);
                     (tour.steps(), outcome)
                 }

@@ -243,34 +243,13 @@ fn stdin_reaches_the_program() {
 /// program's output goes), gdbx gets SIGINT as from the terminal.
 #[test]
 fn ctrl_c_prints_the_hits_so_far_and_exits_130() {
-    use std::io::{BufRead, BufReader, Read};
     gdbx_tests::require_gdb!();
     let body = "\tfmt.Println(\"waiting for stdin\")\n\tio.ReadAll(os.Stdin)\n";
     let bin = go_build("wait-stdin", &go_main(&["fmt", "io", "os"], body), NO_OPT);
-    let mut child = gdbx_command()
-        .arg("break-bootstrap")
-        .arg(&bin)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start gdbx");
-    let dog = gdbx_tests::watchdog::Watchdog::arm(&child, WATCHDOG);
-    let _stdin = child.stdin.take();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    while !text.ends_with("waiting for stdin\n") {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            panic!("gdbx ended before the program waited: {text}");
-        }
-        text.push_str(&line);
-    }
-    // SAFETY: signalling the child we started.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    stdout.read_to_string(&mut text).unwrap();
-    let status = child.wait().unwrap();
-    assert!(!dog.disarm(), "the watchdog fired: {text}");
+    let (status, text) = interrupt_after(
+        gdbx_command().arg("break-bootstrap").arg(&bin),
+        "waiting for stdin\n",
+    );
     assert_eq!(status.code(), Some(130), "{text}");
     let hits_at = text.find("hits:").expect("the hits are printed");
     assert!(text[hits_at..].contains("main.main"), "{text}");

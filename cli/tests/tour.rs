@@ -279,3 +279,30 @@ fn step_hands_the_gdb_prompt_over_at_each_stop() {
     assert!(text.contains("-> exit status 0"), "{text}");
     assert!(text.contains("the program exited with status 0"), "{text}");
 }
+
+/// Ctrl-C during the tour: the steps seen so far are printed (the one the
+/// program is in included, the rest "not reached") and gdbx exits 130. The
+/// program blocks reading a stdin that stays open; once it has said so (a
+/// handshake on gdbx's stdout), gdbx gets SIGINT as from the terminal.
+#[test]
+fn ctrl_c_prints_the_tour_so_far_and_exits_130() {
+    gdbx_tests::require_gdb!();
+    let source = "package main\n\nimport (\n\t\"fmt\"\n\t\"io\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Println(\"waiting for stdin\")\n\tio.ReadAll(os.Stdin)\n}\n";
+    let bin = gdbx_tests::go_program("tour-wait-stdin", source, false);
+    let (status, text) = interrupt_after(
+        Command::new(env!("CARGO_BIN_EXE_gdbx"))
+            .arg("tour")
+            .arg(&bin)
+            .env("NO_COLOR", "1")
+            .env_remove("GDBX_GDB"),
+        "waiting for stdin\n",
+    );
+    assert_eq!(status.code(), Some(130), "{text}");
+    let main_at = text.find(". main.main").expect("main.main is printed");
+    let exit = &text[text
+        .find(". runtime.exit")
+        .expect("runtime.exit is printed")..];
+    assert!(exit.contains("(not reached)"), "{text}");
+    assert!(main_at < text.len());
+    assert!(text.contains("interrupted (Ctrl-C)"), "{text}");
+}

@@ -200,3 +200,36 @@ pub fn strip_debug(name: &str, binary: &Path) -> std::path::PathBuf {
     );
     f
 }
+
+/// Starts `cmd` (gdbx) with piped stdin, stdout and stderr, waits until its
+/// stdout ends with `marker` (a handshake: the program said it is waiting),
+/// sends it SIGINT as from the terminal, and returns its exit status and
+/// everything it printed on stdout. Fails if it ends before the marker or
+/// the watchdog fires.
+pub fn interrupt_after(cmd: &mut Command, marker: &str) -> (std::process::ExitStatus, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gdbx");
+    let dog = gdbx_tests::watchdog::Watchdog::arm(&child, WATCHDOG);
+    let _stdin = child.stdin.take();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    while !text.ends_with(marker) {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            panic!("gdbx ended before {marker:?}: {text}");
+        }
+        text.push_str(&line);
+    }
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    stdout.read_to_string(&mut text).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!dog.disarm(), "the watchdog fired: {text}");
+    (status, text)
+}
