@@ -67,7 +67,7 @@ fn err(e: ReadError) -> PyErr {
     PyRuntimeError::new_err(e.to_string())
 }
 
-/// gdb's memory reader as the core's [`Memory`].
+/// gdb's memory reader as the core's [`inspect::Memory`].
 fn gdb_reader<'py>(read: Option<Bound<'py, PyAny>>) -> impl Fn(u64, &mut [u8]) -> bool + 'py {
     move |addr, buf| {
         let Some(cb) = &read else {

@@ -51,7 +51,7 @@ const RA: Register = Register(16);
 const SIGRETURN: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
 /// Offsets in the `ucontext_t` the kernel leaves at the trampoline's sp
 /// (`uc_flags`, `uc_link`, `uc_stack` then `uc_mcontext.gregs`, in the
-/// order of `REG_R8`..): rbp is gregs[10], rsp gregs[15], rip gregs[16].
+/// order of `REG_R8`..): rbp is `gregs[10]`, rsp `gregs[15]`, rip `gregs[16]`.
 const UC_GREGS: u64 = 40;
 const UC_RBP: u64 = UC_GREGS + 10 * 8;
 const UC_RSP: u64 = UC_GREGS + 15 * 8;

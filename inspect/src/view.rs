@@ -238,7 +238,7 @@ impl View<'_> {
     }
 
     /// The first user-code frame among `pcs` (gdb's frames of a thread,
-    /// innermost first: pcs[0] is a pc, the others return addresses); else
+    /// innermost first: `pcs[0]` is a pc, the others return addresses); else
     /// the outermost named frame. As (probe, index in its inline chain).
     fn pick_pcs(&self, pcs: &[u64]) -> Option<(u64, usize)> {
         let mut fallback = None;

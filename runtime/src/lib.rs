@@ -64,29 +64,34 @@
 //! `thread_local!` values (and anything caching a thread-local address) must
 //! not be held across a park point (channel operation, `sleep`, `gosched`).
 
-pub mod asm;
-pub mod asyncpreempt;
+// The public docs point into the internals on purpose (the crate is read to
+// learn how a Go-style runtime works); `cargo doc --document-private-items`
+// renders those links, and CI builds the docs that way.
+#![allow(rustdoc::private_intra_doc_links)]
+
+pub(crate) mod asm;
+pub(crate) mod asyncpreempt;
 pub mod chan;
 pub mod context;
 mod gdbscript;
-pub mod lock;
+pub(crate) mod lock;
 pub mod net;
-pub mod netpoll;
-pub mod proc;
-pub mod rt0;
-pub mod runq;
+pub(crate) mod netpoll;
+pub(crate) mod proc;
+pub(crate) mod rt0;
+pub(crate) mod runq;
 mod runtime1;
-pub mod runtime2;
-pub mod scavenge;
+pub(crate) mod runtime2;
+pub(crate) mod scavenge;
 pub mod select;
-pub mod sema;
-pub mod signal;
-pub mod stack;
+pub(crate) mod sema;
+pub(crate) mod signal;
+pub(crate) mod stack;
 pub mod sync;
-pub mod syscall;
-pub mod sysmon;
+pub(crate) mod syscall;
+pub(crate) mod sysmon;
 pub mod time;
-pub mod traceback;
+pub(crate) mod traceback;
 
 pub use asyncpreempt::async_preemptible;
 pub use proc::{go, gosched, num_goroutine};

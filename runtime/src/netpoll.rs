@@ -581,11 +581,6 @@ pub fn sysmon_poll(now: i64) {
     }
 }
 
-/// Number of goroutines parked on the poller.
-pub fn waiters() -> u32 {
-    WAITERS.load(Ordering::Relaxed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,7 @@ pub unsafe fn runqempty(pp: *mut P) -> bool {
     }
 }
 
+#[cfg(test)]
 /// Number of Gs in `pp`'s ring (not counting runnext); approximate if racing.
 ///
 /// # Safety
@@ -346,23 +347,6 @@ pub unsafe fn globrunqput(s: *mut Sched, gp: *mut G) {
     unsafe {
         (*gp).schedlink = core::ptr::null_mut();
         gqueue_push_back(&raw mut (*s).runq, gp, gp);
-        (*s).runqsize += 1;
-    }
-}
-
-/// Put `gp` at the head of the global queue (it runs before the others).
-///
-/// # Safety
-/// `sched.lock` held.
-pub unsafe fn globrunqputhead(s: *mut Sched, gp: *mut G) {
-    // SAFETY: under sched.lock.
-    unsafe {
-        let q = &raw mut (*s).runq;
-        (*gp).schedlink = (*q).head;
-        (*q).head = gp;
-        if (*q).tail.is_null() {
-            (*q).tail = gp;
-        }
         (*s).runqsize += 1;
     }
 }

@@ -56,15 +56,6 @@ const MADV_GUARD_INSTALL: libc::c_int = 102;
 /// `MADV_POPULATE_WRITE` (Linux 5.14).
 const MADV_POPULATE_WRITE: libc::c_int = 23;
 
-/// How guard pages are installed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum GuardMode {
-    /// `madvise(MADV_GUARD_INSTALL)`: no extra mappings.
-    Madvise,
-    /// `mprotect(PROT_NONE)` per guard page (fallback; ~32k stacks max).
-    Mprotect,
-}
-
 struct Heap {
     lock: Mutex,
     /// pidfd of our own process for process_madvise (-1 = unusable, 0 = not opened yet).
@@ -139,23 +130,6 @@ pub fn stack_size() -> usize {
 /// Size of the guard page below each stack.
 pub fn guard_size() -> usize {
     PAGE_SIZE.load(Ordering::Relaxed)
-}
-
-/// How guard pages are installed (known after the first chunk).
-pub fn guard_mode() -> GuardMode {
-    if GUARD.load(Ordering::Relaxed) == 2 {
-        GuardMode::Mprotect
-    } else {
-        GuardMode::Madvise
-    }
-}
-
-/// (chunks mapped, stacks carved) so far.
-pub fn stats() -> (usize, usize) {
-    (
-        CHUNKS.load(Ordering::Relaxed),
-        STACKS.load(Ordering::Relaxed),
-    )
 }
 
 fn map_chunk(slot: usize) -> usize {
@@ -302,6 +276,7 @@ pub fn stackalloc() -> Stack {
     }
 }
 
+#[cfg(test)]
 /// Return a stack to the pool.
 pub fn stackfree(s: Stack) {
     // SAFETY: HEAP is only accessed with HEAP.lock held.

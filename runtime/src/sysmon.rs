@@ -171,11 +171,6 @@ pub fn start() {
     crate::proc::newm(Some(sysmon_entry), null_mut(), false);
 }
 
-/// Whether sysmon is running.
-pub fn started() -> bool {
-    STARTED.load(Ordering::Acquire)
-}
-
 unsafe fn gcwaiting() -> bool {
     // SAFETY: gcwaiting is only accessed atomically.
     unsafe { atomic_u32(&raw mut (*sched()).gcwaiting).load(Ordering::Acquire) != 0 }
