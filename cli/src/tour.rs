@@ -1166,7 +1166,11 @@ fn parse_number(s: &str) -> Option<u64> {
 /// The first lines of the text tour.
 pub fn heading(res: &Resolution, lang: Lang) -> String {
     let binary = crate::report::short_path(&res.binary);
-    let runtime = res.flavor.describe();
+    let runtime = match (lang, &res.flavor) {
+        (Lang::Zh, debuginfo::Flavor::Ours) => "gdbx 运行时上的程序".to_string(),
+        (Lang::Zh, debuginfo::Flavor::Go { version: Some(v) }) => format!("Go 程序（{v}）"),
+        (_, flavor) => flavor.describe(),
+    };
     let n = res.steps.iter().filter(|s| s.after.is_none()).count();
     say!(
         lang,

@@ -201,6 +201,7 @@ fn text_tour_in_english_and_chinese() {
                 format!("GOMAXPROCS = {ncpu} = ncpu (no GOMAXPROCS in the environment)"),
                 "a new G: g1, entry runtime.main, runnable, in P0's runnext".into(),
                 "heap, m0, args/env, GOMAXPROCS -> Ps".into(),
+                "(program on the gdbx runtime): 14 steps from the first instruction to exit".into(),
             ],
         ),
         (
@@ -211,6 +212,7 @@ fn text_tour_in_english_and_chinese() {
                 format!("GOMAXPROCS = {ncpu} = ncpu（环境变量里没有 GOMAXPROCS）"),
                 "新的 G：g1，入口 runtime.main，runnable，在 P0 的 runnext 里".into(),
                 "内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P".into(),
+                "（gdbx 运行时上的程序），从第一条指令到退出共 14 步".into(),
             ],
         ),
     ] {
