@@ -74,7 +74,7 @@ gdb_all_bt() { # gdb_all_bt BIN PID-or-core LABEL
   local where=(-p "$target")
   [ -f "$target" ] && where=(-c "$target")
   gdb -batch -nx -iex "add-auto-load-safe-path $(dirname "$bin")" -iex "set pagination off" \
-      "$bin" "${where[@]}" "${load[@]}" -ex "source $WS/gdb-ext/bench/timeit.py" \
+      "$bin" "${where[@]}" "${load[@]}" -ex "source $WS/bench/gdb-ext/timeit.py" \
       -ex 'python timed("goroutine all bt", 1)' 2>&1 | sed -n 's/^TIME .*| \([0-9.]*\) s wall.*/\1/p'
 }
 

@@ -18,14 +18,11 @@
 //! copied (text, read-only data).
 
 use crate::Program;
-use crate::mem::{CoreThread, MemError, Memory};
+use crate::mem::{CoreThread, MemError, Memory, neighbour_runs};
 
 /// Stacks deeper than this are copied up to it (the unwinder then reads
 /// the rest from what the copy is chained with).
 const MAX_STACK: u64 = 1 << 20;
-/// Objects closer than this are copied as one piece.
-const GAP: u64 = 1024;
-const MAX_RUN: u64 = 1 << 20;
 /// How many ranges below an address a read looks at.
 const LOOK_BACK: usize = 8;
 
@@ -79,17 +76,7 @@ impl Captured {
         let mut sorted: Vec<u64> = addrs.iter().copied().filter(|&a| a != 0).collect();
         sorted.sort_unstable();
         sorted.dedup();
-        let mut runs: Vec<(u64, u64, usize, usize)> = Vec::new();
-        for (k, &a) in sorted.iter().enumerate() {
-            let e = a.saturating_add(len as u64);
-            match runs.last_mut() {
-                Some(r) if a <= r.1.saturating_add(GAP) && e - r.0 <= MAX_RUN => {
-                    r.1 = r.1.max(e);
-                    r.3 = k + 1;
-                }
-                _ => runs.push((a, e, k, k + 1)),
-            }
-        }
+        let runs = neighbour_runs(sorted.iter().copied(), len);
         let reqs: Vec<(u64, usize)> = runs.iter().map(|r| (r.0, (r.1 - r.0) as usize)).collect();
         let before = self.ranges.len();
         self.copy(mem, &reqs);

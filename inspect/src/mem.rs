@@ -102,23 +102,9 @@ pub trait Memory {
     /// the kernel one page walk instead of one per object; when a run of
     /// neighbours fails, its objects are read one by one.
     fn many(&self, addrs: &[u64], len: usize) -> Batch {
-        const GAP: u64 = 1024;
-        const MAX_RUN: u64 = 1 << 20;
         let mut order: Vec<usize> = (0..addrs.len()).collect();
         order.sort_unstable_by_key(|&i| addrs[i]);
-        // Runs of neighbours: (start, end, first index in `order`, last+1).
-        let mut runs: Vec<(u64, u64, usize, usize)> = Vec::new();
-        for (k, &i) in order.iter().enumerate() {
-            let a = addrs[i];
-            let e = a.saturating_add(len as u64);
-            match runs.last_mut() {
-                Some(r) if a <= r.1.saturating_add(GAP) && e - r.0 <= MAX_RUN => {
-                    r.1 = r.1.max(e);
-                    r.3 = k + 1;
-                }
-                _ => runs.push((a, e, k, k + 1)),
-            }
-        }
+        let runs = neighbour_runs(order.iter().map(|&i| addrs[i]), len);
         let reqs: Vec<(u64, usize)> = runs.iter().map(|r| (r.0, (r.1 - r.0) as usize)).collect();
         // Objects point into their run's bytes: no copy.
         let Batch {
@@ -145,6 +131,31 @@ pub trait Memory {
         }
         Batch { buf, spans, ok }
     }
+}
+
+/// Objects of `len` bytes at the addresses `sorted` (ascending) grouped
+/// into runs of neighbours (less than 1 KiB apart, at most 1 MiB a run),
+/// each read as one piece: `(start, end, first, last + 1)`, the last two
+/// indexes into `sorted`. [`Memory::many`] and the capture group alike, so
+/// the capture's pieces are the pieces `many` asks for.
+pub(crate) fn neighbour_runs(
+    sorted: impl IntoIterator<Item = u64>,
+    len: usize,
+) -> Vec<(u64, u64, usize, usize)> {
+    const GAP: u64 = 1024;
+    const MAX_RUN: u64 = 1 << 20;
+    let mut runs: Vec<(u64, u64, usize, usize)> = Vec::new();
+    for (k, a) in sorted.into_iter().enumerate() {
+        let e = a.saturating_add(len as u64);
+        match runs.last_mut() {
+            Some(r) if a <= r.1.saturating_add(GAP) && e - r.0 <= MAX_RUN => {
+                r.1 = r.1.max(e);
+                r.3 = k + 1;
+            }
+            _ => runs.push((a, e, k, k + 1)),
+        }
+    }
+    runs
 }
 
 /// The result of [`Memory::batch`]: one buffer, one slice per piece.
