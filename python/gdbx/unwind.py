@@ -259,9 +259,27 @@ def shown_name(prog, frame):
         return None
 
 
+# The frames between a goroutine's entry and its function that only catch
+# an unwinding panic (runtime::signal::run_goroutine's catch_unwind, and the
+# closure runtime.main runs main.main in): the runtime's plumbing, hidden as
+# Go's tracebacks hide wrappers. `bt -no-filters` shows them.
+_PANIC_PLUMBING_RE = re.compile(
+    r"^(std::panicking::|std::panic::catch_unwind|core::panic::unwind_safe::"
+    r"|__rust_try|runtime::signal::run_goroutine|runtime::rt0::runtime_main::\{closure)"
+)
+
+
+def _is_panic_plumbing(fd):
+    try:
+        name = fd.function()
+    except gdb.error:
+        return False
+    return isinstance(name, str) and _PANIC_PLUMBING_RE.match(name) is not None
+
+
 class GoFrameFilter:
     """Go names for runtime functions; hides the thread's frame #0 while a
-    goroutine is selected."""
+    goroutine is selected, and the runtime's panic-catching frames."""
 
     def __init__(self):
         self.name = "gdbx"
@@ -280,6 +298,8 @@ class GoFrameFilter:
                 except gdb.error:
                     pass
                 hidden = 0
+            if _is_panic_plumbing(fd):
+                continue
             yield _GoName(fd, st.prog) if st is not None else fd
 
 
