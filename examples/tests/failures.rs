@@ -155,3 +155,144 @@ fn fatal_exits_leave_through_runtime_exit() {
         assert!(out.block("code").contains("= 2"), "{bin}: {}", out.all);
     }
 }
+
+const STACKS: &str = env!("CARGO_BIN_EXE_stacks");
+
+/// The goroutine blocks of a dump: (header line, the lines after it).
+fn blocks(dump: &str) -> Vec<(String, Vec<String>)> {
+    let mut v: Vec<(String, Vec<String>)> = Vec::new();
+    for l in dump.lines() {
+        if l.starts_with("goroutine ") && l.ends_with(':') {
+            v.push((l.to_string(), Vec::new()));
+        } else if let Some(b) = v.last_mut()
+            && !l.is_empty()
+        {
+            b.1.push(l.to_string());
+        }
+    }
+    v
+}
+
+#[test]
+fn runtime_stack_is_go_runtime_stack() {
+    for procs in ["1", "2"] {
+        let (code, _, out, err) = outcome(STACKS, &["dump"], &[("GOMAXPROCS", procs)]);
+        assert_eq!(code, Some(0), "{err}");
+        let (own, all) = out.split_once("----\n").expect("two dumps");
+        // stack(false): the caller only, from its own frame down.
+        assert!(
+            own.starts_with("goroutine 1 [running]:\nstacks::dump(...)\n\t"),
+            "{own}"
+        );
+        assert!(own.contains("\nmain.main(...)\n\t"), "{own}");
+        assert_eq!(blocks(own).len(), 1, "{own}");
+        // stack(true): every user goroutine, parked ones with their frames
+        // and creation site; no runtime frames, no scavenger.
+        let b = blocks(all);
+        let heads: Vec<&str> = b
+            .iter()
+            .map(|(h, _)| h.split_once(" [").unwrap().1)
+            .collect();
+        assert_eq!(
+            heads,
+            [
+                "running]:",
+                "chan receive]:",
+                "sync.Mutex.Lock]:",
+                "sync.Cond.Wait]:"
+            ],
+            "{all}"
+        );
+        for (f, (_, lines)) in ["parked_in_recv", "parked_on_mutex", "parked_in_cond"]
+            .iter()
+            .zip(&b[1..])
+        {
+            assert_eq!(lines[0], format!("stacks::{f}(...)"), "{all}");
+            assert!(lines.iter().any(|l| l == "created by goroutine 1"), "{all}");
+        }
+        assert!(
+            !all.contains("runtime::") && !all.contains("stack unavailable"),
+            "{all}"
+        );
+    }
+}
+
+/// `runtime::stack(true)` and the SIGQUIT dump of the same moment come from
+/// one formatter: each goroutine's block of the first is a subsequence of
+/// its block in the second (which adds the runtime's frames).
+#[test]
+fn runtime_stack_matches_the_sigquit_dump() {
+    for procs in ["1", "2"] {
+        let (code, _, out, err) = outcome(STACKS, &["quit"], &[("GOMAXPROCS", procs)]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.starts_with("SIGQUIT: quit\nPC=0x"), "{err}");
+        let quit = blocks(&err);
+        let mine = blocks(&out);
+        assert_eq!(mine.len(), 4, "{out}");
+        for (head, lines) in &mine[1..] {
+            let (_, theirs) = quit
+                .iter()
+                .find(|(h, _)| h == head)
+                .unwrap_or_else(|| panic!("{head} missing from the SIGQUIT dump:\n{err}"));
+            let mut it = theirs.iter();
+            for l in lines {
+                assert!(
+                    it.any(|t| t == l),
+                    "{head}: {l:?} not in the SIGQUIT dump:\n{err}"
+                );
+            }
+        }
+    }
+}
+
+/// A SIGSEGV sent with kill is no fault: Go 1.19 prints the signal's name,
+/// `PC=... m=N sigcode=0` and every goroutine (`sigcode=0` is SI_USER), not
+/// a fault line with the sender's pid as `addr=`.
+#[test]
+fn kill_segv_is_reported_like_go() {
+    for procs in ["1", "2"] {
+        let (code, _, _, err) = outcome(STACKS, &["segv"], &[("GOMAXPROCS", procs)]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.starts_with("SIGSEGV: segmentation violation\nPC=0x"),
+            "{err}"
+        );
+        let first = err.lines().nth(1).unwrap_or_default();
+        assert!(
+            first.contains(" m=") && first.ends_with(" sigcode=0"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("addr=") && !err.contains("fatal error"),
+            "{err}"
+        );
+        assert!(err.contains("\ngoroutine 1 [sleep]:\n"), "{err}");
+        assert!(err.contains("stacks::parked_in_recv(...)"), "{err}");
+    }
+}
+
+/// GOTRACEBACK=crash ends a fatal signal with SIGABRT raised inside the
+/// runtime's handler, so the kernel's core shows the handler frame: gdb's
+/// backtrace of the core runs from `raise` through the handler and
+/// `<signal handler called>` into the overflowing goroutine's frames.
+#[test]
+fn crash_core_shows_the_signal_handler_frame() {
+    gdbx_tests::require_gdb!();
+    let bin = std::path::Path::new(CRASH_OVERFLOW);
+    let core = gdbx_tests::cores::crash_core(bin, &[], &[], "crash_overflow-crash");
+    let out = Gdb::new(bin).core(&core).block("bt", &["bt 12"]).run();
+    let bt = out.block("bt");
+    let handler = bt
+        .lines()
+        .position(|l| l.contains("runtime::signal::sighandler"))
+        .unwrap_or_else(|| panic!("no handler frame:\n{bt}"));
+    let lines: Vec<&str> = bt.lines().collect();
+    assert!(
+        lines[handler + 1].contains("<signal handler called>"),
+        "{bt}"
+    );
+    assert!(
+        lines[handler + 2].contains("crash_overflow::recurse"),
+        "{bt}"
+    );
+}

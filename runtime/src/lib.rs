@@ -40,7 +40,7 @@
 //!   findrunnable, stealing, spinning Ms, gopark/goready, GOMAXPROCS;
 //! * [`runq`] - the lock-free per-P run queue and the global queue;
 //! * [`asm`] - entry point, TLS g, gogo/mcall/systemstack/goexit;
-//! * [`stack`] - guarded fixed-size stacks from big mappings;
+//! * [`mod@stack`] - guarded fixed-size stacks from big mappings;
 //! * [`time`] - per-P timers, `sleep`, and Go's timers: `after`, `tick`,
 //!   `Timer`, `Ticker`, `after_func`;
 //! * [`lock`] - futex mutex and notes;
@@ -56,7 +56,7 @@
 //! * [`mod@syscall`] - entersyscall/exitsyscall and [`syscall()`];
 //! * [`netpoll`] / [`net`] - the epoll netpoller and sockets on it;
 //! * [`scavenge`] - the scavenger goroutine and [`memstats()`];
-//! * [`traceback`] - the SIGQUIT goroutine dump.
+//! * [`traceback`] - goroutine dumps: SIGQUIT, [`stack()`], GOTRACEBACK.
 //!
 //! # Caveat: thread-locals
 //!
@@ -100,6 +100,7 @@ pub use scavenge::{MemStats, memstats};
 pub use syscall::syscall;
 pub use sysmon::preempt_point;
 pub use time::{nanotime, sleep};
+pub use traceback::stack;
 
 /// The program's command-line arguments, its name first (Go's `os.Args`),
 /// as saved at start-up.

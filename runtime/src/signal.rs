@@ -230,7 +230,7 @@ pub struct PanicRecord {
 /// code and std, whose frame pointers are not guaranteed, but whose unwind
 /// tables are). Stops at the goroutine's entry trampoline, whose CFI ends
 /// the stack.
-fn unwind_pcs(max: usize) -> Vec<usize> {
+pub(crate) fn unwind_pcs(max: usize) -> Vec<usize> {
     unsafe extern "C" {
         fn _Unwind_Backtrace(
             trace: extern "C" fn(*mut libc::c_void, *mut libc::c_void) -> libc::c_int,

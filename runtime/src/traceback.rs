@@ -433,9 +433,60 @@ pub unsafe fn goroutine_creator(out: &mut String, gp: *mut G) {
     }
 }
 
+/// What a report shows of one goroutine that is not running on this
+/// thread, read without symbolising (cheap: a stop-the-world report reads
+/// every G while the world is stopped and symbolises after).
+pub struct GoroutineSnapshot {
+    /// `goroutine N [state]:` line.
+    head: String,
+    /// Its frames' program counters (empty: running on another thread).
+    pcs: Vec<usize>,
+    /// `created by ...` lines (may be empty).
+    creator: String,
+}
+
+impl GoroutineSnapshot {
+    /// Read `gp` (None for a dead G, and for a system goroutine below
+    /// `level` 2).
+    ///
+    /// # Safety
+    /// `gp` is a G from `runtime.allgs` (never freed; read racily).
+    pub unsafe fn read(gp: *mut G, level: u8) -> Option<GoroutineSnapshot> {
+        // SAFETY: Gs are never freed; their fields are read racily (a G
+        // may change state while we look; see the module docs).
+        unsafe {
+            let st = readgstatus(gp);
+            if st == GDEAD || st == GIDLE || (level < 2 && is_system_goroutine(gp)) {
+                return None;
+            }
+            let mut head = String::new();
+            goroutine_header(&mut head, gp);
+            let stack = (*gp).stack;
+            let pcs = match st {
+                GRUNNING => Vec::new(),
+                GSYSCALL => frame_pcs((*gp).syscallpc, (*gp).syscallbp, stack, 64),
+                _ => frame_pcs((*gp).sched.pc, (*gp).sched.bp, stack, 64),
+            };
+            let mut creator = String::new();
+            goroutine_creator(&mut creator, gp);
+            Some(GoroutineSnapshot { head, pcs, creator })
+        }
+    }
+
+    /// Append Go's text for it: header, frames at `level`, creation site.
+    pub fn write(&self, out: &mut String, level: u8, loader: Option<&addr2line::Loader>) {
+        out.push_str(&self.head);
+        if self.pcs.is_empty() {
+            out.push_str("\tgoroutine running on other thread; stack unavailable\n");
+        } else {
+            write_frames(out, &symbolize(&self.pcs, loader), level);
+        }
+        out.push_str(&self.creator);
+    }
+}
+
 /// The text Go prints for one goroutine that is not running on this
-/// thread (header, frames at `level`, creation site); None for a dead G,
-/// and for a system goroutine below level 2.
+/// thread (see [`GoroutineSnapshot`]).
 ///
 /// # Safety
 /// `gp` is a G from `runtime.allgs` (never freed; read racily).
@@ -444,29 +495,58 @@ pub unsafe fn goroutine_text(
     level: u8,
     loader: Option<&addr2line::Loader>,
 ) -> Option<String> {
-    // SAFETY: Gs are never freed; their fields are read racily (a G may
-    // change state while we look; see the module docs).
-    unsafe {
-        let st = readgstatus(gp);
-        if st == GDEAD || st == GIDLE || (level < 2 && is_system_goroutine(gp)) {
-            return None;
+    // SAFETY: forwarded to the caller.
+    let snap = unsafe { GoroutineSnapshot::read(gp, level) }?;
+    let mut out = String::new();
+    snap.write(&mut out, level, loader);
+    Some(out)
+}
+
+/// Go's `runtime.Stack(buf, all)`: the calling goroutine's stack as text -
+/// `goroutine N [running]:`, its frames, its creation site - and with
+/// `all` every other goroutine after a blank line, in the format of the
+/// SIGQUIT dump (the same formatter), without the runtime's frames and
+/// goroutines (Go's level 1). With `all` the world is stopped while the
+/// goroutines are read (as Go does), so none of them is caught running;
+/// symbolising happens after the world runs again.
+pub fn stack(all: bool) -> String {
+    let me = crate::signal::curg();
+    let pcs = crate::signal::unwind_pcs(100);
+    // SAFETY: me is null or the running G of this thread.
+    let on_goroutine = !me.is_null() && unsafe { !(*me).m.is_null() && !(*(*me).m).p.is_null() };
+    let mut others = Vec::new();
+    if all {
+        if on_goroutine {
+            // SAFETY: on a user goroutine holding a P.
+            unsafe { crate::proc::stop_the_world() };
         }
-        let mut out = String::new();
-        goroutine_header(&mut out, gp);
-        let stack = (*gp).stack;
-        let pcs = match st {
-            GRUNNING => Vec::new(),
-            GSYSCALL => frame_pcs((*gp).syscallpc, (*gp).syscallbp, stack, 64),
-            _ => frame_pcs((*gp).sched.pc, (*gp).sched.bp, stack, 64),
-        };
-        if pcs.is_empty() {
-            out.push_str("\tgoroutine running on other thread; stack unavailable\n");
-        } else {
-            write_frames(&mut out, &symbolize(&pcs, loader), level);
+        crate::proc::for_each_g(|gp| {
+            if gp != me {
+                // SAFETY: gp comes from allgs.
+                others.extend(unsafe { GoroutineSnapshot::read(gp, 1) });
+            }
+        });
+        if on_goroutine {
+            // SAFETY: we stopped the world above.
+            unsafe { crate::proc::start_the_world(gomaxprocs_now()) };
         }
-        goroutine_creator(&mut out, gp);
-        Some(out)
     }
+    let mut out = String::new();
+    crate::asm::systemstack(|| {
+        let loader = addr2line::Loader::new("/proc/self/exe").ok();
+        if !me.is_null() {
+            // SAFETY: me is the running G of this thread.
+            unsafe { goroutine_header(&mut out, me) };
+            write_frames(&mut out, &symbolize(&pcs, loader.as_ref()), 1);
+            // SAFETY: as above.
+            unsafe { goroutine_creator(&mut out, me) };
+        }
+        for snap in &others {
+            out.push('\n');
+            snap.write(&mut out, 1, loader.as_ref());
+        }
+    });
+    out
 }
 
 /// Every goroutine but `except` (Go's `tracebackothers`), each preceded by

@@ -3,7 +3,10 @@
 //! programs stopped at a known point, written once and reused by every test
 //! (and rewritten when the program is rebuilt).
 //!
-//! Cores are written by plain gdb (`gcore` at a breakpoint), so their
+//! [`crash_core`] is the kernel's core of a program that crashed under
+//! `GOTRACEBACK=crash`, as a user gets it post mortem.
+//!
+//! [`gcore_at`]'s cores are written by plain gdb (`gcore` at a breakpoint), so their
 //! content is exactly one consistent stop. Our runtime's stacks are guarded
 //! with `MADV_GUARD_INSTALL`, which plain gdb's gcore cannot copy; the
 //! programs run with `GOSTACKGUARD=mprotect` so that the core holds them.
@@ -138,6 +141,83 @@ pub fn gcore_at(bin: &Path, args: &[&str], stop: &str, name: &str) -> PathBuf {
             out.all
         );
         std::fs::rename(&tmp, &core).expect("rename the core into place");
+    }
+    cores.push((core.clone(), bin.to_path_buf()));
+    core
+}
+
+/// A core file the kernel wrote when `bin` (with `args`, `env`) crashed
+/// under `GOTRACEBACK=crash`: the runtime prints its report, then dies of
+/// SIGABRT. The run gets `RLIMIT_CORE` unlimited and a scratch working
+/// directory (the kernel's `core_pattern` must be a plain file name such as
+/// `core`, possibly with `core_uses_pid`; a pipe to a crash collector is
+/// refused with a message). The core is moved to
+/// `target/fixtures/cores/<name>.core` and reused until `bin` is rebuilt.
+/// Panics unless the program died of SIGABRT and left a core.
+pub fn crash_core(bin: &Path, args: &[&str], env: &[(&str, &str)], name: &str) -> PathBuf {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut cores = CORES.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = fixtures_dir().join("cores");
+    let core = dir.join(format!("{name}.core"));
+    if let Some((_, c)) = cores.iter().find(|(c, _)| *c == core) {
+        return c.clone();
+    }
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((mtime(&core), mtime(bin)), (Some(c), Some(b)) if c > b);
+    if !fresh {
+        let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+        assert!(
+            !pattern.starts_with('|') && !pattern.contains('/'),
+            "kernel.core_pattern is {:?}: cores do not land in the working directory; \
+             set it to `core` (sysctl kernel.core_pattern=core)",
+            pattern.trim()
+        );
+        let cwd = crate::scratch(&format!("crash-core-{name}"));
+        let mut cmd = Command::new(bin);
+        cmd.args(args).current_dir(&cwd).env("GOTRACEBACK", "crash");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        // SAFETY: setrlimit is async-signal-safe; the closure touches no
+        // memory shared with the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                let unlimited = libc::rlimit {
+                    rlim_cur: libc::RLIM_INFINITY,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = crate::watchdog::output(&mut cmd, crate::BUILD_TIMEOUT);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGABRT),
+            "{} under GOTRACEBACK=crash did not die of SIGABRT ({}):\n{}",
+            bin.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let written = std::fs::read_dir(&cwd)
+            .expect("read the scratch directory")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("core"))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no core in {} (core_pattern {:?})",
+                    cwd.display(),
+                    pattern.trim()
+                )
+            });
+        std::fs::create_dir_all(&dir).expect("create target/fixtures/cores");
+        std::fs::rename(&written, &core).expect("move the core into place");
+        let _ = std::fs::remove_dir_all(&cwd);
     }
     cores.push((core.clone(), bin.to_path_buf()));
     core
