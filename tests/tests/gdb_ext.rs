@@ -112,7 +112,29 @@ fn missing_native_module_says_how_to_build_it() {
 }
 
 /// The blocks run on the stop in main.ready, live and on its core.
-fn parked_blocks(g: &mut Gdb, w: Option<i64>) {
+/// Sets the Python global W to the id of a goroutine in the middle of
+/// those at `location` (`info goroutines -location`), in gdb, so that a
+/// run's goroutine commands name one of its own goroutines (ids differ from
+/// run to run), and prints it in block `w` (see [`worker_id`]).
+fn pick_worker(g: &mut Gdb, location: &str) {
+    g.ex(format!(
+        "python W = [int(l[2:].split()[0]) for l in gdb.execute('info goroutines -location {location}', to_string=True).splitlines()[1:] if l.strip()][{}]",
+        N / 2
+    ))
+    .block("w", &["python print(W)"]);
+}
+
+/// The W of [`pick_worker`].
+fn worker_id(o: &Output) -> i64 {
+    o.block("w").trim().parse().expect("W is a goroutine id")
+}
+
+/// `goroutine W COMMAND` for the Python global W.
+fn on_w(command: &str) -> String {
+    format!("python gdb.execute('goroutine %d {command}' % W)")
+}
+
+fn parked_blocks(g: &mut Gdb) {
     g.block("goroutines", &["info goroutines"])
         .block("group", &["info goroutines -group"])
         .block("running", &["info goroutines -status running"])
@@ -147,14 +169,17 @@ fn parked_blocks(g: &mut Gdb, w: Option<i64>) {
                 "print runtime::runtime2::M0",
             ],
         );
-    if let Some(w) = w {
-        let bt = format!("goroutine {w} bt");
-        let locals = format!("goroutine {w} info frame");
-        let select = format!("goroutine {w}");
-        g.block("gbt", &[bt.as_str()])
-            .block("glocals", &[locals.as_str()])
-            .block("gselect", &[select.as_str(), "bt", "goroutine off", "bt 1"]);
-    }
+    g.block("gbt", &[&on_w("bt")])
+        .block("glocals", &[&on_w("info frame")])
+        .block(
+            "gselect",
+            &[
+                "python gdb.execute('goroutine %d' % W)",
+                "bt",
+                "goroutine off",
+                "bt 1",
+            ],
+        );
 }
 
 fn check_parked(o: &Output, w: i64) {
@@ -255,7 +280,9 @@ fn check_parked(o: &Output, w: i64) {
         bt.contains("runtime.main") && bt.contains("runtime.goexit"),
         "Go names:\n{bt}"
     );
-    assert!(!bt.contains("runtime::rt0::runtime_main"), "{bt}");
+    // runtime.main under its Go name (the closure it runs the program's
+    // main in keeps its Rust name).
+    assert!(!bt.contains("runtime::rt0::runtime_main ("), "{bt}");
 
     let f = o.block("funcs");
     assert!(f.contains("= 1\n"), "$goid() of the main goroutine:\n{f}");
@@ -311,26 +338,20 @@ fn check_parked(o: &Output, w: i64) {
 fn parked_live_and_core() {
     gdbx_tests::require_gdb!();
     let bin = parked();
-    // Pass 1: learn the waiters' ids.
-    let first = at_ready(&bin)
-        .block("goroutines", &["info goroutines"])
-        .run();
-    let ws = waiters(first.block("goroutines"));
-    assert_eq!(ws.len(), N, "{}", first.all);
-    let w = ws[N / 2];
-
-    // Pass 2: live, then gcore.
+    // Live, then gcore.
     let core = scratch("gdb_ext_core").join("parked.core");
     let mut g = at_ready(&bin);
-    parked_blocks(&mut g, Some(w));
+    pick_worker(&mut g, "waiter");
+    parked_blocks(&mut g);
     g.ex(format!("gcore {}", core.display()));
     let live = g.run();
+    let w = worker_id(&live);
     check_parked(&live, w);
 
-    // Pass 3: the core file of the same stop.
+    // The core file of the same stop.
     let mut g = gdb_ext(&bin);
-    g.core(&core);
-    parked_blocks(&mut g, Some(w));
+    g.core(&core).ex(format!("python W = {w}"));
+    parked_blocks(&mut g);
     let dead = g.run();
     check_parked(&dead, w);
     // The same state, read from the core. gdb numbers a core's threads in
@@ -680,10 +701,10 @@ fn dead_goroutines() {
 /// The blocks run on a Go program stopped in main.ready, live and on its
 /// core; `w` is a parked worker's id.
 fn go_blocks(g: &mut Gdb) {
-    // W, a parked worker's id, is a Python global set before (Go's
-    // goroutine ids differ from run to run: GC workers start when they do).
-    let bt = "python gdb.execute('goroutine %d bt' % W)";
-    let frame = "python gdb.execute('goroutine %d frame 3' % W)";
+    // W, a parked worker's id, was set by pick_worker (or by hand on the
+    // core of the same stop).
+    let bt = on_w("bt");
+    let frame = on_w("frame 3");
     g.block("goroutines", &["info goroutines"])
         .block("group", &["info goroutines -group"])
         .block("running", &["info goroutines -status running"])
@@ -698,8 +719,8 @@ fn go_blocks(g: &mut Gdb) {
             &["print $goid()", "print *$g()", "print *$m()", "print *$p()"],
         )
         .block("all", &["goroutine all bt"])
-        .block("gbt", &[bt])
-        .block("gframe", &[frame]);
+        .block("gbt", &[&bt])
+        .block("gframe", &[&frame]);
 }
 
 /// What `go_blocks` shows of the Go twin of parked at main.ready.
@@ -835,18 +856,13 @@ fn go_live_and_core_every_build() {
     for build in [GoBuild::NoOpt, GoBuild::Plain, GoBuild::Pie, GoBuild::Cgo] {
         let bin = go_parked(build);
         let name = format!("{build:?}");
-        // A worker in the middle, picked in gdb from `info goroutines`.
-        let pick = format!(
-            "python W = [int(l[2:].split()[0]) for l in gdb.execute('info goroutines -location main.worker', to_string=True).splitlines()[1:] if l.strip()][{}]",
-            N / 2
-        );
         let core = scratch(&format!("gdb_ext_go_{name}")).join("parked.core");
         let mut g = at_ready(&bin);
-        g.ex(pick).block("w", &["python print(W)"]);
+        pick_worker(&mut g, "main.worker");
         go_blocks(&mut g);
         g.ex(format!("gcore {}", core.display()));
         let live = g.run();
-        let w: i64 = live.block("w").trim().parse().expect("W");
+        let w = worker_id(&live);
         check_go(&live, w, &name);
         // Live, the clock is known: two collections before main.ready set
         // G.waitsince, so each worker says how long it has waited.
