@@ -28,6 +28,7 @@ mod outcome;
 mod pty;
 mod report;
 mod run;
+mod runtime_thread;
 mod tour;
 mod verdict;
 
@@ -364,7 +365,7 @@ fn break_bootstrap(
     program_output: Option<PathBuf>,
     args: Vec<String>,
 ) -> Result<u8, Fail> {
-    let (binary, _, res) = prepare(binary, plan, timeout)?;
+    let (binary, bin, res) = prepare(binary, plan, timeout)?;
     let gdb = find_gdb(gdb)?;
     let style = report::Style::detect();
     let sink = match (&program_output, format) {
@@ -388,7 +389,7 @@ fn break_bootstrap(
         gdb,
         timeout: Duration::from_secs(timeout),
     };
-    let outcome = run::run(&res, &opts, sink);
+    let outcome = run::run(&res, &opts, sink, || inspect::Program::from_binary(bin, ""));
     let verdict = verdict::judge(&res, &outcome);
     match format {
         RunFormat::Text => {

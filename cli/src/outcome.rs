@@ -17,6 +17,13 @@ pub struct Hit {
     pub lwp: Option<u32>,
     /// Whether it is the process's main thread.
     pub main_thread: bool,
+    /// The thread as the runtime knows it (`M1 (no P)`, `g2 on M0 (P0)`),
+    /// when the runtime has given it a g and gdbx could read it.
+    pub runtime_thread: Option<String>,
+    /// Its thread pointer (`$fs_base`; 0 unknown), where the runtime keeps
+    /// the thread's g.
+    #[serde(skip)]
+    pub fs_base: u64,
     /// The function gdb reports.
     pub func: Option<String>,
     /// file:line gdb reports (or the resolved one for code without line info).

@@ -186,7 +186,9 @@ pub fn hits_and_verdict(res: &Resolution, out: &RunOutcome, v: &Verdict, style: 
     let _ = writeln!(s, "{}", style.bold("hits:"));
     let w = res.steps.iter().map(|st| st.name.len()).max().unwrap_or(4);
     for h in &out.hits {
-        let _ = writeln!(s, "{}", hit_line(h, w));
+        // What the step is for, after where it was hit.
+        let what = res.step(&h.step).map_or("", |st| st.what.as_str());
+        let _ = writeln!(s, "{}  {}", hit_line(h, w), style.dim(&format!("({what})")));
     }
     if out.hits.is_empty() {
         let _ = writeln!(s, "  (none)");
@@ -231,14 +233,15 @@ pub fn hits_and_verdict(res: &Resolution, out: &RunOutcome, v: &Verdict, style: 
     s
 }
 
+/// One hit; its thread as the runtime knows it (`M1 (no P)`, `g2 on M0
+/// (P0)`) once the runtime has given it a g, else as gdb numbers it.
 fn hit_line(h: &Hit, w: usize) -> String {
-    let thread = match h.lwp {
-        Some(l) => format!(
-            "thread {} (LWP {l}{})",
-            h.thread,
-            if h.main_thread { ", main" } else { "" }
-        ),
-        None => format!("thread {}", h.thread),
+    let main = if h.main_thread { ", main" } else { "" };
+    let thread = match (&h.runtime_thread, h.lwp) {
+        (Some(rt), Some(l)) => format!("{rt}, LWP {l}{main}"),
+        (Some(rt), None) => rt.clone(),
+        (None, Some(l)) => format!("thread {} (LWP {l}{main})", h.thread),
+        (None, None) => format!("thread {}", h.thread),
     };
     let at = match (&h.file, h.line) {
         (Some(f), Some(l)) => format!("{}:{l}", short_path(f)),
@@ -246,7 +249,7 @@ fn hit_line(h: &Hit, w: usize) -> String {
         _ => "-".into(),
     };
     format!(
-        "  #{:<3} {:>9.3} ms  {:<28} {:<w$}  {at}",
+        "  #{:<3} {:>9.3} ms  {:<32} {:<w$}  {at}",
         h.order, h.time_ms, thread, h.step
     )
 }

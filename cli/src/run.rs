@@ -18,7 +18,9 @@ use crate::gdb::{Gdb, GdbError};
 use crate::mi::{Kind, Record, Stream, Value, quote};
 use crate::outcome::{Fault, Hit, MAX_FAULTS, RunOutcome};
 use crate::pty::{Pty, Sink};
+use crate::runtime_thread::RuntimeThread;
 use debuginfo::plan::Resolution;
+use inspect::{LiveProcess, Program};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -174,6 +176,15 @@ impl<'a> Session<'a> {
         self.out.exit.load_bias = format!("{:#x}", self.bias);
         self.first_stop = Some(stop);
         Ok(())
+    }
+
+    /// The thread pointer (`$fs_base`) of gdb's thread `tid`, stopped now.
+    fn fs_base(&mut self, tid: u32) -> Result<u64, GdbError> {
+        let (_, r) = self.gdb.command(
+            &format!("-data-evaluate-expression --thread {tid} $fs_base"),
+            self.deadline,
+        )?;
+        Ok(r.str("value").and_then(parse_number).unwrap_or(0))
     }
 
     /// Runs a gdb CLI command through MI.
@@ -347,6 +358,7 @@ impl<'a> Session<'a> {
             ),
         };
         let addr = step.address.unwrap_or(0).wrapping_add(self.bias);
+        let fs_base = self.fs_base(tid)?;
         let out = &mut self.out;
         out.hits.push(Hit {
             order: out.hits.len() + 1,
@@ -354,6 +366,8 @@ impl<'a> Session<'a> {
             thread: tid,
             lwp,
             main_thread: lwp.is_some() && lwp == out.exit.pid,
+            runtime_thread: None,
+            fs_base,
             func: frame
                 .and_then(|f| f.str("func"))
                 .filter(|f| *f != "??")
@@ -404,8 +418,15 @@ impl<'a> Session<'a> {
 
 /// Runs the program to its end with a breakpoint on every step, its
 /// output going to `sink`; never panics on gdb misbehaviour (it becomes
-/// `gdb_error`).
-pub fn run(res: &Resolution, opts: &RunOptions, sink: Sink) -> RunOutcome {
+/// `gdb_error`). `open_runtime` reads the runtime's layouts from the
+/// binary (while gdb starts) to name the hits' threads; when it fails, the
+/// hits keep gdb's thread numbers.
+pub fn run(
+    res: &Resolution,
+    opts: &RunOptions,
+    sink: Sink,
+    open_runtime: impl FnOnce() -> Result<Program, String>,
+) -> RunOutcome {
     let started = Instant::now();
     let deadline = started + opts.timeout;
     let pty = match Pty::open(sink) {
@@ -419,9 +440,22 @@ pub fn run(res: &Resolution, opts: &RunOptions, sink: Sink) -> RunOutcome {
             };
         }
     };
-    let mut out = match Session::start(res, opts, &pty.path, deadline) {
+    let (session, prog) = std::thread::scope(|s| {
+        let starting = s.spawn(|| Session::start(res, opts, &pty.path, deadline));
+        let prog = open_runtime();
+        let session = starting
+            .join()
+            .expect("the gdb session's thread does not panic");
+        (session, prog)
+    });
+    let mut out = match session {
         Ok(mut session) => {
-            let result = drive(&mut session);
+            let runtime = prog.ok().and_then(|mut prog| {
+                let mem = LiveProcess::open(session.out.exit.pid?).ok()?;
+                prog.set_bias(session.bias, &mem);
+                Some((prog, mem))
+            });
+            let result = drive(&mut session, runtime.as_ref());
             session.finish(result)
         }
         Err(out) => *out,
@@ -431,14 +465,22 @@ pub fn run(res: &Resolution, opts: &RunOptions, sink: Sink) -> RunOutcome {
     out
 }
 
-/// Every step's breakpoint, then continue until the program is gone.
-fn drive(session: &mut Session) -> Result<(), GdbError> {
+/// Every step's breakpoint, then continue until the program is gone. With
+/// the program's `runtime` (its layouts and memory), each hit's thread is
+/// named as the runtime knows it, read while the program is stopped there.
+fn drive(session: &mut Session, runtime: Option<&(Program, LiveProcess)>) -> Result<(), GdbError> {
     if session.ended() {
         return Ok(());
     }
     session.break_at_steps()?;
     loop {
-        if let Event::Exited = session.next_event()? {
+        let event = session.next_event()?;
+        if let (Event::Step { .. }, Some((prog, mem))) = (&event, runtime)
+            && let Some(hit) = session.out.hits.last_mut()
+        {
+            hit.runtime_thread = RuntimeThread::read(prog, mem, hit.fs_base).map(|t| t.name());
+        }
+        if let Event::Exited = event {
             return Ok(());
         }
     }
@@ -475,6 +517,18 @@ fn kill_inferior(pid: Option<u32>) {
 
 fn parse_hex(s: &str) -> Option<u64> {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+/// gdb's value of an integer: decimal, or hex with `0x`.
+pub fn parse_number(s: &str) -> Option<u64> {
+    let s = s.trim();
+    match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s
+            .parse::<u64>()
+            .ok()
+            .or_else(|| s.parse::<i64>().ok().map(|v| v as u64)),
+    }
 }
 
 /// The OS thread id in gdb's `target-id`: `Thread 0x7f.. (LWP 42)`, `LWP 42`, `process 42`.

@@ -22,7 +22,8 @@
 use crate::gdb::GdbError;
 use crate::outcome::RunOutcome;
 use crate::pty::{Pty, Sink};
-use crate::run::{Event, RunOptions, Session};
+use crate::run::{Event, RunOptions, Session, parse_number};
+use crate::runtime_thread::{self, RuntimeThread};
 use crate::verdict::Verdict;
 use debuginfo::plan::{Plan, PlanKind, Resolution};
 use inspect::{G, LiveProcess, M, Memory, P, Program};
@@ -482,21 +483,15 @@ impl Probe<'_> {
     }
 
     fn g(&self, addr: u64) -> Option<G> {
-        (addr != 0)
-            .then(|| self.prog.decoder().read_g(self.mem, addr).ok())
-            .flatten()
+        runtime_thread::read_g(self.prog, self.mem, addr)
     }
 
     fn m(&self, addr: u64) -> Option<M> {
-        let l = self.prog.layout();
-        let b = (addr != 0).then(|| self.mem.bytes(addr, l.m_size).ok())??;
-        Some(self.prog.decoder().decode_m(addr, &b))
+        runtime_thread::read_m(self.prog, self.mem, addr)
     }
 
     fn p(&self, addr: u64) -> Option<P> {
-        let l = self.prog.layout();
-        let b = (addr != 0).then(|| self.mem.bytes(addr, l.p_size).ok())??;
-        Some(self.prog.decoder().decode_p(addr, &b))
+        runtime_thread::read_p(self.prog, self.mem, addr)
     }
 
     fn ps(&self) -> Vec<P> {
@@ -530,32 +525,30 @@ impl Probe<'_> {
         } else {
             String::new()
         };
-        let Some(g) = self.current_g(stop.fs_base) else {
+        let Some(t) = RuntimeThread::read(self.prog, self.mem, stop.fs_base) else {
             return say!(
                 lang,
                 "LWP {lwp}{main}, no g yet",
                 "LWP {lwp}{main}，还没有 g"
             );
         };
-        let m = self.m(g.m);
-        let mid = m.as_ref().map_or("M?".into(), |m| format!("M{}", m.id));
-        let p = match m.as_ref().map(|m| m.p) {
-            Some(0) | None => say!(lang, "no P", "没有 P"),
-            Some(p) => self.p(p).map_or("P?".into(), |p| format!("P{}", p.id)),
+        let mid = t.m.map_or("M?".into(), |id| format!("M{id}"));
+        let p = match (t.has_p, t.p) {
+            (false, _) => say!(lang, "no P", "没有 P"),
+            (true, Some(id)) => format!("P{id}"),
+            (true, None) => "P?".into(),
         };
-        if m.as_ref().is_some_and(|m| m.g0 == g.addr) || g.goid == 0 {
-            say!(
+        match t.goid {
+            None => say!(
                 lang,
                 "g0 of {mid} ({p}), LWP {lwp}{main}",
                 "{mid} 的 g0（{p}），LWP {lwp}{main}"
-            )
-        } else {
-            let goid = g.goid;
-            say!(
+            ),
+            Some(goid) => say!(
                 lang,
                 "g{goid} on {mid} ({p}), LWP {lwp}{main}",
                 "g{goid} 在 {mid} 上（{p}），LWP {lwp}{main}"
-            )
+            ),
         }
     }
 
@@ -1149,18 +1142,6 @@ fn on_stop(
     };
     tour.on_step(index, at, &stop);
     Ok(())
-}
-
-/// gdb's value of an integer: decimal, or hex with `0x`.
-fn parse_number(s: &str) -> Option<u64> {
-    let s = s.trim();
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s
-            .parse::<u64>()
-            .ok()
-            .or_else(|| s.parse::<i64>().ok().map(|v| v as u64)),
-    }
 }
 
 /// The first lines of the text tour.

@@ -296,6 +296,8 @@ mod tests {
                     thread: if step == "sysmon" { 2 } else { 1 },
                     lwp: Some(if step == "sysmon" { 11 } else { 10 }),
                     main_thread: step != "sysmon",
+                    runtime_thread: None,
+                    fs_base: 0,
                     func: None,
                     file: None,
                     line: None,

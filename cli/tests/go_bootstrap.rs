@@ -44,6 +44,17 @@ fn check_go_run(doc: &serde_json::Value) {
     assert_plan_followed(doc);
     assert_eq!(doc["program"]["exit_code"], 0);
     assert_eq!(doc["program"]["output"], "hello world!\n");
+    // Threads as Go's runtime knows them: sysmon's M has no P.
+    for h in doc["hits"].as_array().unwrap() {
+        match h["step"].as_str().unwrap() {
+            "runtime.main" => assert_eq!(h["runtime_thread"], "g1 on M0 (P0)"),
+            "runtime.sysmon" => {
+                let t = h["runtime_thread"].as_str().unwrap();
+                assert!(t.starts_with('M') && t.ends_with(" (no P)"), "{t}");
+            }
+            _ => {}
+        }
+    }
 }
 
 #[test]

@@ -30,6 +30,23 @@ fn check_ours(variant: Variant) {
         .map(|h| h["time_ms"].as_f64().unwrap())
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    // Threads named as the runtime knows them: read from the process.
+    let thread_of = |step: &str| {
+        doc["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["step"] == step)
+            .map(|h| h["runtime_thread"].clone())
+    };
+    assert_eq!(thread_of("_rt0_amd64_linux"), Some(serde_json::Value::Null));
+    assert_eq!(thread_of("runtime.main").unwrap(), "g1 on M0 (P0)");
+    if let Some(t) = thread_of("runtime.sysmon") {
+        assert_eq!(t, "M1 (no P)");
+    }
+    if let Some(t) = thread_of("runtime.scavenger") {
+        assert!(t.as_str().unwrap().starts_with("g2 on M"), "{t}");
+    }
 }
 
 #[test]
@@ -64,6 +81,13 @@ fn human_output_has_plan_output_hits_and_verdict() {
         "{text}"
     );
     assert!(text.contains("runtime.schedinit"), "{text}");
+    // What each step is for, under its hit.
+    assert!(
+        text.contains("heap, m0, args/env, GOMAXPROCS -> Ps"),
+        "{text}"
+    );
+    // Threads as the runtime knows them, once it has given them a g.
+    assert!(text.contains("g1 on M0 (P0), LWP "), "{text}");
     assert!(!text.contains('\x1b'), "colour with NO_COLOR set");
 }
 
