@@ -492,8 +492,18 @@ fn bad_processes() {
     // Really another user: nobody may not look at root's process.
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        let mut cmd = goroutines();
-        cmd.arg(t.pid());
+        // nobody runs a copy of gdbx in a folder it may enter: the build's
+        // own target dir may sit below one only root can (a mktemp clone).
+        let dir = std::env::temp_dir().join(format!("gdbx-as-nobody-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("gdbx");
+        std::fs::copy(env!("CARGO_BIN_EXE_gdbx"), &copy).unwrap();
+        for p in [&dir, &copy] {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
+        let mut cmd = Command::new(&copy);
+        cmd.arg("goroutines").arg(t.pid());
         // SAFETY: setgid/setuid are async-signal-safe; in the child before exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -504,6 +514,7 @@ fn bad_processes() {
             });
         }
         let out = watched(&mut cmd);
+        let _ = std::fs::remove_dir_all(&dir);
         assert_fails(&out, 4, "cannot read the executable");
     }
     // The process exits while it is being dumped (the seam kills it once
