@@ -161,6 +161,20 @@ const SYSMON: StepSpec = background(
 )
 .zh("系统监控，运行在自己的线程上（没有 P）");
 
+// The steps both runtimes take under the same name and for the same purpose
+// (Go's runtime and ours): written once, used by every plan.
+const CHECK: StepSpec = chain("runtime.check", "sizes of primitive types, CAS, TLS work")
+    .zh("检查基本类型的大小、CAS 操作和 TLS 是否正常");
+const ARGS: StepSpec = chain("runtime.args", "saves argc/argv").zh("保存 argc/argv");
+const OSINIT: StepSpec =
+    chain("runtime.osinit", "ncpu, page size").zh("CPU 个数（ncpu）、物理页大小");
+const SCHEDINIT: StepSpec = chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps")
+    .zh("内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P");
+const NEWPROC: StepSpec = chain("runtime.newproc", "queues the G that will run runtime.main")
+    .zh("新建将运行 runtime.main 的 G，放入就绪队列");
+const MAIN_MAIN: StepSpec = chain("main.main", "the program's main").zh("程序的 main");
+const EXIT: StepSpec = chain("runtime.exit", "exit status to the kernel").zh("把退出状态交给内核");
+
 impl Plan {
     /// The runtime's bootstrap sequence (14 steps) plus sysmon and the scavenger (optional, after `runtime.main`).
     pub fn ours() -> Plan {
@@ -176,16 +190,13 @@ impl Plan {
                     .zh("libc 调用的 C main；跳到 _rt0_amd64"),
                 chain("_rt0_amd64", "g0's stack bounds, CPU info, TLS")
                     .zh("设置 g0 的栈边界、CPU 信息、本地线程存储（TLS）"),
-                chain("runtime.check", "sizes of primitive types, CAS, TLS work")
-                    .zh("检查基本类型的大小、CAS 操作和 TLS 是否正常"),
-                chain("runtime.args", "saves argc/argv").zh("保存 argc/argv"),
-                chain("runtime.osinit", "ncpu, page size").zh("CPU 个数（ncpu）、物理页大小"),
+                CHECK,
+                ARGS,
+                OSINIT,
                 chain("runtime.hashinit", "random hash seed from the kernel")
                     .zh("从内核获得随机哈希种子"),
-                chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps")
-                    .zh("内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P"),
-                chain("runtime.newproc", "queues the G that will run runtime.main")
-                    .zh("新建将运行 runtime.main 的 G，放入就绪队列"),
+                SCHEDINIT,
+                NEWPROC,
                 chain("runtime.mstart", "starts this M; enters runtime.schedule")
                     .zh("启动本 M；进入 runtime.schedule"),
                 chain(
@@ -194,8 +205,8 @@ impl Plan {
                 )
                 .zh("在主 G 上：启动 sysmon 和 scavenger"),
                 chain("main.init", "the program's init").zh("程序的 init"),
-                chain("main.main", "the program's main").zh("程序的 main"),
-                chain("runtime.exit", "exit status to the kernel").zh("把退出状态交给内核"),
+                MAIN_MAIN,
+                EXIT,
                 SYSMON,
                 background(
                     "runtime.scavenger",
@@ -248,7 +259,7 @@ impl Plan {
             )
             .zh("竞态检测器收尾：报告数据竞争，然后调用 libc 的 exit")
         } else {
-            chain("runtime.exit", "exit status to the kernel").zh("把退出状态交给内核")
+            EXIT
         };
         let mut steps = Vec::from(start);
         steps.extend([
@@ -257,23 +268,20 @@ impl Plan {
                 "g0's stack, CPU info, TLS; calls the steps below",
             )
             .zh("g0 的栈、CPU 信息、TLS；依次调用下面的步骤"),
-            chain("runtime.check", "sizes of primitive types, CAS, TLS work")
-                .zh("检查基本类型的大小、CAS 操作和 TLS 是否正常"),
-            chain("runtime.args", "saves argc/argv").zh("保存 argc/argv"),
-            chain("runtime.osinit", "ncpu, page size").zh("CPU 个数（ncpu）、物理页大小"),
-            chain("runtime.schedinit", "heap, m0, args/env, GOMAXPROCS -> Ps")
-                .zh("内存管理、m0、参数和环境变量、按 GOMAXPROCS 建 P"),
+            CHECK,
+            ARGS,
+            OSINIT,
+            SCHEDINIT,
             chain(
                 "runtime.alginit",
                 "hash seeds (Go's hashinit became alginit), from schedinit",
             )
             .zh("哈希种子（hashinit 在 Go 1.19 中改名为 alginit），由 schedinit 调用"),
-            chain("runtime.newproc", "queues the G that will run runtime.main")
-                .zh("新建将运行 runtime.main 的 G，放入就绪队列"),
+            NEWPROC,
             chain("runtime.mstart", "starts this M; enters schedule").zh("启动本 M；进入 schedule"),
             chain("runtime.main", "on the main G: starts sysmon, gcenable")
                 .zh("在主 G 上：启动 sysmon，gcenable"),
-            chain("main.main", "the program's main").zh("程序的 main"),
+            MAIN_MAIN,
             exit,
             SYSMON,
             background(
