@@ -168,7 +168,11 @@ pub fn exec_gdb(gdb: Option<PathBuf>, args: &[String]) -> Result<u8, Fail> {
     cmd.args(our_args(ops.binary.as_deref(), &ws))
         .args(args)
         .env("GDBX_WORKSPACE", &ws);
-    if let Some(ext) = ext_module(&ws) {
+    // A module the user (or a test) names in GDBX_EXT_PATH wins over the
+    // newest one found in the workspace's target folder.
+    if std::env::var_os("GDBX_EXT_PATH").is_none()
+        && let Some(ext) = ext_module(&ws)
+    {
         cmd.env("GDBX_EXT_PATH", ext);
     }
     let err = cmd.exec();

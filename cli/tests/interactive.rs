@@ -12,6 +12,14 @@ use std::path::Path;
 
 /// `gdbx gdb -nx -batch -ex 'show auto-load safe-path' [-ex CMD]... BIN`:
 /// gdb's whole output and its safe-path line.
+/// `gdbx ARGS` with the native module built fresh for the tests, as the gdb
+/// harness has it: `cargo test` does not build gdb-ext's cdylib into
+/// target/debug, where `gdbx gdb` looks when `GDBX_EXT_PATH` is not set.
+fn gdbx_with_ext(args: &[&OsStr]) -> std::process::Output {
+    let ext = gdbx_tests::gdb::ext_module().display().to_string();
+    gdbx_env(args, &[("GDBX_EXT_PATH".into(), ext)])
+}
+
 fn show_safe_path(bin: &Path, commands: &[&str]) -> (String, String) {
     let mut args: Vec<&OsStr> = vec![
         "gdb".as_ref(),
@@ -24,7 +32,7 @@ fn show_safe_path(bin: &Path, commands: &[&str]) -> (String, String) {
         args.extend([OsStr::new("-ex"), OsStr::new(c)]);
     }
     args.push(bin.as_os_str());
-    let out = gdbx(&args);
+    let out = gdbx_with_ext(&args);
     let text = stdout(&out) + &stderr(&out);
     assert_eq!(code(&out), 0, "{text}");
     let safe = text
@@ -68,7 +76,7 @@ fn gdb_trusts_only_what_it_needs() {
 fn gdbx_gdb(args: &[&OsStr]) -> String {
     let mut all: Vec<&OsStr> = vec!["gdb".as_ref(), "-nx".as_ref(), "-batch".as_ref()];
     all.extend_from_slice(args);
-    let out = gdbx(&all);
+    let out = gdbx_with_ext(&all);
     let text = stdout(&out) + &stderr(&out);
     assert_eq!(code(&out), 0, "{text}");
     text
