@@ -520,7 +520,7 @@ fn parse_hex(s: &str) -> Option<u64> {
 }
 
 /// gdb's value of an integer: decimal, or hex with `0x`.
-pub fn parse_number(s: &str) -> Option<u64> {
+fn parse_number(s: &str) -> Option<u64> {
     let s = s.trim();
     match s.strip_prefix("0x") {
         Some(h) => u64::from_str_radix(h, 16).ok(),

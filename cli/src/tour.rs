@@ -17,12 +17,13 @@
 //! it stopped) through the inspection core: statics by their ELF symbols
 //! (`runtime.ncpu`, `runtime.argv`, ...), G, M and P through the layouts
 //! read from DWARF. Only the stopped thread's `$fs_base` (its thread
-//! pointer, for the thread-local g) is asked of gdb.
+//! pointer, for the thread-local g) comes from gdb: the session records it
+//! with every hit.
 
 use crate::gdb::GdbError;
 use crate::outcome::RunOutcome;
 use crate::pty::{Pty, Sink};
-use crate::run::{Event, RunOptions, Session, parse_number};
+use crate::run::{Event, RunOptions, Session};
 use crate::runtime_thread::{self, RuntimeThread};
 use crate::verdict::Verdict;
 use debuginfo::plan::{Plan, PlanKind, Resolution};
@@ -998,13 +999,13 @@ fn drive(
                 .iter()
                 .position(|s| s.name == session.out.hits[0].step);
             if let Some(index) = index {
-                on_stop(session, tour, mem, index)?;
+                on_stop(session, tour, mem, index);
             }
         }
         loop {
             match session.next_event()? {
                 Event::Step { index } => {
-                    on_stop(session, tour, mem, index)?;
+                    on_stop(session, tour, mem, index);
                     flush(tour);
                     if step {
                         step = prompt(session, index, lang, &mut ext_loaded)?;
@@ -1117,17 +1118,9 @@ fn prompt(
     Ok(go_on)
 }
 
-/// The program stopped at step `index`: the stopped thread, then the tour.
-fn on_stop(
-    session: &mut Session,
-    tour: &mut Tour,
-    mem: &LiveProcess,
-    index: usize,
-) -> Result<(), GdbError> {
-    let (_, r) = session
-        .gdb
-        .command("-data-evaluate-expression $fs_base", session.deadline)?;
-    let fs_base = r.str("value").and_then(parse_number).unwrap_or(0);
+/// The program stopped at step `index`: the stopped thread, as the
+/// session recorded it with the hit, then the tour.
+fn on_stop(session: &Session, tour: &mut Tour, mem: &LiveProcess, index: usize) {
     let hit = session.out.hits.last();
     let at = hit.and_then(|h| match (&h.file, h.line) {
         (Some(f), Some(l)) => Some(format!("{f}:{l}")),
@@ -1136,12 +1129,11 @@ fn on_stop(
     });
     let stop = Stop {
         mem,
-        fs_base,
+        fs_base: hit.map_or(0, |h| h.fs_base),
         lwp: hit.and_then(|h| h.lwp),
         pid: session.out.exit.pid,
     };
     tour.on_step(index, at, &stop);
-    Ok(())
 }
 
 /// The first lines of the text tour.
