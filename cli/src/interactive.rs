@@ -111,6 +111,24 @@ pub fn operands(args: &[String]) -> Operands {
     ops
 }
 
+/// The workspace this gdbx was built in, made absolute where it can be
+/// (gdb and the extension are handed paths inside it).
+pub fn workspace() -> PathBuf {
+    Path::new(WORKSPACE)
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(WORKSPACE))
+}
+
+/// The gdb command that loads the extension: `source` of the workspace's
+/// `python/gdbx-gdb.py`, the one way in (`gdbx gdb`, `gdbx tour --step`,
+/// the test harness, a plain-gdb user's `~/.gdbinit`). It loads the
+/// extension for the program gdb has open and every Go 1.19 or
+/// gdbx-runtime program it opens later, printing one line that says what
+/// it loaded or why not.
+pub fn load_extension(ws: &Path) -> String {
+    format!("source {}", ws.join("python").join("gdbx-gdb.py").display())
+}
+
 /// Our `-iex` arguments, which go before the user's: trust `binary` (when
 /// known) and source the loader.
 pub fn our_args(binary: Option<&Path>, ws: &Path) -> Vec<String> {
@@ -121,10 +139,7 @@ pub fn our_args(binary: Option<&Path>, ws: &Path) -> Vec<String> {
         args.push(format!("add-auto-load-safe-path {}", trusted.display()));
     }
     args.push("-iex".to_string());
-    args.push(format!(
-        "source {}",
-        ws.join("python").join("gdbx-gdb.py").display()
-    ));
+    args.push(load_extension(ws));
     args
 }
 
@@ -161,9 +176,7 @@ pub fn exec_gdb(gdb: Option<PathBuf>, args: &[String]) -> Result<u8, Fail> {
         }
     }
     let gdb = find_gdb(gdb)?;
-    let ws = Path::new(WORKSPACE)
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from(WORKSPACE));
+    let ws = workspace();
     let mut cmd = std::process::Command::new(&gdb);
     cmd.args(our_args(ops.binary.as_deref(), &ws))
         .args(args)

@@ -1043,18 +1043,10 @@ fn prompt(
     use std::io::{BufRead as _, Write as _};
     let began = Instant::now();
     if !*ext_loaded {
-        // The gdb extension's commands (info goroutines, $g(), ...), as
-        // `gdbx gdb` has them; its one line says what it loaded or why not.
+        // The gdb extension's commands (info goroutines, $g(), ...), loaded
+        // as `gdbx gdb` loads them; its one line says what it loaded or why not.
         *ext_loaded = true;
-        let python = std::path::Path::new(crate::WORKSPACE).join("python");
-        let python = python.canonicalize().unwrap_or(python);
-        let path = python
-            .display()
-            .to_string()
-            .replace('\\', "\\\\")
-            .replace('\'', "\\'");
-        let load =
-            format!("python import sys; sys.path.insert(0, '{path}'); import gdbx; gdbx.load()");
+        let load = crate::interactive::load_extension(&crate::interactive::workspace());
         match session.console(&load) {
             Ok(_) | Err(GdbError::Command(..)) => print!("{}", session.gdb.take_console()),
             Err(e) => return Err(e),
