@@ -11,8 +11,10 @@
 //! [`Session`] is that sequence as a value: [`Session::start`] gets the
 //! program to its first instruction, [`Session::break_at_steps`] places the
 //! breakpoints, [`Session::next_event`] runs to the next step, signal or
-//! exit. [`run`] drives it to the end for `break-bootstrap`; the judgement
-//! is [`crate::verdict`]'s.
+//! exit. [`launch`] is how every run starts (the program's terminal, the
+//! session and the runtime's layouts); [`run`] drives it to the end for
+//! `break-bootstrap`, [`crate::tour`] tours it; the judgement is
+//! [`crate::verdict`]'s.
 
 use crate::gdb::{Gdb, GdbError};
 use crate::mi::{Kind, Record, Stream, Value, quote};
@@ -416,6 +418,71 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The program's terminal and the run's clock, from [`launch`] to
+/// [`Launch::finish`].
+pub struct Launch {
+    pty: Pty,
+    started: Instant,
+}
+
+impl Launch {
+    /// `out` completed with the program's output and the run's wall time.
+    pub fn finish(self, mut out: RunOutcome) -> RunOutcome {
+        out.program_output = self.pty.finish();
+        out.elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        out
+    }
+}
+
+/// What [`launch`] started.
+pub struct Launched<'a> {
+    /// The terminal and the clock, for [`Launch::finish`].
+    pub launch: Launch,
+    /// The program at its first instruction under gdb, or the outcome
+    /// saying why it is not (gdb and the program are then gone).
+    pub session: Result<Session<'a>, Box<RunOutcome>>,
+    /// The runtime's layouts read from the binary, or why they could not be.
+    pub runtime: Result<Program, String>,
+}
+
+/// How every run starts (`break-bootstrap`'s and the tour's): a
+/// pseudo-terminal for the program's output (to `sink`), then gdb getting
+/// the program to its first instruction on one thread while
+/// `open_runtime` reads the runtime's layouts from the binary on this one
+/// (each takes a few hundred ms). The clock for `opts.timeout` starts
+/// here. When no pseudo-terminal can be had, the outcome says so and
+/// nothing was started.
+pub fn launch<'a>(
+    res: &'a Resolution,
+    opts: &RunOptions,
+    sink: Sink,
+    open_runtime: impl FnOnce() -> Result<Program, String>,
+) -> Result<Launched<'a>, Box<RunOutcome>> {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    let pty = Pty::open(sink).map_err(|e| {
+        Box::new(RunOutcome {
+            gdb_error: Some(format!(
+                "cannot open a pseudo-terminal for the program: {e}"
+            )),
+            ..RunOutcome::default()
+        })
+    })?;
+    let (session, runtime) = std::thread::scope(|s| {
+        let starting = s.spawn(|| Session::start(res, opts, &pty.path, deadline));
+        let runtime = open_runtime();
+        let session = starting
+            .join()
+            .expect("the gdb session's thread does not panic");
+        (session, runtime)
+    });
+    Ok(Launched {
+        launch: Launch { pty, started },
+        session,
+        runtime,
+    })
+}
+
 /// Runs the program to its end with a breakpoint on every step, its
 /// output going to `sink`; never panics on gdb misbehaviour (it becomes
 /// `gdb_error`). `open_runtime` reads the runtime's layouts from the
@@ -427,30 +494,17 @@ pub fn run(
     sink: Sink,
     open_runtime: impl FnOnce() -> Result<Program, String>,
 ) -> RunOutcome {
-    let started = Instant::now();
-    let deadline = started + opts.timeout;
-    let pty = match Pty::open(sink) {
-        Ok(p) => p,
-        Err(e) => {
-            return RunOutcome {
-                gdb_error: Some(format!(
-                    "cannot open a pseudo-terminal for the program: {e}"
-                )),
-                ..RunOutcome::default()
-            };
-        }
+    let Launched {
+        launch,
+        session,
+        runtime,
+    } = match launch(res, opts, sink, open_runtime) {
+        Ok(l) => l,
+        Err(out) => return *out,
     };
-    let (session, prog) = std::thread::scope(|s| {
-        let starting = s.spawn(|| Session::start(res, opts, &pty.path, deadline));
-        let prog = open_runtime();
-        let session = starting
-            .join()
-            .expect("the gdb session's thread does not panic");
-        (session, prog)
-    });
-    let mut out = match session {
+    let out = match session {
         Ok(mut session) => {
-            let runtime = prog.ok().and_then(|mut prog| {
+            let runtime = runtime.ok().and_then(|mut prog| {
                 let mem = LiveProcess::open(session.out.exit.pid?).ok()?;
                 prog.set_bias(session.bias, &mem);
                 Some((prog, mem))
@@ -460,9 +514,7 @@ pub fn run(
         }
         Err(out) => *out,
     };
-    out.program_output = pty.finish();
-    out.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    out
+    launch.finish(out)
 }
 
 /// Every step's breakpoint, then continue until the program is gone. With

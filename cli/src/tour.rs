@@ -22,8 +22,8 @@
 
 use crate::gdb::GdbError;
 use crate::outcome::RunOutcome;
-use crate::pty::{Pty, Sink};
-use crate::run::{Event, RunOptions, Session};
+use crate::pty::Sink;
+use crate::run::{self, Event, Launched, RunOptions, Session};
 use crate::runtime_thread::{self, RuntimeThread};
 use crate::verdict::Verdict;
 use debuginfo::plan::{Plan, PlanKind, Resolution};
@@ -905,32 +905,20 @@ pub fn run(
     print: bool,
     step: bool,
 ) -> Result<TourRun, String> {
-    let started = Instant::now();
-    let deadline = started + opts.timeout;
-    let pty = match Pty::open(sink) {
-        Ok(p) => p,
-        Err(e) => {
-            let outcome = RunOutcome {
-                gdb_error: Some(format!(
-                    "cannot open a pseudo-terminal for the program: {e}"
-                )),
-                ..Default::default()
-            };
+    let Launched {
+        launch,
+        session,
+        runtime,
+    } = match run::launch(res, opts, sink, open) {
+        Ok(l) => l,
+        Err(outcome) => {
             return Ok(TourRun {
                 steps: Vec::new(),
-                outcome,
+                outcome: *outcome,
             });
         }
     };
-    let (session, prog) = std::thread::scope(|s| {
-        let starting = s.spawn(|| Session::start(res, opts, &pty.path, deadline));
-        let prog = open();
-        let session = starting
-            .join()
-            .expect("the gdb session's thread does not panic");
-        (session, prog)
-    });
-    let (steps, mut outcome) = match (session, prog) {
+    let (steps, outcome) = match (session, runtime) {
         (Ok(session), Err(e)) => {
             session.finish(Err(GdbError::Exited(String::new())));
             return Err(e);
@@ -967,9 +955,10 @@ pub fn run(
             }
         }
     };
-    outcome.program_output = pty.finish();
-    outcome.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    Ok(TourRun { steps, outcome })
+    Ok(TourRun {
+        steps,
+        outcome: launch.finish(outcome),
+    })
 }
 
 /// Breakpoints on every step, then at each stop: read, print what is ready.
