@@ -55,15 +55,20 @@ pub fn bootstrap_json_with_input(
         input,
         WATCHDOG,
     );
+    json_with_status(&out, want_status)
+}
+
+/// gdbx's JSON document on stdout, parsed; asserts the exit status first.
+pub fn json_with_status(out: &Output, want_status: i32) -> serde_json::Value {
     assert_eq!(
-        code(&out),
+        code(out),
         want_status,
         "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
+        stdout(out),
+        stderr(out)
     );
     serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(&out)))
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(out)))
 }
 
 /// The one problem of a failed run, asserting there is exactly one.
@@ -105,16 +110,7 @@ pub fn bootstrap_json(binary: &Path, extra: &[&str], want_status: i32) -> serde_
     ];
     args.extend(extra.iter().map(OsStr::new));
     args.push(binary.as_os_str());
-    let out = gdbx(&args);
-    assert_eq!(
-        code(&out),
-        want_status,
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(&out)))
+    json_with_status(&gdbx(&args), want_status)
 }
 
 /// The steps hit, in order.
