@@ -112,19 +112,24 @@ class SlicePrinter:
             yield "[%d]" % i, (ptr + i).dereference()
 
 
-class MapPrinter:
-    """`map[K]V = {[k] = v, ...}` from the hmap's buckets."""
+class _ReferencePrinter:
+    """A Go value that is a pointer underneath (map, chan): its type name,
+    with ` nil` when the pointer is."""
 
     def __init__(self, val):
         self.val = val
-
-    def display_hint(self):
-        return "map"
 
     def to_string(self):
         if int(self.val) == 0:
             return "%s nil" % _type_name(self.val)
         return _type_name(self.val)
+
+
+class MapPrinter(_ReferencePrinter):
+    """`map[K]V = {[k] = v, ...}` from the hmap's buckets."""
+
+    def display_hint(self):
+        return "map"
 
     def children(self):
         if int(self.val) == 0:
@@ -179,19 +184,11 @@ def _chan_elem_ptr(hchan):
     return sudog.strip_typedefs()["elem"].type
 
 
-class ChanPrinter:
+class ChanPrinter(_ReferencePrinter):
     """`chan T = {v0, v1}`: the values in the channel's buffer, oldest first."""
-
-    def __init__(self, val):
-        self.val = val
 
     def display_hint(self):
         return "array"
-
-    def to_string(self):
-        if int(self.val) == 0:
-            return "%s nil" % _type_name(self.val)
-        return _type_name(self.val)
 
     def children(self):
         if int(self.val) == 0:
