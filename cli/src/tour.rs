@@ -356,7 +356,7 @@ impl<'a> Tour<'a> {
             Reader::OsInit => probe.osinit(self.res.plan, lang, &mut v),
             Reader::Seed => probe.seed(lang, &mut v),
             Reader::SchedInit => probe.schedinit(stop, lang, &mut v),
-            Reader::NewProc => probe.newproc(lang, &mut v),
+            Reader::NewProc => probe.newproc(self.res.plan, lang, &mut v),
             Reader::MStart => probe.mstart(stop, lang, &mut v),
             Reader::RuntimeMain | Reader::Returned => {
                 vec![say!(lang, "returned", "已返回")]
@@ -785,18 +785,27 @@ impl Probe<'_> {
         did
     }
 
-    fn newproc(&self, lang: Lang, v: &mut Map<String, Value>) -> Vec<String> {
+    /// The G newproc made: `runqput(pp, newg, true)` puts it in P0's
+    /// runnext, except in a -race build, where Go randomises the scheduler
+    /// (`randomizeScheduler`) and runqput puts it at the tail of P0's run
+    /// queue half the time.
+    fn newproc(&self, plan: PlanKind, lang: Lang, v: &mut Map<String, Value>) -> Vec<String> {
         let ps = self.ps();
         let Some(p0) = ps.first() else {
             return vec![say!(lang, "no P to read", "没有可读的 P")];
         };
-        let Some(g) = self.g(p0.runnext) else {
-            let queued = p0.runq.len();
-            return vec![say!(
-                lang,
-                "P0's runnext is empty ({queued} in its run queue)",
-                "P0 的 runnext 是空的（它的就绪队列里有 {queued} 个）"
-            )];
+        let (g, in_runnext) = match self.g(p0.runnext) {
+            Some(g) => (g, true),
+            None => match p0.runq.last().and_then(|&g| self.g(g)) {
+                Some(g) => (g, false),
+                None => {
+                    return vec![say!(
+                        lang,
+                        "P0's runnext and run queue are empty",
+                        "P0 的 runnext 和就绪队列都是空的"
+                    )];
+                }
+            },
         };
         let entry = self.func(g.startpc);
         let status = self
@@ -808,12 +817,23 @@ impl Probe<'_> {
         v.insert("new_goid".into(), json!(g.goid));
         v.insert("new_entry".into(), json!(entry));
         v.insert("new_status".into(), json!(status));
-        v.insert("in_p0_runnext".into(), json!(true));
+        v.insert("in_p0_runnext".into(), json!(in_runnext));
+        v.insert("in_p0_runq".into(), json!(!in_runnext));
         let goid = g.goid;
+        let race = matches!(plan, PlanKind::GoRace | PlanKind::GoCgoRace);
+        let place = match (in_runnext, race) {
+            (true, _) => say!(lang, "in P0's runnext", "在 P0 的 runnext 里"),
+            (false, true) => say!(
+                lang,
+                "in P0's run queue (a -race build randomises the scheduler: runqput puts a new G in runnext or the queue at random)",
+                "在 P0 的就绪队列里（-race 编译的调度器是随机化的：runqput 随机把新的 G 放进 runnext 或就绪队列）"
+            ),
+            (false, false) => say!(lang, "in P0's run queue", "在 P0 的就绪队列里"),
+        };
         vec![say!(
             lang,
-            "a new G: g{goid}, entry {entry}, {status}, in P0's runnext",
-            "新的 G：g{goid}，入口 {entry}，{status}，在 P0 的 runnext 里"
+            "a new G: g{goid}, entry {entry}, {status}, {place}",
+            "新的 G：g{goid}，入口 {entry}，{status}，{place}"
         )]
     }
 

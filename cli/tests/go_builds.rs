@@ -6,12 +6,8 @@
 mod common;
 
 use common::*;
-use gdbx_tests::{GO_HELLO, go_build, go_seed_hello};
+use gdbx_tests::{GO_CGO_HELLO, GO_HELLO, go_build, go_seed_hello};
 use std::path::Path;
-
-/// A hello world that calls into C, so that the go tool links it with the
-/// system linker (`-linkmode external` is then the default).
-const CGO_HELLO: &str = "package main\n\n// #include <stdlib.h>\nimport \"C\"\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello world!\", C.abs(-3))\n}\n";
 
 const NO_OPT: &[&str] = &["-gcflags", "-N -l"];
 
@@ -79,7 +75,7 @@ fn without_dwarf_ldflags_w() {
 fn cgo_starts_in_libc() {
     gdbx_tests::require_gdb!();
     let doc = passes_with_plan(
-        &go_build("cgo", CGO_HELLO, NO_OPT),
+        &go_build("cgo", GO_CGO_HELLO, NO_OPT),
         "go-cgo",
         "hello world! 3\n",
     );
@@ -95,7 +91,7 @@ fn cgo_static() {
         "-ldflags",
         "-linkmode external -extldflags -static",
     ];
-    let bin = go_build("cgo-static", CGO_HELLO, &flags);
+    let bin = go_build("cgo-static", GO_CGO_HELLO, &flags);
     let doc = passes_with_plan(&bin, "go-cgo", "hello world! 3\n");
     assert_eq!(doc["plan"]["pie"], false);
     assert_eq!(first_hits(&doc, 3), ["_start", "main", "runtime.rt0_go"]);
@@ -106,7 +102,7 @@ fn cgo_pie() {
     gdbx_tests::require_gdb!();
     let flags = ["-gcflags", "-N -l", "-buildmode=pie"];
     let doc = passes_with_plan(
-        &go_build("cgo-pie", CGO_HELLO, &flags),
+        &go_build("cgo-pie", GO_CGO_HELLO, &flags),
         "go-cgo",
         "hello world! 3\n",
     );

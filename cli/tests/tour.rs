@@ -1,7 +1,8 @@
-//! `gdbx tour` on our hello (debug and release) and on Go 1.19's, its
-//! values checked against the truth: the CPUs this process may run on
-//! (`nproc`, which counts the affinity mask), the page size (`getconf`), a
-//! GOMAXPROCS given in the environment, the arguments given.
+//! `gdbx tour` on our hello (debug and release) and on Go 1.19's (plain,
+//! PIE, cgo, `-race`), its values checked against the truth: the CPUs this
+//! process may run on (`nproc`, which counts the affinity mask), the page
+//! size (`getconf`), a GOMAXPROCS given in the environment, the arguments
+//! given.
 //!
 //! Each test is one tour: one run of the program under gdb (about as long
 //! as one break-bootstrap run, 1-3 s).
@@ -9,7 +10,7 @@
 mod common;
 
 use common::*;
-use gdbx_tests::{Variant, example_bin, go_hello};
+use gdbx_tests::{GO_CGO_HELLO, GO_HELLO, Variant, example_bin, go_build, go_hello};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -108,11 +109,17 @@ fn check_truth(doc: &Value, binary: &Path, gomaxprocs: Option<u64>, args: &[&str
     assert_eq!(v["m0_id"], 0);
     assert_eq!(v["m0_p"], 0);
 
+    let race = doc["plan"].as_str().unwrap().ends_with("-race");
     let v = values(doc, "runtime.newproc");
     assert_eq!(v["new_goid"], 1, "{v}");
     assert_eq!(v["new_entry"], "runtime.main");
     assert_eq!(v["new_status"], "runnable");
-    assert_eq!(v["in_p0_runnext"], true);
+    if race {
+        // Go's randomised scheduler puts it in runnext or the run queue.
+        assert_ne!(v["in_p0_runnext"], v["in_p0_runq"], "{v}");
+    } else {
+        assert_eq!(v["in_p0_runnext"], true);
+    }
 
     let v = values(doc, "runtime.mstart");
     assert_eq!(v["running_goid"], 1, "{v}");
@@ -131,7 +138,13 @@ fn check_truth(doc: &Value, binary: &Path, gomaxprocs: Option<u64>, args: &[&str
     }
     assert!(v["scavenger_goid"].as_i64().unwrap() > 1, "{v}");
 
-    assert_eq!(values(doc, "runtime.exit")["exit_code"], 0);
+    // A -race build leaves through the race runtime.
+    let exit = if race {
+        "runtime.racefini"
+    } else {
+        "runtime.exit"
+    };
+    assert_eq!(values(doc, exit)["exit_code"], 0);
     assert_eq!(doc["status"], 0, "{}", doc["problems"]);
 }
 
@@ -183,6 +196,55 @@ fn tour_of_go_pie_hello_is_relocated() {
     let bin = go_hello(true);
     let doc = tour_json(&bin, &[], &[]);
     check_truth(&doc, &bin, None, &[]);
+}
+
+/// A cgo hello, linked by the system linker: the tour starts in libc
+/// (`_start`, then Go's C `main`) and reads the same truth.
+#[test]
+fn tour_of_go_cgo_hello_reads_the_truth() {
+    gdbx_tests::require_gdb!();
+    let bin = go_build("cgo", GO_CGO_HELLO, &["-gcflags", "-N -l"]);
+    let doc = tour_json(&bin, &[("GOMAXPROCS", "3")], &["a", "b c"]);
+    assert_eq!(doc["plan"], "go-cgo");
+    let names: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names[..3], ["_start", "main", "runtime.rt0_go"]);
+    check_truth(&doc, &bin, Some(3), &["a", "b c"]);
+    assert_eq!(doc["program"]["output"], "hello world! 3\n");
+}
+
+/// A `-race` hello (built as the Go build matrix builds it, optimised).
+/// Go's race runtime randomises the scheduler: newproc's G is in P0's
+/// runnext or, half the runs, at the tail of its run queue, and the tour
+/// finds it either way (one run here covers one of the two; the tour
+/// says which).
+#[test]
+fn tour_of_go_race_hello_reads_the_truth() {
+    gdbx_tests::require_gdb!();
+    let bin = go_build("race", GO_HELLO, &["-race"]);
+    let doc = tour_json(&bin, &[("GOMAXPROCS", "2")], &["x"]);
+    assert_eq!(doc["plan"], "go-race");
+    check_truth(&doc, &bin, Some(2), &["x"]);
+    let newproc = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "runtime.newproc")
+        .unwrap();
+    let place = if newproc["values"]["in_p0_runq"] == true {
+        "in P0's run queue (a -race build randomises the scheduler"
+    } else {
+        "in P0's runnext"
+    };
+    assert!(
+        newproc["did"][0].as_str().unwrap().contains(place),
+        "{newproc}"
+    );
+    assert_eq!(doc["program"]["output"], "hello world!\n");
 }
 
 /// The text tour, in English and in Chinese: each step with what it is for

@@ -187,6 +187,11 @@ pub fn go_tool() -> Option<PathBuf> {
 pub const GO_HELLO: &str =
     "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello world!\")\n}\n";
 
+/// A hello world that calls into C, so that the go tool links it with the
+/// system linker (`-linkmode external` is then the default); it prints
+/// `hello world! 3`.
+pub const GO_CGO_HELLO: &str = "package main\n\n// #include <stdlib.h>\nimport \"C\"\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hello world!\", C.abs(-3))\n}\n";
+
 static GO_BUILDS: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
 
 /// Go's hello world built with `go build -gcflags "-N -l"`
