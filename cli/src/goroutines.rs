@@ -530,19 +530,10 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
     if !process_alive(pid) && dump.total == 0 {
         return Err(gone());
     }
-    let now = monotonic_now();
+    // The process's clock, against which its goroutines' waits are measured.
+    let now = live.now();
     print(&prog, a, &Source::Live { pid, exe, pause }, dump, Some(now));
     Ok(0)
-}
-
-fn monotonic_now() -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 /// Reads everything the output needs (the only part done while a live
