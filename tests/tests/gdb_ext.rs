@@ -354,9 +354,16 @@ fn parked_live_and_core() {
     parked_blocks(&mut g);
     let dead = g.run();
     check_parked(&dead, w);
-    // The same state, read from the core. gdb numbers a core's threads in
-    // the order of its notes (the stopped thread first), not as the live
-    // session did, so `thread N` is compared through the M's id and LWP.
+    // The same state, read from the core.
+    assert_same_blocks(&live, &dead, &["goroutines", "group", "ps", "gbt"]);
+    let _ = std::fs::remove_file(&core);
+}
+
+/// The `blocks` of a live run and of the run on its core are the same
+/// state. gdb numbers a core's threads in the order of its notes (the
+/// stopped thread first), not as the live session did, so `thread N` is
+/// compared through the M's id and LWP.
+fn assert_same_blocks(live: &Output, dead: &Output, blocks: &[&str]) {
     let unnumbered = |b: &str| -> String {
         b.split(' ')
             .scan(false, |after_thread, w| {
@@ -371,64 +378,93 @@ fn parked_live_and_core() {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    for b in ["goroutines", "group", "ps", "gbt"] {
+    for b in blocks {
         assert_eq!(
             unnumbered(live.block(b)),
             unnumbered(dead.block(b)),
             "block {b}: live vs core"
         );
     }
-    let _ = std::fs::remove_file(&core);
 }
 
-#[test]
-fn release_build_locations() {
-    gdbx_tests::require_gdb!();
-    let bin = example_bin("parked", Variant::Release);
-    let mut g = at_ready(&bin);
+fn release_blocks(g: &mut Gdb) {
     g.block("group", &["info goroutines -group"])
         .block("all", &["goroutine all bt"])
         .block("goroutines", &["info goroutines"])
         .block("scav", &["goroutine 2 bt"])
         .block("raw", &["goroutine 2 bt -no-filters"])
         .block("frame", &["goroutine 2 frame 1"]);
-    let o = g.run();
-    no_python_errors(&o);
+}
+
+/// What `release_blocks` shows of the release build at main.ready.
+fn check_release(o: &Output, what: &str) {
+    no_python_errors(o);
     // Inlined frames: gopark, inlined into the scavenger, keeps its own
     // name (not the scavenger's Go name); the scavenger's row has a line.
     let scav = o.block("scav");
     let first = scav.lines().next().unwrap_or("");
     assert!(
         first.starts_with("#0 ") && first.contains("gopark") && !first.contains("scavenger"),
-        "{scav}"
+        "{what}:\n{scav}"
     );
-    assert!(scav.contains("#1  runtime.scavenger ("), "{scav}");
+    assert!(scav.contains("#1  runtime.scavenger ("), "{what}:\n{scav}");
     let row = goroutine_rows(o.block("goroutines"))
         .into_iter()
         .find(|r| goid_of(r) == 2)
-        .unwrap_or_else(|| panic!("{}", o.block("goroutines")));
+        .unwrap_or_else(|| panic!("{what}:\n{}", o.block("goroutines")));
     assert!(
         row.contains("runtime.scavenger (") && !row.contains(":0)"),
-        "{row}"
+        "{what}: {row}"
     );
     // -no-filters shows gdb's own names but still only the goroutine's
     // frames, from #0.
     let raw = o.block("raw");
-    assert!(raw.starts_with("#0 ") && !raw.contains("#-"), "{raw}");
-    assert_frame_is_bt_line(o.block("frame"), scav, 1, "goroutine 2");
+    assert!(
+        raw.starts_with("#0 ") && !raw.contains("#-"),
+        "{what}:\n{raw}"
+    );
+    assert_frame_is_bt_line(o.block("frame"), scav, 1, &format!("{what} goroutine 2"));
     assert!(
         o.block("group")
             .lines()
             .any(|l| l.trim_start().starts_with(&format!("{N} ")) && l.contains("parked::waiter")),
-        "{}",
+        "{what}:\n{}",
         o.block("group")
     );
     assert_eq!(
         o.block("all").matches("parked::waiter").count(),
         N,
-        "{}",
+        "{what}:\n{}",
         o.block("all")
     );
+}
+
+/// The release build (optimised, inlined) at main.ready, live and then on
+/// a core of the same stop written by the extension's gcore: the same
+/// locations, inlined frames and backtraces from both. Costs two gdb runs
+/// of about 2 s each and the release build of `parked` once per process.
+#[test]
+fn release_build_live_and_core() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("parked", Variant::Release);
+    let core = scratch("gdb_ext_release_core").join("parked-release.core");
+    let mut g = at_ready(&bin);
+    release_blocks(&mut g);
+    g.ex(format!("gcore {}", core.display()));
+    let live = g.run();
+    check_release(&live, "live");
+
+    let mut g = gdb_ext(&bin);
+    g.core(&core);
+    release_blocks(&mut g);
+    let dead = g.run();
+    check_release(&dead, "core");
+    assert_same_blocks(
+        &live,
+        &dead,
+        &["group", "all", "goroutines", "scav", "raw", "frame"],
+    );
+    let _ = std::fs::remove_file(&core);
 }
 
 #[test]
