@@ -6,9 +6,12 @@
 //! (tests/src/go/stuck.go, built fresh): goroutines parked in a channel
 //! receive, one asleep, (Go) one waiting for a mutex, one spinning, main
 //! blocked reading stdin. They say `ready` once everything is in place (a
-//! handshake); closing stdin ends them. Cost: two Go builds (a few seconds
-//! each), one gdb run for each core of ours, a few short runs of each
-//! program.
+//! handshake); closing stdin ends them. The other builds (our release
+//! build, Go's plain, PIE and cgo builds) are dumped from the fixture cores
+//! of `parked` stopped in main.ready. Cost: two Go builds of `stuck` and
+//! three of `parked` (a few seconds each), the release build of `parked`,
+//! one gdb run for each core older than its binary, a few short runs of
+//! each program.
 
 mod common;
 
@@ -20,9 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{code, stderr, stdout, watched};
-use gdbx_tests::cores::GO_STUCK;
+use gdbx_tests::cores::{GO_PARKED, GO_STUCK, GoBuild, gcore_at, go_parked};
 use gdbx_tests::watchdog::Watchdog;
-use gdbx_tests::{Variant, example_bin, go_program, scratch};
+use gdbx_tests::{Variant, example_bin, go_program, scratch, workspace_root};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -146,10 +149,10 @@ struct Seen {
     frames: usize,
 }
 
-/// A function of the program itself (the Go twin's `main`, ours' `stuck`
-/// crate), whichever runtime printed it.
+/// A function of the program itself (the Go twins' `main`, ours' `stuck`
+/// and `parked` crates), whichever runtime printed it.
 fn is_program_code(func: &str) -> bool {
-    func.starts_with("main.") || func.starts_with("stuck::")
+    func.starts_with("main.") || func.starts_with("stuck::") || func.starts_with("parked::")
 }
 
 /// Parses the goroutines of a Go-format dump (Go's, our runtime's, or
@@ -266,8 +269,21 @@ fn assert_agree(
 
 #[test]
 fn go_live_dump_agrees_with_runtime_stack() {
-    let bin = go_stuck();
-    let t = Target::start(&bin, true, &["20"], None, &[]);
+    go_live_dump_agrees(&go_stuck(), "Go live");
+}
+
+/// The same on a position-independent build of the Go twin, where the
+/// dump finds the load address of a running process (its auxv entry
+/// point). Cost: one more Go build, one short run.
+#[test]
+fn go_pie_live_dump_agrees_with_runtime_stack() {
+    go_live_dump_agrees(&go_program("stuck-pie", GO_STUCK, true), "Go PIE live");
+}
+
+/// gdbx's dump of the running Go twin `bin` agrees with the dump the
+/// program printed of itself (runtime.Stack) once everything was in place.
+fn go_live_dump_agrees(bin: &Path, what: &str) {
+    let t = Target::start(bin, true, &["20"], None, &[]);
     let doc = json(&[&t.pid()]);
     let own = parse_dump(&t.own_dump);
     // runtime.Stack ran on main, which now reads stdin; it stopped the
@@ -280,8 +296,8 @@ fn go_live_dump_agrees_with_runtime_stack() {
         .expect("the spinner")["id"]
         .as_i64()
         .unwrap();
-    let n = assert_agree(&own, &from_json(&doc), &[1, spinner], "Go live");
-    assert!(n >= 22, "compared {n} goroutines:\n{}", t.own_dump);
+    let n = assert_agree(&own, &from_json(&doc), &[1, spinner], what);
+    assert!(n >= 22, "{what}: compared {n} goroutines:\n{}", t.own_dump);
     assert!(doc["paused_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(doc["consistent"], true);
     assert_eq!(doc["runtime"], "Go 1.19");
@@ -361,6 +377,142 @@ fn go_core_from_gotraceback_crash_agrees_with_its_own_dump() {
     let n = assert_agree(&own, &ours, &running, "Go core");
     assert!(n >= 12, "compared {n}:\n{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The 1-based number of the one line of `source` that contains `needle`.
+fn line_of(source: &str, needle: &str) -> u32 {
+    let found: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{needle:?} must be on one line of the source"
+    );
+    found[0] as u32
+}
+
+/// Where a parked worker of `parked` stands, in one build's text dump.
+struct ParkedWorker<'a> {
+    /// Its first frame in the program's own code.
+    func: &'a str,
+    /// The source file (a path ending in it) and the line of the receive.
+    file: &'a str,
+    line: u32,
+    /// The `created by` line and the line of the `go` statement.
+    created_by: &'a str,
+    go_line: u32,
+}
+
+/// Every one of the `n` parked workers is in gdbx's text dump `text`:
+/// status `chan receive`, its first user frame `w.func` at `w.file:w.line`
+/// (with the pc offset of a real frame), and `created by` at the `go`
+/// statement; goroutine 1 runs main.ready.
+fn assert_parked_dump(text: &str, n: usize, w: &ParkedWorker, what: &str) {
+    let workers: Vec<&str> = text
+        .split("\n\n")
+        .filter(|b| b.lines().any(|l| l == format!("{}(...)", w.func)))
+        .collect();
+    assert_eq!(workers.len(), n, "{what}: {} workers:\n{text}", w.func);
+    // A frame's second line: `\tFILE:LINE`, and ` +0xOFFSET` for a frame
+    // of a function (not inlined into it).
+    let at_line = |l: &str, line: u32, offset: bool| {
+        let Some(loc) = l.strip_prefix('\t') else {
+            return false;
+        };
+        let (loc, off) = loc.split_once(" +0x").unwrap_or((loc, ""));
+        loc.ends_with(&format!("{}:{line}", w.file)) && (!offset || !off.is_empty())
+    };
+    for b in &workers {
+        let lines: Vec<&str> = b.lines().collect();
+        assert!(
+            lines[0].starts_with("goroutine ") && lines[0].ends_with(" [chan receive]:"),
+            "{what}:\n{b}"
+        );
+        let at = lines
+            .iter()
+            .position(|l| *l == format!("{}(...)", w.func))
+            .unwrap();
+        assert!(
+            at_line(lines[at + 1], w.line, true),
+            "{what}: {} at {}:{}:\n{b}",
+            w.func,
+            w.file,
+            w.line
+        );
+        let by = lines
+            .iter()
+            .position(|l| *l == w.created_by)
+            .unwrap_or_else(|| panic!("{what}: no {:?}:\n{b}", w.created_by));
+        assert!(
+            by + 2 == lines.len() && at_line(lines[by + 1], w.go_line, false),
+            "{what}: created at {}:{}, last:\n{b}",
+            w.file,
+            w.go_line
+        );
+    }
+    let seen = parse_dump(text);
+    let parked = seen
+        .values()
+        .filter(|s| s.status == "chan receive" && s.user.as_deref() == Some(w.func))
+        .count();
+    assert_eq!(parked, n, "{what}: {seen:?}");
+    // The main goroutine runs main.ready on its thread (in the release
+    // build under black_box, inlined into it).
+    assert_eq!(
+        seen.get(&1).map(|s| (s.status.as_str(), s.user.as_deref())),
+        Some(("running", Some("main.ready"))),
+        "{what}:\n{text}"
+    );
+}
+
+/// `gdbx goroutines BINARY CORE` on the builds the other tests here do not
+/// dump: our runtime's release build of `parked` and the Go twin's plain
+/// (optimised, inlined), PIE and cgo builds, each stopped in main.ready
+/// with 20 workers parked in a receive. The cores are the fixture cores the
+/// inspection core's tests use (written by gdb's gcore, reused while the
+/// binary is unchanged). Cost: the release build of `parked` and three Go
+/// builds once per process, a gdb run for each core that is older than its
+/// binary (each Go core, as the Go builds are fresh in every process: about
+/// 11 s in all, warm), four gdbx runs of a few milliseconds.
+#[test]
+fn cores_of_release_plain_pie_and_cgo_builds() {
+    gdbx_tests::require_gdb!();
+    const N: usize = 20;
+    let ours_src = std::fs::read_to_string(workspace_root().join("examples/src/bin/parked.rs"))
+        .expect("read parked.rs");
+    let ours = ParkedWorker {
+        func: "parked::waiter",
+        file: "examples/src/bin/parked.rs",
+        line: line_of(&ours_src, "ch.recv()"),
+        created_by: "created by goroutine 1",
+        go_line: line_of(&ours_src, "runtime::go("),
+    };
+    let go = ParkedWorker {
+        func: "main.worker",
+        file: "main.go",
+        line: line_of(GO_PARKED, "<-c"),
+        created_by: "created by main.main",
+        go_line: line_of(GO_PARKED, "go func()"),
+    };
+    let mut builds = vec![(
+        example_bin("parked", Variant::Release),
+        "parked-release".to_string(),
+        &ours,
+    )];
+    for build in [GoBuild::Plain, GoBuild::Pie, GoBuild::Cgo] {
+        builds.push((go_parked(build), format!("go-parked-{build:?}"), &go));
+    }
+    for (bin, name, worker) in builds {
+        let core = gcore_at(&bin, &[&N.to_string()], "main.ready", &name);
+        let out = gdbx(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
+        assert!(out.stderr.is_empty(), "{name}: {}", stderr(&out));
+        assert_parked_dump(&stdout(&out), N, worker, &name);
+    }
 }
 
 #[test]
