@@ -475,9 +475,9 @@ fn assert_parked_dump(text: &str, n: usize, w: &ParkedWorker, what: &str) {
 /// with 20 workers parked in a receive. The cores are the fixture cores the
 /// inspection core's tests use (written by gdb's gcore, reused while the
 /// binary is unchanged). Cost: the release build of `parked` and three Go
-/// builds once per process, a gdb run for each core that is older than its
-/// binary (each Go core, as the Go builds are fresh in every process: about
-/// 11 s in all, warm), four gdbx runs of a few milliseconds.
+/// builds once per process, a gdb run for each core older than its binary
+/// (about 10 s when all four are written, 3 s when they are reused), four
+/// gdbx runs of a few milliseconds.
 #[test]
 fn cores_of_release_plain_pie_and_cgo_builds() {
     gdbx_tests::require_gdb!();

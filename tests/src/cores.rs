@@ -98,7 +98,7 @@ pub fn go_parked(build: GoBuild) -> PathBuf {
         "go build of {name} failed:\n{}",
         String::from_utf8_lossy(&res.stderr)
     );
-    std::fs::rename(&tmp, &out).expect("rename the Go fixture into place");
+    crate::put_go_build_in_place(&tmp, &out);
     built.push((name, out.clone()));
     out
 }

@@ -279,9 +279,25 @@ fn build_go(name: &str, source: &str, layout: GoLayout, flags: &[&str]) -> PathB
         "go build {flags:?} failed:\n{}",
         String::from_utf8_lossy(&res.stderr)
     );
-    std::fs::rename(&tmp, &out).expect("rename the Go fixture into place");
+    put_go_build_in_place(&tmp, &out);
     built.push((name.to_string(), out.clone()));
     out
+}
+
+/// Moves the fresh Go build `tmp` to `out`, unless `out` already holds the
+/// same bytes (Go's builds are reproducible): then `out` and its mtime stay,
+/// and the cores written from it ([`cores::gcore_at`]) stay fresh instead
+/// of being written again by every test process.
+pub(crate) fn put_go_build_in_place(tmp: &Path, out: &Path) {
+    let same = match (std::fs::read(tmp), std::fs::read(out)) {
+        (Ok(new), Ok(old)) => new == old,
+        _ => false,
+    };
+    if same {
+        let _ = std::fs::remove_file(tmp);
+    } else {
+        std::fs::rename(tmp, out).expect("rename the Go fixture into place");
+    }
 }
 
 pub(crate) fn write_if_changed(path: &Path, text: &str) {
