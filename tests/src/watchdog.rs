@@ -131,9 +131,12 @@ fn spawn(cmd: &mut Command) -> Child {
         .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program().to_string_lossy()))
 }
 
-/// SIGKILL `root` (if it is still our child) and every process below it,
-/// children first found, then killed bottom-up so that none is re-parented
-/// and missed.
+/// SIGKILL `root` (if it is still our child) and every process below it.
+/// Each process is stopped (SIGSTOP) before its children are listed, so
+/// none forks behind the walk or sees a child die and exits on its own
+/// (a shell's `wait` returns 0 when its child is killed: the shell would
+/// then exit successfully); then all are killed bottom-up, so that none
+/// is re-parented and missed.
 fn kill_tree(root: i32) {
     if parent_of(root) != Some(std::process::id() as i32) {
         return; // already reaped; the pid may belong to someone else now
@@ -142,12 +145,14 @@ fn kill_tree(root: i32) {
     let mut i = 0;
     while i < tree.len() {
         let parent = tree[i];
+        // SAFETY: kill(2) has no memory-safety preconditions; every pid here
+        // was read from /proc as a descendant of our own child.
+        unsafe { libc::kill(parent, libc::SIGSTOP) };
         tree.extend(children_of(parent));
         i += 1;
     }
     for pid in tree.iter().rev() {
-        // SAFETY: kill(2) has no memory-safety preconditions; every pid here
-        // was read from /proc as a descendant of our own child.
+        // SAFETY: as above.
         unsafe { libc::kill(*pid, libc::SIGKILL) };
     }
 }
