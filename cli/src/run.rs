@@ -13,7 +13,7 @@
 //! breakpoints, [`Session::next_event`] runs to the next step, signal or
 //! exit. [`launch`] is how every run starts (the program's terminal, the
 //! session and the runtime's layouts); [`run`] drives it to the end for
-//! `break-bootstrap`, [`crate::tour`] tours it; the judgement is
+//! `break-bootstrap`, [`crate::tour`](mod@crate::tour) tours it; the judgement is
 //! [`crate::verdict`]'s.
 
 use crate::gdb::{Gdb, GdbError};
