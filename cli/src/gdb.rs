@@ -65,10 +65,15 @@ pub struct Gdb {
 impl Gdb {
     /// Starts `gdb --interpreter=mi3 -nx -q BINARY` in a process group of
     /// its own, so that the terminal's Ctrl-C reaches gdbx only.
+    ///
+    /// gdb starts the program through `$SHELL`; gdbx sets it to `/bin/sh`
+    /// for gdb, because the arguments and the stdin redirection gdbx writes
+    /// are POSIX sh (a user's csh or fish reads them otherwise).
     pub fn spawn(gdb: &Path, binary: &Path) -> std::io::Result<Gdb> {
         let mut child = Command::new(gdb)
             .args(["--interpreter=mi3", "-nx", "-q"])
             .arg(binary)
+            .env("SHELL", "/bin/sh")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

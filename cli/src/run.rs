@@ -139,6 +139,15 @@ impl<'a> Session<'a> {
             .command("-gdb-set debuginfod enabled off", deadline);
         self.gdb
             .command(&format!("-inferior-tty-set {}", quote(tty)), deadline)?;
+        // gdb starts the program with POSIX sh (see `Gdb::spawn`); the
+        // program sees the user's own SHELL.
+        match std::env::var_os("SHELL") {
+            Some(shell) => self.console(&format!(
+                "set environment SHELL={}",
+                shell.to_string_lossy()
+            ))?,
+            None => self.console("unset environment SHELL")?,
+        };
         // gdb starts the program through the shell: the arguments are
         // quoted for it, and the shell gives the program gdbx's stdin (the
         // terminal stays its stdout and stderr).
@@ -539,18 +548,31 @@ fn drive(session: &mut Session, runtime: Option<&(Program, LiveProcess)>) -> Res
 }
 
 /// A copy of gdbx's stdin that gdb and then the program inherit (not
-/// close-on-exec, above the fds gdb and the shell use themselves).
+/// close-on-exec). It sits at the lowest free fd from 3 up, and must be
+/// below 10: POSIX sh (dash) reads `0<&10` as a syntax error.
 struct ProgramStdin(std::os::fd::OwnedFd);
 
 impl ProgramStdin {
-    /// None when gdbx has no stdin (fd 0 closed).
+    /// None when gdbx has no stdin (fd 0 closed), or, with a warning, when
+    /// fds 3 to 9 are all taken.
     fn inherit() -> Option<ProgramStdin> {
         use std::os::fd::FromRawFd;
-        // SAFETY: F_DUPFD duplicates fd 0 (if open) to a new fd >= 10,
-        // without FD_CLOEXEC; the new fd is ours to own.
-        let fd = unsafe { libc::fcntl(0, libc::F_DUPFD, 10) };
+        // SAFETY: F_DUPFD duplicates fd 0 (if open) to the lowest free fd
+        // >= 3, without FD_CLOEXEC; the new fd is ours to own.
+        let fd = unsafe { libc::fcntl(0, libc::F_DUPFD, 3) };
+        if fd < 0 {
+            return None;
+        }
         // SAFETY: fcntl just returned this fd.
-        (fd >= 0).then(|| ProgramStdin(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        if fd > 9 {
+            eprintln!(
+                "gdbx: warning: the program gets no stdin: fds 3 to 9 of gdbx are all open, \
+                 and the shell that starts the program can only pass one of those"
+            );
+            return None;
+        }
+        Some(ProgramStdin(owned))
     }
 
     fn fd(&self) -> i32 {

@@ -181,6 +181,27 @@ fn stdin_reaches_wordcount() {
     );
 }
 
+/// gdb starts the program through `$SHELL`. gdbx's arguments and stdin
+/// redirection are POSIX sh, so a user whose SHELL is not (csh, fish, or
+/// here one that cannot run anything) still gets the run and the stdin.
+#[test]
+fn stdin_reaches_wordcount_whatever_the_users_shell() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("wordcount", Variant::Debug);
+    let out = gdbx_tests::watchdog::output_with_input(
+        gdbx_command()
+            .env("SHELL", "/bin/false")
+            .args(["break-bootstrap", "--format", "json"])
+            .arg(&bin),
+        b"x y\n",
+        WATCHDOG,
+    );
+    let doc = json_with_status(&out, 0);
+    assert_plan_followed(&doc);
+    let output = doc["program"]["output"].as_str().unwrap();
+    assert!(output.starts_with("lines 1\nwords 2\n"), "{output}");
+}
+
 #[test]
 fn stripped_debug_info_still_runs_from_the_symbol_table() {
     gdbx_tests::require_gdb!();
