@@ -304,11 +304,10 @@ fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8,
         return Err(Fail(
             EXIT_NO_STACKS,
             format!(
-                "{}: the core holds none of the {} goroutine stacks (the dumper left those mappings out); \
-                 for a Go program take the core with GOTRACEBACK=crash, for one on the gdbx runtime run it \
-                 with GOSTACKGUARD=mprotect before gcore",
+                "{}: the core holds none of the {} goroutine stacks (the dumper left them out); {}",
                 core_path.display(),
-                dump.saved
+                dump.saved,
+                prog.flavour().missing_stacks_advice()
             ),
         ));
     }
@@ -647,10 +646,10 @@ fn read_all(
                 Some((pc, sp, bp, exact)) => {
                     if from != "registers" {
                         saved += 1;
-                        if mem.u64(sp).is_err() {
+                        if mem.u64(sp).is_err() || row.stack_missing {
                             stackless += 1;
                             no_stack = Some(format!(
-                                "stack not readable at sp={sp:#x} (not in the {})",
+                                "stack not in the {} (at sp={sp:#x})",
                                 if live { "process" } else { "core" }
                             ));
                         }

@@ -726,6 +726,34 @@ fn bad_cores() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A core that plain gdb wrote (`generate-core-file`, no extension, the
+/// default guard pages): gdb writes our guarded stack chunks as zeros. The
+/// stacks read, but hold nothing: the dump refuses it as it refuses a core
+/// that left the stacks out, and says how to get one that has them.
+#[test]
+fn core_from_plain_gdb_with_zeroed_stacks_is_refused() {
+    gdbx_tests::require_gdb!();
+    let bin = ours_stuck();
+    let dir = scratch("goroutines-plain-gcore");
+    let core = dir.join("plain.core");
+    let out = gdbx_tests::gdb::Gdb::new(&bin)
+        .env("GOMAXPROCS", "2")
+        .ex("break main.ready")
+        .ex("run 7")
+        .ex(format!("generate-core-file {}", core.display()))
+        .ex("kill")
+        .run_unchecked();
+    assert!(core.is_file(), "gdb wrote no core:\n{}", out.all);
+    let out = gdbx(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_fails(&out, 6, "holds none of the");
+    assert!(
+        stderr(&out).contains("`gcore` in gdbx's gdb"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// A core without the goroutine stacks (what a dumper writes when it
 /// cannot copy the stacks' mappings: gdb's gcore on guarded stacks, a
 /// kernel's coredump_filter): made from a good core by marking the

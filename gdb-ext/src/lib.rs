@@ -283,7 +283,9 @@ impl Program {
     /// that is not dead, sorted by id; else those of `ids` that exist) with
     /// its status, saved context (`sp`, `pc`, `bp`), `thread` (the gdb
     /// thread running it, or None), `on_cpu`, `started` (False for a
-    /// runnable goroutine that never ran) and `entry` (its entry function).
+    /// runnable goroutine that never ran), `entry` (its entry function, as
+    /// text) and `startpc`, and `stack_missing` (its stack is not in
+    /// memory: see `View::stack_missing`).
     #[pyo3(signature = (read, threads, ids = None))]
     fn goroutines<'py>(
         &self,
@@ -305,14 +307,15 @@ impl Program {
                                     .to_string();
                             let started = !v.not_started(&g);
                             let entry = v.entry(&g);
-                            (g, t, on, status, state, started, entry)
+                            let stack_missing = started && !on && v.stack_missing(&g);
+                            (g, t, on, status, state, started, entry, stack_missing)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .map_err(err)?;
         let mut out = Vec::with_capacity(found.len());
-        for (g, thread, on_cpu, status, state, started, entry) in found {
+        for (g, thread, on_cpu, status, state, started, entry, stack_missing) in found {
             let d = PyDict::new(py);
             d.set_item("goid", g.goid)?;
             d.set_item("addr", g.addr)?;
@@ -325,9 +328,19 @@ impl Program {
             d.set_item("on_cpu", on_cpu)?;
             d.set_item("started", started)?;
             d.set_item("entry", entry)?;
+            d.set_item("startpc", g.startpc)?;
+            d.set_item("stack_missing", stack_missing)?;
             out.push(d);
         }
         Ok(out)
+    }
+
+    /// How to get a core that holds the goroutine stacks, for this runtime.
+    fn missing_stacks_advice(&self, read: Bound<'_, PyAny>) -> PyResult<String> {
+        self.with(Some(read), Vec::new(), |v| {
+            Ok(v.flavour().missing_stacks_advice().to_string())
+        })
+        .map_err(err)
     }
 
     /// Ids of the goroutines that are not dead, sorted.

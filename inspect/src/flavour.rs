@@ -31,6 +31,19 @@ pub enum Flavour {
 }
 
 impl Flavour {
+    /// How to get a core that holds the goroutine stacks, for this runtime.
+    pub fn missing_stacks_advice(self) -> &'static str {
+        match self {
+            Flavour::Go119 => {
+                "take the core with GOTRACEBACK=crash, with the stacks' mappings in its coredump_filter"
+            }
+            Flavour::Ours => {
+                "take the core with `gcore` in gdbx's gdb, or with GOTRACEBACK=crash, or run the program \
+                 with GOSTACKGUARD=mprotect before plain gcore"
+            }
+        }
+    }
+
     /// The flavour of `bin`, or why it has none: one line naming what the
     /// binary is and what is supported.
     pub fn detect(bin: &debuginfo::Binary) -> Result<Flavour, String> {

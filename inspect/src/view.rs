@@ -72,7 +72,13 @@ pub struct Row {
     pub m_id: Option<i64>,
     pub loc: Rc<str>,
     pub created: Rc<str>,
+    /// Unwound from its saved context, but its stack reads as zeros or not
+    /// at all: a core that left the stacks out ([`View::stack_missing`]).
+    pub stack_missing: bool,
 }
+
+/// The location of a goroutine whose stack is not in memory.
+pub const NO_STACK: &str = "? (stack not in memory)";
 
 /// Options of `info goroutines`.
 #[derive(Debug, Default)]
@@ -339,6 +345,30 @@ impl View<'_> {
         (fallback, used)
     }
 
+    /// Whether a G unwound from its saved context has no stack in memory:
+    /// the frame record its saved bp points at (caller's bp, return
+    /// address) is unreadable or zero. A real parked G always has a return
+    /// address there; a core whose dumper left the stacks out (gdb's gcore
+    /// on our guarded stacks writes them as zeros, a `coredump_filter`
+    /// drops them) has not. A G without a bp inside its stack is not judged.
+    pub fn stack_missing(&self, g: &GInfo) -> bool {
+        self.stack_missing_in(g, &[], 0)
+    }
+
+    fn stack_missing_in(&self, g: &GInfo, window: &[u8], base: u64) -> bool {
+        let hi = if g.hi > g.sp { g.hi } else { u64::MAX };
+        if g.pc == 0 || g.bp < g.sp || g.bp >= hi {
+            return false;
+        }
+        matches!(
+            (
+                self.word(window, base, g.bp),
+                self.word(window, base, g.bp + 8)
+            ),
+            (None, _) | (_, None) | (Some(0), Some(0))
+        )
+    }
+
     /// Is the function at `probe` the G's entry trampoline (`G.startpc`)?
     /// It is no place to show as the goroutine's location.
     fn is_entry(&self, probe: u64, g: &GInfo) -> bool {
@@ -548,8 +578,11 @@ impl View<'_> {
             } else {
                 Some((windows.get(slot[i]).unwrap_or(&[]), reqs[slot[i]].0))
             };
+            let stack_missing = window.is_some_and(|(w, base)| self.stack_missing_in(&g, w, base));
             let loc = if self.rt.is_dead(&g) {
                 Rc::from("-")
+            } else if stack_missing {
+                Rc::from(NO_STACK)
             } else {
                 self.location(&g, thread, on_cpu, window)
             };
@@ -561,6 +594,7 @@ impl View<'_> {
                 m_id,
                 loc,
                 created,
+                stack_missing,
             });
         }
         if prof {
@@ -754,6 +788,14 @@ impl View<'_> {
         }
         for b in bad {
             let _ = writeln!(out, "  ?       {b}");
+        }
+        let missing = rows.iter().filter(|r| r.stack_missing).count();
+        if missing > 0 {
+            let _ = writeln!(
+                out,
+                "gdbx: {missing} goroutine stacks are not in memory (a core that left them out); {}",
+                self.flavour().missing_stacks_advice()
+            );
         }
         Ok(out)
     }

@@ -236,6 +236,20 @@ def _run_on(st, info, cmd, header, level=None, restore_after=True):
     if not info["pc"]:
         gdb.write("gdbx: goroutine %d has no saved context (%s)\n" % (goid, info["status"]))
         return
+    if not info["started"]:
+        # Its saved context is the entry's first instruction, which gdb
+        # would read as a return address into whatever precedes it, and its
+        # stack holds only what the stack's previous owner left.
+        if cmd is not None and _BT_RE.match(cmd):
+            gdb.write(_entry_frame(st, info["startpc"]))
+        gdb.write("[goroutine %d has not started: it will run %s]\n" % (goid, info["entry"]))
+        return
+    if info["stack_missing"]:
+        gdb.write(
+            "gdbx: goroutine %d: its stack is not in memory (a core that left it out); %s\n"
+            % (goid, _call(st.prog.missing_stacks_advice, st.reader()))
+        )
+        return
     if cmd is None:
         hidden = unwind.select_goroutine(info)
         gdb.write(
@@ -251,6 +265,17 @@ def _run_on(st, info, cmd, header, level=None, restore_after=True):
             gdb.execute(cmd, from_tty=False)
         else:
             gdb.write(text)
+
+
+def _entry_frame(st, pc):
+    """A backtrace line, as gdb writes one, for the entry function at `pc`."""
+    name = st.prog.frame_name(pc, 0)
+    if not name:
+        block = gdb.block_for_pc(pc)
+        name = block.function.print_name if block is not None and block.function else "??"
+    sal = gdb.find_pc_line(pc)
+    at = " at %s:%d" % (sal.symtab.filename, sal.line) if sal.symtab is not None else ""
+    return "#0  %s ()%s\n" % (name, at)
 
 
 class Goroutine(gdb.Command):

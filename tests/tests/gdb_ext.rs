@@ -706,6 +706,85 @@ fn kernel_core_dump_with_default_stack_guards() {
     let _ = std::fs::remove_file(&core);
 }
 
+/// A goroutine that has not started: g1 when m0 enters mstart, on P0's
+/// runnext. Its saved context is its entry's first instruction and its
+/// stack holds what the stack's last owner left, so `goroutine 1 bt` shows
+/// the entry function and says that it has not started (not `?? ()` over
+/// stale frames), on ours and on Go.
+#[test]
+fn goroutine_that_has_not_started_shows_its_entry() {
+    use gdbx_tests::cores::{GoBuild, go_parked};
+    gdbx_tests::require_gdb!();
+    for bin in [parked(), go_parked(GoBuild::NoOpt)] {
+        let mut g = gdb_ext(&bin);
+        g.ex("break runtime.mstart").ex("run 1");
+        g.block("bt", &["goroutine 1 bt"])
+            .block("all", &["goroutine all bt"])
+            .block("locals", &["goroutine 1 info locals"]);
+        let o = g.run();
+        no_python_errors(&o);
+        for b in ["bt", "all"] {
+            let text = o.block(b);
+            assert!(
+                text.contains("#0  runtime.main () at ")
+                    && text.contains("goroutine 1 has not started: it will run runtime.main (")
+                    && !text.contains("??")
+                    && !text.contains("#1"),
+                "{}, {b}:\n{text}",
+                bin.display()
+            );
+        }
+        let locals = o.block("locals");
+        assert!(
+            locals.contains("goroutine 1 has not started") && !locals.contains("#0"),
+            "{}:\n{locals}",
+            bin.display()
+        );
+    }
+}
+
+/// A core that gdb's own `generate-core-file` wrote (the extension's
+/// `gcore` repairs it; gdb's does not): our guarded stack chunks are zeros
+/// in it. `info goroutines` shows those goroutines without a location and
+/// says how to get a core with the stacks; `goroutine N bt` says the same
+/// instead of a gopark frame over zeros.
+#[test]
+fn core_from_plain_generate_core_file_says_the_stacks_are_missing() {
+    gdbx_tests::require_gdb!();
+    let bin = parked();
+    let core = scratch("gdb_ext_plain_core").join("parked.core");
+    let mut g = at_ready(&bin);
+    g.ex(format!("generate-core-file {}", core.display()));
+    let o = g.run();
+    assert!(core.is_file(), "{}", o.all);
+    let mut g = gdb_ext(&bin);
+    g.core(&core);
+    g.block("goroutines", &["info goroutines"])
+        .block("all", &["goroutine all bt"]);
+    let o = g.run();
+    let _ = std::fs::remove_file(&core);
+    no_python_errors(&o);
+    let table = o.block("goroutines");
+    let missing = goroutine_rows(table)
+        .into_iter()
+        .filter(|r| r.contains("? (stack not in memory)"))
+        .count();
+    assert!(missing > N, "{table}");
+    assert!(
+        table.contains(&format!(
+            "gdbx: {missing} goroutine stacks are not in memory"
+        )) && table.contains("`gcore` in gdbx's gdb"),
+        "{table}"
+    );
+    let all = o.block("all");
+    assert_eq!(
+        all.matches("its stack is not in memory").count(),
+        missing,
+        "{all}"
+    );
+    assert!(!all.contains("gopark"), "{all}");
+}
+
 #[test]
 fn dead_goroutines() {
     gdbx_tests::require_gdb!();
