@@ -794,7 +794,10 @@ fn dead_goroutines() {
     g.ex("break runtime.exit").ex(format!("run {N}"));
     g.block("live", &["info goroutines"])
         .block("dead", &["info goroutines -status dead"])
-        .block("gdead", &["goroutine 3 bt"]);
+        // The first dead one (ids depend on which P made the goroutine).
+        .ex("python D = [int(l[2:].split()[0]) for l in gdb.execute('info goroutines -status dead', to_string=True).splitlines()[1:] if l.strip()][0]")
+        .block("d", &["python print(D)"])
+        .block("gdead", &["python gdb.execute('goroutine %d bt' % D)"]);
     let o = g.run();
     no_python_errors(&o);
     assert!(!o.block("live").contains(" dead "), "{}", o.block("live"));
@@ -806,8 +809,9 @@ fn dead_goroutines() {
         "dead goroutines have no location:\n{}",
         o.block("dead")
     );
+    let d: i64 = o.block("d").trim().parse().expect("D is a goroutine id");
     assert!(
-        o.block("gdead").contains("goroutine 3 is dead"),
+        o.block("gdead").contains(&format!("goroutine {d} is dead")),
         "{}",
         o.block("gdead")
     );

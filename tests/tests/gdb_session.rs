@@ -197,8 +197,13 @@ fn output_details() {
         allgs.contains("allgs (") && allgs.contains("goroutine 1 [running]"),
         "{allgs}"
     );
-    assert!(
-        allgs.contains("goroutine 3 [waiting (chan receive)]"),
+    // Goroutine ids depend on which P made them (each P takes ids in
+    // batches, as Go's do), so the waiters are found by where they wait.
+    assert_eq!(
+        allgs
+            .matches("[waiting (chan receive)] at parked::waiter")
+            .count(),
+        3,
         "{allgs}"
     );
 
@@ -226,36 +231,44 @@ fn current_goroutine_and_completion() {
         .ex("break main.ready")
         .ex("run 3")
         .block("current", &["goroutine"])
-        .block("selected", &["goroutine 3", "goroutine", "goroutine off"])
+        // A waiter's id (ids depend on which P made the goroutine).
+        .ex("python W = [int(l[2:].split()[0]) for l in gdb.execute('info goroutines -location parked::waiter', to_string=True).splitlines()[1:] if l.strip()][0]")
+        .block("w", &["python print(W)"])
+        .block(
+            "selected",
+            &[
+                "python gdb.execute('goroutine %d' % W)",
+                "goroutine",
+                "goroutine off",
+            ],
+        )
         .block("ids", &["complete goroutine "])
         .block("cmd", &["complete goroutine 3 info lo"])
         .block("opts", &["complete info goroutines -st"])
         .block("statuses", &["complete info goroutines -status running,wa"])
         .run();
     clean(&o);
+    // The thread that hit main.ready runs goroutine 1 (any M may).
+    let current = o.block("current");
     assert!(
-        o.block("current")
-            .starts_with("thread 1: goroutine 1 [running] at main.ready"),
+        current.starts_with("thread ") && current.contains(": goroutine 1 [running] at main.ready"),
         "{}",
         o.all
     );
+    let w: i64 = o.block("w").trim().parse().expect("W is a goroutine id");
     assert!(
-        o.block("selected").contains(
-            "goroutine 3 selected (`goroutine off` to leave): goroutine 3 [waiting (chan receive)]"
-        ),
+        o.block("selected").contains(&format!(
+            "goroutine {w} selected (`goroutine off` to leave): goroutine {w} [waiting (chan receive)]"
+        )),
         "{}",
         o.all
     );
     let ids: Vec<&str> = o.block("ids").lines().collect();
-    for want in [
-        "goroutine 1",
-        "goroutine 3",
-        "goroutine 5",
-        "goroutine all",
-        "goroutine off",
-    ] {
+    let w = format!("goroutine {w}");
+    for want in ["goroutine 1", &w, "goroutine all", "goroutine off"] {
         assert!(ids.contains(&want), "{want} in {ids:?}");
     }
+    assert_eq!(ids.len(), 5 + 2, "three waiters, g1, g2, all, off: {ids:?}");
     assert!(
         o.block("cmd")
             .lines()
