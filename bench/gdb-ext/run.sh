@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark of the gdb extension: `info goroutines` on `parked N`
-# for N = 1,000 / 10,000 / 100,000 and `goroutine all bt` on 10,000, and the
-# same `info goroutines` with Go 1.19's runtime-gdb.py on a Go program with N
-# parked goroutines (tests/src/go/parked.go, the Go twin of parked that the
-# tests use), when Go is installed.
+# for N = 1,000 / 10,000 / 100,000 and `goroutine all bt` on 10,000; then,
+# when Go is installed, on a Go program with N parked goroutines
+# (tests/src/go/parked.go, the Go twin of parked that the tests use), the
+# same `info goroutines` with gdbx's extension, with Go 1.19's
+# runtime-gdb.py, and Delve's `goroutines` (delve_goroutines.py, when dlv is
+# installed).
 #
 #   bench/run gdb-ext                    # or directly:
 #   bash bench/gdb-ext/run.sh
@@ -42,6 +44,16 @@ if [ -x "$GO" ]; then
   (cd "$src" && GOCACHE=${GOCACHE:-$OUT/gocache} "$GO" build -gcflags "-N -l" -o "$OUT/parked-go" .)
   goroot=$("$GO" env GOROOT)
   for n in $NS; do
+    echo "== gdbx: parked-go $n"
+    gdb -batch -nx -iex "source $WS/python/gdbx-gdb.py" \
+        -iex "set pagination off" "$OUT/parked-go" \
+        -ex 'break main.ready' -ex "run $n" -ex "source $WS/bench/gdb-ext/timeit.py" \
+        -ex 'python timed("info goroutines")' \
+        -ex 'python timed("info goroutines -group")' 2>&1 | grep -E '^(TIME|gdbx:|Python|Error|Traceback|gdb\.)'
+    if command -v dlv >/dev/null; then
+      echo "== Delve: parked-go $n"
+      python3 "$WS/bench/gdb-ext/delve_goroutines.py" "$OUT/parked-go" "$n"
+    fi
     echo "== Go runtime-gdb.py: parked-go $n"
     extra=()
     # runtime-gdb.py's `goroutine all bt` takes ~75 s for 1,000 goroutines: only there.

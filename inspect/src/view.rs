@@ -548,7 +548,17 @@ impl View<'_> {
                 let key = (g.pc, g.hi.wrapping_sub(g.sp), g.hi.wrapping_sub(g.bp));
                 let (off, len) = *shape_len.entry(key).or_insert_with(|| {
                     let w = self.mem.bytes(a, n).unwrap_or_default();
-                    let (lo, hi) = self.walk_saved(g, &w, a).1;
+                    let (mut lo, mut hi) = self.walk_saved(g, &w, a).1;
+                    // And the first frame record, which tells whether the
+                    // stack is in memory at all (`stack_missing_in`).
+                    let rec = g.bp.wrapping_sub(g.sp);
+                    if g.bp >= g.sp && rec + 16 <= n as u64 {
+                        (lo, hi) = if hi == 0 {
+                            (rec, rec + 16)
+                        } else {
+                            (lo.min(rec), hi.max(rec + 16))
+                        };
+                    }
                     let lo = lo & !15;
                     (
                         lo,
