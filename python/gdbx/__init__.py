@@ -40,6 +40,10 @@ class State:
         self.names = None
         # threads() of this stop, by (pcs, max_frames): printers reuse it.
         self.threads_seen = {}
+        # What the Chan printer wrote for a wait queue in this stop, by the
+        # queue's address: `goroutine all bt` prints the same channel in
+        # every waiter's frame, and walking its queue each time is O(N^2).
+        self.waitqs = {}
 
     # -- memory and target -------------------------------------------------
 
@@ -71,10 +75,12 @@ class State:
 
     # -- threads -----------------------------------------------------------
 
-    def forget_threads(self):
-        """The threads may have moved on (the program resumed or stopped)."""
+    def forget_stop(self):
+        """The program may have moved on (it resumed, stopped, or memory was
+        written): forget what was read of this stop."""
         self.target_key = None
         self.threads_seen = {}
+        self.waitqs = {}
 
     def threads_for_printer(self):
         """What a pretty printer may know of the threads without switching
@@ -336,19 +342,24 @@ def _install_hooks():
         take_over()
         st = state()
         if st is not None:
-            st.forget_threads()
+            st.forget_stop()
             st.refresh_thread_names()
 
     def on_cont(_ev):
         _forget_thread_names()
         st = state()
         if st is not None:
-            st.forget_threads()
+            st.forget_stop()
 
     def on_exit(_ev):
         st = state()
         if st is not None:
-            st.forget_threads()
+            st.forget_stop()
+
+    def on_memory_changed(_ev):
+        st = state()
+        if st is not None:
+            st.waitqs = {}
 
     def on_new_objfile(ev):
         # `file OTHER`, a rebuilt binary, or the program of `gdb PROG`.
@@ -362,6 +373,7 @@ def _install_hooks():
     gdb.events.cont.connect(on_cont)
     gdb.events.new_objfile.connect(on_new_objfile)
     gdb.events.exited.connect(on_exit)
+    gdb.events.memory_changed.connect(on_memory_changed)
     def before_prompt():
         take_over()
         # A core never reports a stop: read its threads now, for printers.

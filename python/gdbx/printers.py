@@ -164,6 +164,16 @@ class _ChanPrinter:
         return "g%d" % int(g.dereference()["goid"]) if int(g) != 0 else "g?"
 
     def _queue(self, q, with_value):
+        st = _state()
+        key = (int(q.address), with_value) if st is not None and q.address is not None else None
+        if key is not None and key in st.waitqs:
+            return st.waitqs[key]
+        text = self._queue_text(q, with_value)
+        if key is not None:
+            st.waitqs[key] = text
+        return text
+
+    def _queue_text(self, q, with_value):
         shown, n = _waiters(q)
         parts = []
         for s in shown:
