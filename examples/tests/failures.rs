@@ -122,6 +122,22 @@ fn gotraceback_levels_like_go() {
             "fatal error: all goroutines are asleep - deadlock!\n"
         )
     );
+    // Also when the main goroutine sleeps locked to its thread.
+    for procs in ["1", "2"] {
+        let (code, _, _, err) = outcome(
+            CRASH_DEADLOCK,
+            &["locked"],
+            &[("GOTRACEBACK", "none"), ("GOMAXPROCS", procs)],
+        );
+        assert_eq!(
+            (code, err.as_str()),
+            (
+                Some(2),
+                "fatal error: all goroutines are asleep - deadlock!\n"
+            ),
+            "GOMAXPROCS={procs}"
+        );
+    }
     let (_, _, _, err) = outcome(CRASH_DEADLOCK, &[], &[]);
     assert!(
         err.contains("goroutine 1 [chan send]:\nmain.main(...)\n"),

@@ -42,6 +42,7 @@ fn go_channel_and_select_tests_pass() {
             "select-fair-recv ok",
             "select-fair-send ok",
             "select-fairness ok",
+            "lock-os-thread ok",
         ],
     );
 }

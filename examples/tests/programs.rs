@@ -75,9 +75,9 @@ fn deadlock_is_fatal_like_go() {
         assert!(err.contains("goroutine 1 [chan send]:"), "{err}");
         assert!(err.contains("[chan receive]:"), "{err}");
         // Go's dump: each goroutine's frames, then where it was created.
-        assert!(err.contains("crash_deadlock.rs:17 +0x"), "{err}");
+        assert!(err.contains("crash_deadlock.rs:22 +0x"), "{err}");
         assert!(
-            err.contains("created by goroutine 1\n\texamples/src/bin/crash_deadlock.rs:11"),
+            err.contains("created by goroutine 1\n\texamples/src/bin/crash_deadlock.rs:16"),
             "{err}"
         );
         assert_eq!(out, "");

@@ -94,7 +94,7 @@ pub mod time;
 pub(crate) mod traceback;
 
 pub use asyncpreempt::async_preemptible;
-pub use proc::{go, gosched, num_goroutine};
+pub use proc::{go, gosched, lock_os_thread, num_goroutine, unlock_os_thread};
 pub use runtime2::WaitReason;
 pub use scavenge::{MemStats, memstats};
 pub use syscall::syscall;

@@ -60,10 +60,26 @@
 //! P status: `Pidle` (on sched.pidle) `↔ Prunning` (held by an M);
 //! `Pgcstop` during stop-the-world; `Pdead` after GOMAXPROCS shrank.
 //!
+//! ## Locked threads
+//!
+//! `lock_os_thread` wires the calling G to its M (`G.lockedm` and
+//! `M.lockedg`, set and cleared only by that G while it runs there): the G
+//! then runs only on that M, and the M runs no other G. When the G stops
+//! running (parks, yields, is preempted, or leaves a system call with no P
+//! free), its M enters `schedule` with `lockedg` set and calls
+//! `stoplockedm`: it hands its P off (`handoffp`) and sleeps on its `park`
+//! note, off the idle list, so that only `startlockedm` can wake it. When
+//! another M's scheduler picks the G (it was made ready onto some queue as
+//! usual), it sees `G.lockedm`, gives its own P to the locked M
+//! (`M.nextp` + wakeup, the same hand-over as `startm`) and stops itself.
+//! A sleeping locked M counts as idle for deadlock detection
+//! (`Sched.nmidlelocked`). Go terminates the thread of a G that exits
+//! locked; our Ms never exit, so the M is unwired and returns to the pool.
+//!
 //! ## Deadlock detection
 //!
 //! `checkdead` runs whenever an M goes idle (`mput`, under sched.lock). If
-//! no M is running (`mcount - nmidle - nmsys == 0`), no G is runnable, and
+//! no M is running (`mcount - nmidle - nmidlelocked - nmsys == 0`), no G is runnable, and
 //! no timer is pending, nothing can ever run again: `fatal error: all
 //! goroutines are asleep - deadlock!`, exit status 2.
 
@@ -1077,6 +1093,10 @@ pub extern "C" fn schedule() -> ! {
     // SAFETY: runs on g0 of an M that holds a P (or gets one in findrunnable).
     unsafe {
         let mp = (*getg()).m;
+        if !(*mp).lockedg.is_null() {
+            stoplockedm();
+            execute((*mp).lockedg, false);
+        }
         loop {
             let Some((gp, inherit)) = findrunnable() else {
                 continue;
@@ -1084,7 +1104,129 @@ pub extern "C" fn schedule() -> ! {
             if (*mp).spinning {
                 resetspinning();
             }
+            if !(*gp).lockedm.is_null() {
+                // Its own M must run it: hand that M our P and wait.
+                startlockedm(gp);
+                continue;
+            }
             execute(gp, inherit);
+        }
+    }
+}
+
+/// Stop the current M, whose locked G cannot run now, until that G is
+/// runnable again and another M hands this one a P (`startlockedm`). Go's
+/// stoplockedm.
+///
+/// # Safety
+/// On g0 of an M with `lockedg` set.
+pub(crate) unsafe fn stoplockedm() {
+    // SAFETY: our own M; the P is ours to give away; nmidlelocked under
+    // sched.lock.
+    unsafe {
+        let mp = (*getg()).m;
+        let gp = (*mp).lockedg;
+        if gp.is_null() || (*gp).lockedm != mp {
+            crate::signal::throw("stoplockedm: inconsistent locking");
+        }
+        if !(*mp).p.is_null() {
+            handoffp(releasep());
+        }
+        incidlelocked(1);
+        (*mp).blocked = true;
+        (*mp).park.sleep();
+        (*mp).blocked = false;
+        (*mp).park.clear();
+        if readgstatus(gp) != GRUNNABLE {
+            crate::signal::throw("stoplockedm: locked g is not runnable");
+        }
+        let pp = (*mp).nextp;
+        (*mp).nextp = null_mut();
+        acquirep(pp);
+    }
+}
+
+/// Hand the current M's P to `gp`'s locked M, which sleeps in
+/// `stoplockedm`, and wake it to run `gp`; then stop the current M (Go's
+/// startlockedm).
+///
+/// # Safety
+/// On g0 of an M holding a P; `gp` is runnable, taken off a queue by us.
+unsafe fn startlockedm(gp: *mut G) {
+    // SAFETY: the locked M sleeps on its note and takes nextp after the
+    // wakeup (release/acquire through the futex word, as in startm).
+    unsafe {
+        let lmp = (*gp).lockedm;
+        if lmp == (*getg()).m {
+            crate::signal::throw("startlockedm: locked to me");
+        }
+        if !(*lmp).nextp.is_null() {
+            crate::signal::throw("startlockedm: m has p");
+        }
+        incidlelocked(-1);
+        (*lmp).nextp = releasep();
+        (*lmp).park.wakeup();
+        stopm(0);
+    }
+}
+
+/// Count an M going to sleep (`v` = 1) or woken (-1) while locked to its
+/// G; a sleep may be the moment nothing can run any more.
+unsafe fn incidlelocked(v: i32) {
+    // SAFETY: sched.lock protects nmidlelocked; checkdead runs under it.
+    unsafe {
+        let sch = s();
+        (*sch).lock.lock();
+        (*sch).nmidlelocked += v;
+        if v > 0 {
+            checkdead();
+        }
+        (*sch).lock.unlock();
+    }
+}
+
+/// Wire the calling goroutine to the thread it runs on: until as many
+/// `unlock_os_thread` calls, it runs only on this thread and no other
+/// goroutine runs there (Go's `runtime.LockOSThread`; calls nest). For
+/// code that needs thread state: thread-local storage of a C library, a
+/// changed signal mask, namespaces, `prctl`. Outside a goroutine it does
+/// nothing.
+#[unsafe(export_name = "runtime.LockOSThread")]
+#[inline(never)]
+pub extern "C" fn lock_os_thread() {
+    let gp = getg();
+    // SAFETY: our own G and M; only this G writes these fields.
+    unsafe {
+        let mp = (*gp).m;
+        if mp.is_null() || gp == (*mp).g0 {
+            return;
+        }
+        (*mp).lockedext = (*mp)
+            .lockedext
+            .checked_add(1)
+            .unwrap_or_else(|| crate::signal::throw("LockOSThread nesting overflow"));
+        (*mp).lockedg = gp;
+        (*gp).lockedm = mp;
+    }
+}
+
+/// Undo one `lock_os_thread`; after the last, the goroutine may run on any
+/// thread again (Go's `runtime.UnlockOSThread`). Without a matching lock
+/// it does nothing.
+#[unsafe(export_name = "runtime.UnlockOSThread")]
+#[inline(never)]
+pub extern "C" fn unlock_os_thread() {
+    let gp = getg();
+    // SAFETY: as lock_os_thread.
+    unsafe {
+        let mp = (*gp).m;
+        if mp.is_null() || gp == (*mp).g0 || (*mp).lockedext == 0 {
+            return;
+        }
+        (*mp).lockedext -= 1;
+        if (*mp).lockedext == 0 {
+            (*mp).lockedg = null_mut();
+            (*gp).lockedm = null_mut();
         }
     }
 }
@@ -1442,6 +1584,10 @@ extern "C" fn goexit0(gp: *mut G) -> ! {
         (*gp).waiting = null_mut();
         (*gp).sched = Gobuf::default();
         crate::signal::drop_panic_record(gp);
+        // Exiting while locked: Go kills the thread; ours return to the pool.
+        (*gp).lockedm = null_mut();
+        (*mp).lockedg = null_mut();
+        (*mp).lockedext = 0;
         (*mp).curg = null_mut();
         gfput((*mp).p, gp);
     }
@@ -1456,7 +1602,7 @@ pub(crate) unsafe fn checkdead() {
     // SAFETY: under sched.lock; allgs read consistently.
     unsafe {
         let sch = s();
-        let run = (*sch).mnext as i32 - (*sch).nmidle - (*sch).nmsys;
+        let run = (*sch).mnext as i32 - (*sch).nmidle - (*sch).nmidlelocked - (*sch).nmsys;
         if run > 0 {
             return;
         }

@@ -251,6 +251,11 @@ pub struct G {
     /// recorded by the panic hook, reported if the panic reaches the G's
     /// entry uncaught, freed when the G exits (signal.rs).
     pub panic: *mut crate::signal::PanicRecord,
+    /// The M this G is wired to by `lock_os_thread` (Go's `g.lockedm`), or
+    /// null. Only the G itself sets and clears it, while running on that M;
+    /// the schedulers of other Ms read it when they pick the G (under the
+    /// run queue's hand-over, which orders it).
+    pub lockedm: *mut M,
 }
 
 impl G {
@@ -319,6 +324,12 @@ pub struct M {
     pub thread: u64,
     /// If set, run on g0 by `mstart` instead of the scheduler (sysmon).
     pub mstartfn: Option<fn()>,
+    /// The G wired to this M by `lock_os_thread` (Go's `m.lockedg`), or
+    /// null: while set, this M runs no other G. Written only by that G on
+    /// this M.
+    pub lockedg: *mut G,
+    /// Nesting depth of `lock_os_thread` calls (Go's `m.lockedExt`).
+    pub lockedext: u32,
 }
 
 impl M {
@@ -442,6 +453,9 @@ pub struct Sched {
     pub nmidle: i32,
     /// Number of system Ms (sysmon) not counted by deadlock detection.
     pub nmsys: i32,
+    /// Number of Ms sleeping while their locked G cannot run (Go's
+    /// `nmidlelocked`; under `lock`): idle for deadlock detection.
+    pub nmidlelocked: i32,
     /// Number of spinning Ms (atomic).
     pub nmspinning: u32,
     /// Idle Ps, linked through `P.link`.
@@ -548,6 +562,7 @@ pub static mut SCHED: Sched = Sched {
     midle: core::ptr::null_mut(),
     nmidle: 0,
     nmsys: 0,
+    nmidlelocked: 0,
     nmspinning: 0,
     pidle: core::ptr::null_mut(),
     npidle: 0,

@@ -152,12 +152,23 @@ extern "C" fn exitsyscall0(gp: *mut G) -> ! {
         } else {
             null_mut()
         };
+        // Whether gp is locked to this M, read before the unlock commits
+        // handing gp to the queue: another M may run gp after it (and gp
+        // may lock or unlock itself there).
+        let mut locked = false;
         if pp.is_null() {
             globrunqput(sch, gp);
+            locked = !(*gp).lockedm.is_null();
         }
         (*sch).lock.unlock();
         if !pp.is_null() {
             acquirep(pp);
+            crate::proc::execute(gp, false);
+        }
+        if locked {
+            // gp waits on the global queue for a P; it must run here, so
+            // this M waits for whoever takes it to hand over a P.
+            crate::proc::stoplockedm();
             crate::proc::execute(gp, false);
         }
         crate::proc::stopm(0);

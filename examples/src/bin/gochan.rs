@@ -2,7 +2,8 @@
 //! runtime, plus tests of what Go's select has and Rust needs spelled out
 //! (nil channels, case bodies that reassign the channels, temporaries as
 //! operands, directional channels) and the statistics that pin down
-//! select's fairness where several of its cases wait on one channel.
+//! select's fairness where several of its cases wait on one channel; and
+//! `lock_os_thread`, as Go's TestLockOSThread checks it.
 //!
 //! Where Go's tests sleep "long enough" for a goroutine to block, these
 //! wait until it is parked (`runtime::num_waiting`): a handshake,
@@ -648,6 +649,121 @@ fn directional() {
 
 type Test = (&'static str, fn());
 
+/// The OS thread the calling goroutine runs on.
+fn gettid() -> i64 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) }
+}
+
+/// Go's TestLockOSThread and what LockOSThread promises: a locked goroutine
+/// stays on its thread across every way of leaving the CPU (channel waits,
+/// yields, sleeps, system calls, a system call that finds no P free at
+/// GOMAXPROCS=1), and no other goroutine runs on that thread meanwhile;
+/// the goroutines around it keep running, also at GOMAXPROCS=1 (each
+/// switch is then a hand-over between two threads).
+fn lock_os_thread() {
+    const ROUNDS: u64 = 300;
+    const OTHERS: usize = 4;
+    let locked_tid = Arc::new(AtomicU64::new(0));
+    let done = channel::<()>(0);
+    let ping = channel::<u64>(0);
+    let pong = channel::<u64>(0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let wg = WaitGroup::new();
+    // Goroutines that keep switching: none may ever run on the locked thread.
+    for _ in 0..OTHERS {
+        let (tid, stop, wg) = (locked_tid.clone(), stop.clone(), wg.clone());
+        wg.add(1);
+        runtime::go(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Acquire) {
+                let me = gettid();
+                assert_ne!(
+                    me as u64,
+                    tid.load(Ordering::Acquire),
+                    "another goroutine ran on the locked thread"
+                );
+                n += 1;
+                if n.is_multiple_of(3) {
+                    runtime::sleep(std::time::Duration::from_micros(50));
+                } else {
+                    runtime::gosched();
+                }
+            }
+            wg.done();
+        });
+    }
+    // Its partner in a ping-pong.
+    let (pi, po) = (ping.clone(), pong.clone());
+    runtime::go(move || {
+        while let Some(v) = pi.recv() {
+            po.send(v + 1);
+        }
+    });
+    let (d, tid) = (done.clone(), locked_tid.clone());
+    runtime::go(move || {
+        runtime::lock_os_thread();
+        let mine = gettid();
+        tid.store(mine as u64, Ordering::Release);
+        for i in 0..ROUNDS {
+            ping.send(i);
+            assert_eq!(pong.recv(), Some(i + 1));
+            match i % 4 {
+                0 => runtime::gosched(),
+                1 => runtime::sleep(std::time::Duration::from_micros(20)),
+                2 => {
+                    // A blocking system call: the P may be handed off.
+                    runtime::syscall(|| std::thread::sleep(std::time::Duration::from_micros(200)));
+                }
+                _ => {}
+            }
+            assert_eq!(
+                gettid(),
+                mine,
+                "the locked goroutine moved to another thread"
+            );
+        }
+        // Nested: still locked after one of two unlocks.
+        runtime::lock_os_thread();
+        runtime::unlock_os_thread();
+        for i in 0..20 {
+            ping.send(i);
+            assert_eq!(pong.recv(), Some(i + 1));
+            runtime::gosched();
+            assert_eq!(gettid(), mine, "unlocked by the inner unlock_os_thread");
+        }
+        runtime::unlock_os_thread();
+        // Unmatched: nothing happens.
+        runtime::unlock_os_thread();
+        tid.store(0, Ordering::Release);
+        ping.close();
+        d.send(());
+    });
+    assert_eq!(done.recv(), Some(()));
+    stop.store(true, Ordering::Release);
+    wg.wait();
+    // A goroutine that exits while locked gives its thread back: the
+    // program goes on, and so do goroutines spawned after it.
+    let exited = channel::<()>(0);
+    let e = exited.clone();
+    runtime::go(move || {
+        runtime::lock_os_thread();
+        e.send(());
+    });
+    assert_eq!(exited.recv(), Some(()));
+    let after = WaitGroup::new();
+    for _ in 0..8 {
+        let w = after.clone();
+        w.add(1);
+        runtime::go(move || {
+            runtime::gosched();
+            w.done();
+        });
+    }
+    after.wait();
+    println!("lock-os-thread ok ({ROUNDS} rounds)");
+}
+
 const TESTS: &[Test] = &[
     ("chan", test_chan),
     ("nonblock-recv-race", nonblock_recv_race),
@@ -664,6 +780,7 @@ const TESTS: &[Test] = &[
     ("select-fair-recv", select_fair_one_channel_recv),
     ("select-fair-send", select_fair_one_channel_send),
     ("select-fairness", select_fairness),
+    ("lock-os-thread", lock_os_thread),
 ];
 
 #[runtime::main]
