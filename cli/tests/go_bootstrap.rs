@@ -200,12 +200,16 @@ fn timeout_kills_and_reports_the_last_hit() {
     gdbx_tests::require_gdb!();
     let src = "package main\n\nimport \"time\"\n\nfunc main() {\n\ttime.Sleep(time.Hour)\n}\n";
     let bin = go_program("sleeper", src, false);
-    let doc = bootstrap_json(&bin, &["--timeout", "4"], 3);
+    // The program sleeps for an hour in main.main: a timeout this long is
+    // reached only after every step up to main.main was hit, even on a
+    // loaded 2-core machine (gdb reaches main.main in about a second).
+    let doc = bootstrap_json(&bin, &["--timeout", "15"], 3);
     assert_eq!(doc["program"]["timed_out"], true);
     let t = problem(&doc, "timeout");
-    // The message names the last step hit before the kill.
+    // The message names the last step hit before the kill: main.main.
     let hits = hit_steps(&doc);
     let last = hits.last().expect("some step was hit before the timeout");
+    assert_eq!(last, "main.main", "{hits:?}");
     let want = format!("last hit: #{} {last}", hits.len());
     assert!(
         t["message"].as_str().unwrap().ends_with(&want),

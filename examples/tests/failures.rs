@@ -172,6 +172,31 @@ fn fatal_exits_leave_through_runtime_exit() {
     }
 }
 
+/// A runtime throw (Go's `throw`): `fatal error: MSG`, the throwing
+/// goroutine's frames from the throw outwards (the runtime's view, as Go
+/// shows a throw whatever GOTRACEBACK says), every other goroutine, exit
+/// status 2. No program can make the runtime throw on purpose, so gdb
+/// calls the runtime's throw at a stop in `parked 3`.
+#[test]
+fn throw_reports_its_frames_and_every_goroutine() {
+    gdbx_tests::require_gdb!();
+    let out = Gdb::new(env!("CARGO_BIN_EXE_parked"))
+        .ex("break main.ready")
+        .ex("run 3")
+        .ex("call runtime::signal::throw(\"boom\")")
+        .run_unchecked();
+    let all = &out.all;
+    assert!(
+        all.contains(
+            "fatal error: boom\n\ngoroutine 1 [running]:\nruntime::signal::throw_fmt(...)\n\t"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("\nruntime::signal::throw(...)\n\t"), "{all}");
+    assert_eq!(all.matches("\nparked::waiter(...)\n").count(), 3, "{all}");
+    assert!(all.contains("exited with code 02"), "{all}");
+}
+
 const STACKS: &str = env!("CARGO_BIN_EXE_stacks");
 
 /// The goroutine blocks of a dump: (header line, the lines after it).

@@ -40,6 +40,7 @@
 //! that symbolise (and so allocate) run on g0's stack under a 5 s alarm.
 
 use core::fmt::Write as _;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::asm::getg;
 use crate::runtime2::{G, M, Stack};
@@ -148,22 +149,6 @@ pub fn curg() -> *mut G {
     }
 }
 
-/// `goroutine N [state]:` and the creation site, without allocating.
-fn goroutine_header_raw(w: &mut ErrWriter, gp: *mut G, state: &str) {
-    if gp.is_null() {
-        return;
-    }
-    // SAFETY: gp is not null (checked above) and G objects are never freed
-    // (runtime2.rs, "Ownership"), so these reads hit a live G even if it
-    // changes state meanwhile.
-    unsafe {
-        let _ = write!(w, "\ngoroutine {} [{}]:\n", (*gp).goid, state);
-        if let Some((f, l)) = (*gp).created_at().filter(|_| (*gp).parent_goid != 0) {
-            let _ = write!(w, "created by goroutine {}\n\t{f}:{l}\n", (*gp).parent_goid);
-        }
-    }
-}
-
 /// Go's `throw`: print `fatal error: msg` and exit 2.
 #[cold]
 #[inline(never)]
@@ -175,12 +160,38 @@ pub fn throw(msg: &str) -> ! {
 #[cold]
 #[inline(never)]
 pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
+    // A throw while a throw is being reported (the report itself failed)
+    // prints its message only.
+    static THROWING: AtomicBool = AtomicBool::new(false);
     let mut w = ErrWriter::new();
     let _ = w.write_str("fatal error: ");
     let _ = w.write_fmt(args);
     let _ = w.write_str("\n");
     let tb = crate::traceback::gotraceback(crate::traceback::Failure::Throw);
-    goroutine_header_raw(&mut w, curg(), "running");
+    let (gp, cg) = (getg(), curg());
+    if !THROWING.swap(true, Ordering::AcqRel) && !gp.is_null() {
+        // Where we are: this frame (its pc and rbp), so the report starts
+        // at the throw and walks the frame-pointer chain outwards.
+        let (pc, bp): (usize, usize);
+        // SAFETY: reads two registers; frame pointers are forced on
+        // (.cargo/config.toml), so rbp is this function's frame.
+        unsafe {
+            core::arch::asm!("lea {pc}, [rip]", "mov {bp}, rbp", pc = out(reg) pc, bp = out(reg) bp);
+        }
+        // SAFETY: gp is this thread's g (not null, checked above); its
+        // stack is the one we run on, and G objects are never freed.
+        let st = unsafe { (*gp).stack };
+        if gp == cg {
+            // SAFETY: cg == gp, not null.
+            let _ = write!(w, "\ngoroutine {} [running]:\n", unsafe { (*cg).goid });
+        } else {
+            // On g0 (the scheduler, a system call's hand-off): Go's
+            // "runtime stack" of the system goroutine, then every goroutine.
+            let _ = w.write_str("\nruntime stack:\n");
+        }
+        w.flush();
+        fault_traceback(gp, pc, bp, st);
+    }
     w.flush();
     fatal_exit(tb.crash)
 }
