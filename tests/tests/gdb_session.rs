@@ -117,6 +117,49 @@ fn another_program_in_the_same_session() {
     );
 }
 
+/// A Go program the core cannot read (here linked with `-ldflags=-w`: no
+/// DWARF, so no layout of runtime.g): one line that says what is missing,
+/// and no commands, so gdb's own "Undefined command" answers rather than
+/// rows of garbage.
+#[test]
+fn unreadable_runtime_gets_one_line_and_no_commands() {
+    gdbx_tests::require_gdb!();
+    let src = "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"hi\")\n}\n";
+    let bin = gdbx_tests::go_build("nodwarf", src, &["-ldflags=-w"]);
+    let o = gdb_ext(&bin)
+        .ex("break main.main")
+        .ex("run")
+        .block("g", &["info goroutines"])
+        .block("bt", &["goroutine 1 bt"])
+        .block("ms", &["info ms"])
+        .run_unchecked();
+    o.assert_no_python_errors();
+    let said: Vec<&str> = o.all.lines().filter(|l| l.starts_with("gdbx: ")).collect();
+    assert_eq!(said.len(), 1, "{}", o.all);
+    assert!(
+        said[0].contains("cannot read the runtime's types from the DWARF")
+            && said[0].contains("no DWARF debug info"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        o.block("g")
+            .contains("Undefined info command: \"goroutines\""),
+        "{}",
+        o.all
+    );
+    assert!(
+        o.block("bt").contains("Undefined command: \"goroutine\""),
+        "{}",
+        o.all
+    );
+    assert!(
+        o.block("ms").contains("Undefined info command: \"ms\""),
+        "{}",
+        o.all
+    );
+}
+
 /// The stop line (`Thread 2 "NAME" hit Breakpoint`) is printed before the
 /// extension hears of the stop: thread names are dropped when the program
 /// resumes (a `continue`, Ctrl-C's resume) so that the stop line never names
