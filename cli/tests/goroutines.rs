@@ -624,6 +624,36 @@ fn assert_fails(out: &std::process::Output, status: i32, needle: &str) {
     assert!(out.stdout.is_empty(), "{}", stdout(out));
 }
 
+/// Our runtime stamps `G.waitsince` as Go's does (approximately: sysmon,
+/// at the latest when it goes idle or a second later), so a live program's
+/// waiting goroutines say how long they have waited in `info goroutines`.
+/// `stuck nospin` goes idle once ready; gdb attaches until the stamps are
+/// there (each try is a fresh attach; the stamps come within a second).
+#[test]
+fn ours_waiting_goroutines_say_how_long_in_gdb() {
+    gdbx_tests::require_gdb!();
+    let bin = ours_stuck();
+    let t = Target::start(&bin, false, &["5", "nospin"], None, &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut g = gdbx_tests::gdb::Gdb::new(&bin);
+        g.extension()
+            .ex(format!("attach {}", t.pid()))
+            .block("g", &["info goroutines -location stuck::"]);
+        let o = g.run_unchecked();
+        let table = o.block("g");
+        let timed = table.matches("waiting (chan receive, ").count();
+        if timed == 5 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no wait durations after 20 s:\n{}",
+            o.all
+        );
+    }
+}
+
 #[test]
 fn bad_processes() {
     assert_fails(&gdbx(&["4194999"]), 5, "no process 4194999");

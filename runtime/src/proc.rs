@@ -1240,7 +1240,7 @@ pub(crate) unsafe fn execute(gp: *mut G, inherit: bool) -> ! {
         (*mp).curg = gp;
         (*gp).m = mp;
         casgstatus(gp, GRUNNABLE, GRUNNING);
-        (*gp).waitsince = 0;
+        atomic_i64(&raw mut (*gp).waitsince).store(0, Ordering::Relaxed);
         if !inherit {
             let t = atomic_u32(&raw mut (*pp).schedtick);
             t.store(t.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);

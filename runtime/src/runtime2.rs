@@ -226,7 +226,10 @@ pub struct G {
     pub waiting: *mut u8,
     /// For a sleeping G: when it wakes (nanotime).
     pub timer_when: i64,
-    /// Nanotime when the G entered its current wait (0 if unknown).
+    /// About when the G entered its current wait (nanotime; 0 if unknown).
+    /// As Go's, approximate: sysmon stamps every waiting G that has none,
+    /// at most once a second (Go's garbage collector does it), and
+    /// `execute` clears it. Accessed atomically (sysmon and the G's M).
     pub waitsince: i64,
     /// Preemption request (Go's `g.preempt`), set by sysmon when the G has
     /// run for more than 10 ms, honoured (and cleared) at the next safe point
@@ -508,6 +511,17 @@ pub unsafe fn atomic_usize<'a>(p: *mut usize) -> &'a AtomicUsize {
     // SAFETY: this function's contract: the caller guarantees `p` is valid,
     // aligned, and accessed only atomically while shared.
     unsafe { AtomicUsize::from_ptr(p) }
+}
+
+/// Atomic view of an `i64` field. Same contract as [`atomic_u32`].
+///
+/// # Safety
+/// See [`atomic_u32`].
+#[inline(always)]
+pub unsafe fn atomic_i64<'a>(p: *mut i64) -> &'a core::sync::atomic::AtomicI64 {
+    // SAFETY: this function's contract: the caller guarantees `p` is valid,
+    // aligned, and accessed only atomically while shared.
+    unsafe { core::sync::atomic::AtomicI64::from_ptr(p) }
 }
 
 /// Atomic view of a `u64` field. Same contract as [`atomic_u32`].

@@ -211,6 +211,7 @@ pub extern "C" fn sysmon() -> ! {
     let mut lasttrace = 0i64;
     let mut idle = 0u32;
     let mut delay: u64 = 0;
+    let mut laststamp = 0i64;
     loop {
         if idle == 0 {
             delay = 20;
@@ -233,6 +234,9 @@ pub extern "C" fn sysmon() -> ! {
                 let sch = sched();
                 (*sch).lock.lock();
                 if npidle() == gomaxprocs_now() as u32 && !gcwaiting() {
+                    // Nothing runs until woken: stamp the waits first.
+                    stamp_waiting(now);
+                    laststamp = now;
                     SYSMONWAIT.store(true, Ordering::Relaxed);
                     DELAY_US.store(u64::MAX, Ordering::Relaxed);
                     (*sch).lock.unlock();
@@ -253,11 +257,46 @@ pub extern "C" fn sysmon() -> ! {
         } else {
             idle += 1;
         }
+        if laststamp + STAMP_EVERY_NS <= now {
+            laststamp = now;
+            stamp_waiting(now);
+        }
         if schedtrace > 0 && lasttrace + schedtrace as i64 * 1_000_000 <= now {
             lasttrace = now;
             schedtrace_print(SCHEDDETAIL.load(Ordering::Relaxed) > 0);
         }
     }
+}
+
+/// How often sysmon stamps the waiting goroutines (`stamp_waiting`).
+const STAMP_EVERY_NS: i64 = 1_000_000_000;
+
+/// Sets `G.waitsince` of every waiting G that has none to `now`: the
+/// approximate start of its wait that tracebacks (`[chan receive, 5
+/// minutes]`) and debuggers show. Go's garbage collector does this when it
+/// finds a G blocked; the runtime has no collector, so sysmon does it once
+/// a second and before it sleeps with nothing to do. A wait is stamped at
+/// most a second late, so it only ever looks shorter than it is.
+///
+/// A G that wakes between the status check and the store: `execute`
+/// clears `waitsince` when the G runs, and if that clear came first, the
+/// second check sees the G no longer waiting and takes the stamp back
+/// (compare-and-swap, so a newer stamp or clear stays). Gs come from
+/// allgs and are never freed.
+fn stamp_waiting(now: i64) {
+    crate::proc::for_each_g(|gp| {
+        // SAFETY: gp is from allgs (never freed); waitsince is accessed
+        // atomically by sysmon and by execute.
+        unsafe {
+            let ws = atomic_i64(&raw mut (*gp).waitsince);
+            if readgstatus(gp) == GWAITING && ws.load(Ordering::Relaxed) == 0 {
+                ws.store(now, Ordering::Relaxed);
+                if readgstatus(gp) != GWAITING {
+                    let _ = ws.compare_exchange(now, 0, Ordering::Relaxed, Ordering::Relaxed);
+                }
+            }
+        }
+    });
 }
 
 /// Go's `retake`: take Ps from long system calls, ask long-running Gs to

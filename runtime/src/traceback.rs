@@ -403,8 +403,9 @@ pub unsafe fn goroutine_header(out: &mut String, gp: *mut G) {
             _ => gstatus_str(st),
         };
         let mut mins = String::new();
-        if st == GWAITING && (*gp).waitsince != 0 {
-            let m = (crate::time::nanotime() - (*gp).waitsince) / 60_000_000_000;
+        let since = atomic_i64(&raw mut (*gp).waitsince).load(Ordering::Relaxed);
+        if st == GWAITING && since != 0 {
+            let m = (crate::time::nanotime() - since) / 60_000_000_000;
             if m >= 1 {
                 mins = format!(", {m} minutes");
             }
