@@ -1171,8 +1171,9 @@ unsafe fn startlockedm(gp: *mut G) {
 }
 
 /// Count an M going to sleep (`v` = 1) or woken (-1) while locked to its
-/// G; a sleep may be the moment nothing can run any more.
-unsafe fn incidlelocked(v: i32) {
+/// G; a sleep may be the moment nothing can run any more. sysmon also
+/// counts -1 then 1 around retaking a P from a system call (see retake).
+pub(crate) unsafe fn incidlelocked(v: i32) {
     // SAFETY: sched.lock protects nmidlelocked; checkdead runs under it.
     unsafe {
         let sch = s();

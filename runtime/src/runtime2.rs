@@ -457,7 +457,8 @@ pub struct Sched {
     /// Number of system Ms (sysmon) not counted by deadlock detection.
     pub nmsys: i32,
     /// Number of Ms sleeping while their locked G cannot run (Go's
-    /// `nmidlelocked`; under `lock`): idle for deadlock detection.
+    /// `nmidlelocked`; under `lock`): idle for deadlock detection. sysmon
+    /// takes one off while it holds a P retaken from a system call.
     pub nmidlelocked: i32,
     /// Number of spinning Ms (atomic).
     pub nmspinning: u32,

@@ -231,12 +231,13 @@ pub extern "C" fn sysmon() -> ! {
         // SAFETY: counters are read atomically; SYSMONWAIT under sched.lock.
         unsafe {
             if schedtrace <= 0 && npidle() == gomaxprocs_now() as u32 && !gcwaiting() {
+                // About to sleep until woken: stamp the waits first (not
+                // under sched.lock: it walks every G).
+                stamp_waiting(now);
+                laststamp = now;
                 let sch = sched();
                 (*sch).lock.lock();
                 if npidle() == gomaxprocs_now() as u32 && !gcwaiting() {
-                    // Nothing runs until woken: stamp the waits first.
-                    stamp_waiting(now);
-                    laststamp = now;
                     SYSMONWAIT.store(true, Ordering::Relaxed);
                     DELAY_US.store(u64::MAX, Ordering::Relaxed);
                     (*sch).lock.unlock();
@@ -339,6 +340,13 @@ fn retake(now: i64, ticks: &mut [SysmonTick]) -> u32 {
                 {
                     continue;
                 }
+                // While the P is in our hands (taken, not yet handed off),
+                // count one more M as running (Go's retake does the same):
+                // else the M in the system call can leave it, find no idle
+                // P, queue its G globally, go idle as the last M, and have
+                // checkdead report "runnable g on the global queue" - seen
+                // about once in 60 runs of gochan at GOMAXPROCS=1.
+                crate::proc::incidlelocked(-1);
                 if atomic_u32(&raw mut (*pp).status)
                     .compare_exchange(PSYSCALL, PIDLE, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
@@ -348,6 +356,7 @@ fn retake(now: i64, ticks: &mut [SysmonTick]) -> u32 {
                     SYSCALL_RETAKES.fetch_add(1, Ordering::Relaxed);
                     crate::proc::handoffp(pp);
                 }
+                crate::proc::incidlelocked(1);
             }
         }
     }
