@@ -23,6 +23,9 @@ use crate::mem::{CoreThread, MemError, Memory, neighbour_runs};
 /// Stacks deeper than this are copied up to it (the unwinder then reads
 /// the rest from what the copy is chained with).
 const MAX_STACK: u64 = 1 << 20;
+/// The x86-64 red zone below a thread's stack pointer.
+const RED_ZONE: u64 = 128;
+
 /// How many ranges below an address a read looks at.
 const LOOK_BACK: usize = 8;
 
@@ -230,7 +233,11 @@ impl Program {
                 .thread_g(&c, t.regs.fs_base)
                 .and_then(|g| d.read_g(&c, g).ok())
                 .map_or(0, |g| g.hi);
-            let (sp, len) = used(t.regs.rsp, hi);
+            // From the red zone up: the 128 bytes below rsp are the
+            // running function's too (x86-64 ABI), and its CFI may still
+            // name a saved register there (at `ret`, after `pop rbp`, the
+            // rule for rbp is CFA-16, below rsp).
+            let (sp, len) = used(t.regs.rsp.saturating_sub(RED_ZONE), hi);
             if hi > sp {
                 stacks.push((sp, len));
             } else {
