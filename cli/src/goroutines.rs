@@ -796,24 +796,29 @@ fn symbolise(prog: &Program, f: &RawFrame) -> Vec<FrameOut> {
         .collect()
 }
 
-/// Where `g` was created: Go's `go` statement (`G.gopc`), or the file,
-/// line and parent our runtime records.
+/// Where `g` was created: the function that made it, named from the
+/// return address of its `go` statement (`G.gopc`) as its runtime's own
+/// tracebacks name it (Go 1.19: the real function, `created by main.main`;
+/// ours: the innermost frame at the call, `created by main.main in
+/// goroutine 1`, with the file:line our runtime records of the call).
 fn created(prog: &Program, g: &inspect::G, mem: &dyn Memory) -> Option<CreatedOut> {
+    let syms = prog.symbols();
+    let chain = (g.gopc != 0).then(|| syms.frames(g.gopc - 1));
+    let chain = chain.as_deref().map_or(&[][..], |c| &c[..]);
+    let offset = syms
+        .function_start(g.gopc.wrapping_sub(1))
+        .filter(|&s| g.gopc > s)
+        .map(|s| g.gopc - s);
+    let named = |f: &inspect::Frame| (!f.func.is_empty()).then(|| f.func.to_string());
     match prog.flavour() {
         inspect::Flavour::Go119 => {
             // Go prints no creator for the main goroutine.
             if g.gopc == 0 || g.goid == 1 {
                 return None;
             }
-            let syms = prog.symbols();
-            let chain = syms.frames(g.gopc - 1);
             let (inner, outer) = (chain.first()?, chain.last()?);
-            let offset = syms
-                .function_start(g.gopc - 1)
-                .filter(|&s| g.gopc > s)
-                .map(|s| g.gopc - s);
             Some(CreatedOut {
-                func: Some(outer.func.to_string()),
+                func: named(outer),
                 file: inner.file.to_string(),
                 line: inner.line,
                 offset,
@@ -825,12 +830,12 @@ fn created(prog: &Program, g: &inspect::G, mem: &dyn Memory) -> Option<CreatedOu
                 return None;
             }
             Some(CreatedOut {
-                func: None,
+                func: chain.first().and_then(named),
                 file: mem
                     .bytes(g.cfile, g.cfile_len as usize)
                     .map_or("?".into(), |b| String::from_utf8_lossy(&b).into_owned()),
                 line: g.cline,
-                offset: None,
+                offset: chain.first().and(offset),
                 goroutine: Some(g.parent),
             })
         }

@@ -140,13 +140,14 @@ impl Drop for Target {
     }
 }
 
-/// One goroutine of a Go-format dump: status and its first frame in the
-/// program's own code.
+/// One goroutine of a Go-format dump: status, its first frame in the
+/// program's own code, and its creator (what follows `created by `).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     status: String,
     user: Option<String>,
     frames: usize,
+    created: Option<String>,
 }
 
 /// A function of the program itself (the Go twins' `main`, ours' `stuck`
@@ -181,6 +182,7 @@ fn parse_dump(text: &str) -> BTreeMap<i64, Seen> {
                     status,
                     user: None,
                     frames: 0,
+                    created: None,
                 },
             ));
             continue;
@@ -189,7 +191,9 @@ fn parse_dump(text: &str) -> BTreeMap<i64, Seen> {
         if line.is_empty() {
             let (i, s) = cur.take().unwrap();
             out.insert(i, s);
-        } else if !line.starts_with('\t') && !line.starts_with("created by") && line.contains('(') {
+        } else if let Some(c) = line.strip_prefix("created by ") {
+            s.created = Some(c.to_string());
+        } else if !line.starts_with('\t') && line.contains('(') {
             let func = &line[..line.rfind('(').unwrap()];
             s.frames += 1;
             if s.user.is_none() && is_program_code(func) {
@@ -216,12 +220,22 @@ fn from_json(doc: &serde_json::Value) -> BTreeMap<i64, Seen> {
                 .map(|f| f["func"].as_str().unwrap())
                 .find(|f| is_program_code(f))
                 .map(String::from);
+            // As the text dump prints it.
+            let c = &g["created_by"];
+            let created =
+                (!c.is_null()).then(|| match (c["func"].as_str(), c["goroutine"].as_i64()) {
+                    (Some(f), Some(p)) => format!("{f} in goroutine {p}"),
+                    (Some(f), None) => f.to_string(),
+                    (None, Some(p)) => format!("goroutine {p}"),
+                    (None, None) => "?".to_string(),
+                });
             (
                 g["id"].as_i64().unwrap(),
                 Seen {
                     status: g["status"].as_str().unwrap().to_string(),
                     user,
                     frames: frames.len(),
+                    created,
                 },
             )
         })
@@ -237,7 +251,8 @@ fn json(args: &[&str]) -> serde_json::Value {
 }
 
 /// Every goroutine the program showed with frames is in gdbx's dump with
-/// the same status and the same first frame of the program's own code;
+/// the same status, the same first frame of the program's own code and the
+/// same creator;
 /// `skip` are ids whose state legitimately changed (the one that printed
 /// the dump). Returns how many were compared.
 fn assert_agree(
@@ -261,6 +276,10 @@ fn assert_agree(
         assert_eq!(
             mine.user, theirs.user,
             "{what}: goroutine {id}'s first user frame"
+        );
+        assert_eq!(
+            mine.created, theirs.created,
+            "{what}: goroutine {id}'s creator"
         );
         n += 1;
     }
@@ -488,7 +507,7 @@ fn cores_of_release_plain_pie_and_cgo_builds() {
         func: "parked::waiter",
         file: "examples/src/bin/parked.rs",
         line: line_of(&ours_src, "ch.recv()"),
-        created_by: "created by goroutine 1",
+        created_by: "created by main.main in goroutine 1",
         go_line: line_of(&ours_src, "runtime::go("),
     };
     let go = ParkedWorker {

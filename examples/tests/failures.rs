@@ -67,7 +67,7 @@ fn a_panic_after_a_recovered_one_reports_only_itself() {
     assert!(err.starts_with("panic: second 2\n\ngoroutine "), "{err}");
     assert!(!err.contains("first"), "{err}");
     assert!(
-        err.contains("created by goroutine 1\n\texamples/src/bin/recover.rs:"),
+        err.contains("created by main.main in goroutine 1\n\texamples/src/bin/recover.rs:"),
         "{err}"
     );
 }
@@ -249,7 +249,12 @@ fn runtime_stack_is_go_runtime_stack() {
             .zip(&b[1..])
         {
             assert_eq!(lines[0], format!("stacks::{f}(...)"), "{all}");
-            assert!(lines.iter().any(|l| l == "created by goroutine 1"), "{all}");
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l == "created by main.main in goroutine 1"),
+                "{all}"
+            );
         }
         assert!(
             !all.contains("runtime::") && !all.contains("stack unavailable"),

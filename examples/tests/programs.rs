@@ -77,7 +77,9 @@ fn deadlock_is_fatal_like_go() {
         // Go's dump: each goroutine's frames, then where it was created.
         assert!(err.contains("crash_deadlock.rs:22 +0x"), "{err}");
         assert!(
-            err.contains("created by goroutine 1\n\texamples/src/bin/crash_deadlock.rs:16"),
+            err.contains(
+                "created by main.main in goroutine 1\n\texamples/src/bin/crash_deadlock.rs:16 +0x"
+            ),
             "{err}"
         );
         assert_eq!(out, "");
@@ -121,7 +123,9 @@ fn stack_overflow_is_fatal_like_go() {
         // Go's dump: the overflowing goroutine's frames, then its creator.
         assert!(err.contains("crash_overflow::recurse(...)\n\t"), "{err}");
         assert!(
-            err.contains("created by goroutine 1\n\texamples/src/bin/crash_overflow.rs:"),
+            err.contains(
+                "created by main.main in goroutine 1\n\texamples/src/bin/crash_overflow.rs:"
+            ),
             "{err}"
         );
     }

@@ -515,7 +515,7 @@ fn sigquit_dumps_every_goroutine_and_exits_2() {
         "{conn}"
     );
     assert!(
-        conn.contains("\ncreated by goroutine 1\n\texamples/src/bin/echo.rs:"),
+        conn.contains("\ncreated by main.main in goroutine 1\n\texamples/src/bin/echo.rs:"),
         "{conn}"
     );
     let scav = err

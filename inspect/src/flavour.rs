@@ -12,9 +12,10 @@
 //! names (`G.goid`, `G.atomicstatus`, `M.procid`, `P.runq`, `sched.midle`),
 //! its statics are exported under Go's names (`runtime.allgs`, ...), and its
 //! status values are Go's. They differ in where types live in DWARF (Rust
-//! paths `runtime::runtime2::G` vs Go's `runtime.g`), in how a goroutine's
-//! creator is recorded (our `created_file`/`created_line`/`parent_goid` vs
-//! Go's `gopc`) and in how a thread finds its g (our `runtime.tlsg` TLS
+//! paths `runtime::runtime2::G` vs Go's `runtime.g`), in what is recorded
+//! of a goroutine's creator (both keep Go's `gopc`; ours also the `go`
+//! call's `created_file`/`created_line` and the creating `parent_goid`,
+//! which Go 1.19 does not keep) and in how a thread finds its g (our `runtime.tlsg` TLS
 //! symbol vs Go's fixed slot at `%fs:-8`).
 
 use std::collections::HashMap;
@@ -222,6 +223,7 @@ static OURS: Spec = Spec {
                 f!("waitsince"),
                 f!("m"),
                 f!("startpc"),
+                f!("gopc"),
                 f!("cfile" = "created_file"),
                 f!("cfile_len" = "created_file_len"),
                 f!("cline" = "created_line"),

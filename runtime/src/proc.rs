@@ -400,6 +400,8 @@ pub struct NewProc {
     pub file_len: usize,
     /// Spawn site line.
     pub line: u32,
+    /// Return address into the spawning function (G.gopc), or 0.
+    pub pc: usize,
 }
 
 /// Create a goroutine running `np.entry(copy of np.data)` and put it in
@@ -474,6 +476,7 @@ unsafe fn newproc1(np: &NewProc, callergp: *mut G, pp: *mut P) -> *mut G {
             r15: 0,
         };
         (*newg).startpc = np.entry as usize;
+        (*newg).gopc = np.pc;
         (*newg).created_file = np.file;
         (*newg).created_file_len = np.file_len;
         (*newg).created_line = np.line;
@@ -510,21 +513,37 @@ const MAX_INLINE_CLOSURE: usize = 1024;
 /// `go` is a scheduling point: the caller may yield to the goroutines it
 /// created (see [`newproc`]), so it must not be called while holding a
 /// runtime lock ([`crate::lock::Mutex`]); goroutine-level locks are fine.
+///
+/// Never inlined: its return address is the pc of the `go` call in its
+/// caller, which the new G records as Go records `gopc`.
 #[track_caller]
+#[inline(never)]
 pub fn go<F>(f: F)
 where
     F: FnOnce() + Send + 'static,
 {
     let loc = core::panic::Location::caller();
+    let pc: usize;
+    // SAFETY: every function is built with frame pointers
+    // (.cargo/config.toml: force-frame-pointers), so after this function's
+    // prologue rbp points at its frame record: the caller's rbp, then the
+    // return address into the caller. Reading it touches only our stack.
+    unsafe {
+        core::arch::asm!(
+            "mov {pc}, qword ptr [rbp + 8]",
+            pc = out(reg) pc,
+            options(nostack, readonly, preserves_flags)
+        );
+    }
     if size_of::<F>() > MAX_INLINE_CLOSURE || align_of::<F>() > 4096 {
         let b: Box<dyn FnOnce() + Send> = Box::new(f);
-        spawn_at(b, loc);
+        spawn_at(b, loc, pc);
     } else {
-        spawn_at(f, loc);
+        spawn_at(f, loc, pc);
     }
 }
 
-fn spawn_at<F>(f: F, loc: &'static core::panic::Location<'static>)
+fn spawn_at<F>(f: F, loc: &'static core::panic::Location<'static>, pc: usize)
 where
     F: FnOnce() + Send + 'static,
 {
@@ -544,6 +563,7 @@ where
         file: loc.file().as_ptr(),
         file_len: loc.file().len(),
         line: loc.line(),
+        pc,
     };
     newproc(&np);
     // Spawning is a preemption safe point (sysmon.rs).

@@ -152,6 +152,7 @@ pub extern "C" fn rt0_amd64(argc: libc::c_int, argv: *const *const libc::c_char)
         file: file.as_ptr(),
         file_len: file.len(),
         line: line!(),
+        pc: 0,
     });
     crate::proc::mstart()
 }

@@ -208,6 +208,10 @@ pub struct G {
     pub m: *mut M,
     /// Address of the entry function (the monomorphised closure trampoline).
     pub startpc: usize,
+    /// Go's `gopc`: the return address into the function whose `go` call
+    /// created this G (0 for the main goroutine, which the bootstrap makes).
+    /// Tracebacks and debuggers name the creator from it.
+    pub gopc: usize,
     /// File of the `go` call that created this G (`#[track_caller]`), UTF-8, not NUL-terminated.
     pub created_file: *const u8,
     /// Length of `created_file` in bytes.

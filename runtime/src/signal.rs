@@ -198,7 +198,7 @@ pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
 
 /// Deadlock: print `fatal error: <msg>` and every goroutine the way Go
 /// does (`goroutine N [wait reason]:`, its frames unwound from the saved
-/// context, `created by goroutine P` and the spawn site; GOTRACEBACK's
+/// context, `created by FUNC in goroutine P` and the spawn site; GOTRACEBACK's
 /// level, as Go's `fatal`), then `runtime.exit(2)`. Called with sched.lock
 /// held, never from a signal handler (it allocates); the DWARF is read on
 /// g0's stack.
@@ -391,7 +391,7 @@ fn report_panic(gp: *mut G, record: &PanicRecord) -> ! {
             crate::traceback::write_frames(&mut out, &frames, tb.level);
             if !gp.is_null() {
                 // SAFETY: as above.
-                unsafe { crate::traceback::goroutine_creator(&mut out, gp) };
+                unsafe { crate::traceback::goroutine_creator(&mut out, gp, loader.as_ref()) };
             }
             if tb.all {
                 crate::traceback::goroutines_text(&mut out, gp, tb.level, loader.as_ref());
@@ -508,7 +508,7 @@ fn fault_traceback(gp: *mut G, pc: usize, bp: usize, st: Stack) {
             out.push_str("...additional frames elided...\n");
         }
         // SAFETY: gp is the faulting G (running on this thread).
-        unsafe { crate::traceback::goroutine_creator(&mut out, gp) };
+        unsafe { crate::traceback::goroutine_creator(&mut out, gp, loader.as_ref()) };
         crate::traceback::goroutines_text(&mut out, gp, 2, loader.as_ref());
         let mut w = ErrWriter::new();
         let _ = w.write_str(&out);

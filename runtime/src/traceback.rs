@@ -17,8 +17,8 @@
 //! runtime::netpoll::wait(...)
 //!         /work/main/runtime/src/netpoll.rs:331 +0x8d
 //! ...
-//! created by goroutine 1
-//!         examples/src/bin/echo.rs:25
+//! created by echo::main in goroutine 1
+//!         examples/src/bin/echo.rs:25 +0x1c5
 //! ```
 //!
 //! A parked or runnable G is unwound from its saved context (`G.sched`:
@@ -284,59 +284,74 @@ pub struct Frame {
 /// Symbolise `pcs` (the first is an exact pc, the others return
 /// addresses) with the binary's DWARF.
 pub fn symbolize(pcs: &[usize], loader: Option<&addr2line::Loader>) -> Vec<Frame> {
-    // Run-time minus file addresses (non-zero for a PIE).
-    let bias = std::fs::File::open("/proc/self/exe")
+    let bias = self_bias();
+    let mut frames = Vec::new();
+    for (i, &pc) in pcs.iter().enumerate() {
+        symbolize_one(&mut frames, pc.wrapping_sub(bias), i == 0, loader);
+    }
+    frames
+}
+
+/// The load bias of this process's binary (run-time minus file addresses;
+/// non-zero for a PIE).
+fn self_bias() -> usize {
+    std::fs::File::open("/proc/self/exe")
         .and_then(|mut f| {
             let mut h = [0u8; 64];
             std::io::Read::read_exact(&mut f, &mut h).map(|_| h)
         })
-        .map_or(0, |h| crate::asyncpreempt::load_bias(&h));
-    let mut frames = Vec::new();
-    for (i, &pc) in pcs.iter().enumerate() {
-        let pc = pc.wrapping_sub(bias);
-        let probe = if i == 0 { pc } else { pc - 1 } as u64;
-        let before = frames.len();
-        if let Some(l) = loader {
-            let offset = l
-                .find_symbol_info(probe)
-                .map(|s| pc as u64 - s.address())
-                .unwrap_or(0);
-            if let Ok(mut fs) = l.find_frames(probe) {
-                while let Ok(Some(f)) = fs.next() {
-                    let name = f
-                        .function
-                        .as_ref()
-                        .and_then(|n| n.demangle().ok().map(|c| c.into_owned()))
-                        .unwrap_or_else(|| "?".to_string());
-                    frames.push(Frame {
-                        function: strip_hash(&name).to_string(),
-                        location: f.location.map(|loc| {
-                            (loc.file.unwrap_or("?").to_string(), loc.line.unwrap_or(0))
-                        }),
-                        offset,
-                    });
-                }
-            }
-            if frames.len() == before
-                && let Some(s) = l.find_symbol_info(probe)
-            {
-                let name = addr2line::demangle_auto(s.name().into(), None);
+        .map_or(0, |h| crate::asyncpreempt::load_bias(&h))
+}
+
+/// Push the frames at file address `pc` (innermost inlined first): an
+/// exact pc when `exact`, else a return address (looked up at `pc - 1`).
+fn symbolize_one(
+    frames: &mut Vec<Frame>,
+    pc: usize,
+    exact: bool,
+    loader: Option<&addr2line::Loader>,
+) {
+    let probe = if exact { pc } else { pc - 1 } as u64;
+    let before = frames.len();
+    if let Some(l) = loader {
+        let offset = l
+            .find_symbol_info(probe)
+            .map(|s| pc as u64 - s.address())
+            .unwrap_or(0);
+        if let Ok(mut fs) = l.find_frames(probe) {
+            while let Ok(Some(f)) = fs.next() {
+                let name = f
+                    .function
+                    .as_ref()
+                    .and_then(|n| n.demangle().ok().map(|c| c.into_owned()))
+                    .unwrap_or_else(|| "?".to_string());
                 frames.push(Frame {
                     function: strip_hash(&name).to_string(),
-                    location: None,
+                    location: f
+                        .location
+                        .map(|loc| (loc.file.unwrap_or("?").to_string(), loc.line.unwrap_or(0))),
                     offset,
                 });
             }
         }
-        if frames.len() == before {
+        if frames.len() == before
+            && let Some(s) = l.find_symbol_info(probe)
+        {
+            let name = addr2line::demangle_auto(s.name().into(), None);
             frames.push(Frame {
-                function: format!("?pc={pc:#x}"),
+                function: strip_hash(&name).to_string(),
                 location: None,
-                offset: 0,
+                offset,
             });
         }
     }
-    frames
+    if frames.len() == before {
+        frames.push(Frame {
+            function: format!("?pc={pc:#x}"),
+            location: None,
+            offset: 0,
+        });
+    }
 }
 
 /// Whether `function` belongs to the runtime or to Rust's panic and
@@ -414,23 +429,80 @@ pub unsafe fn goroutine_header(out: &mut String, gp: *mut G) {
     }
 }
 
-/// Go's `created by goroutine P` / `\tfile:line` lines (nothing for the
-/// main goroutine, which the runtime creates).
+/// Where a goroutine was made, as read from its G: the creating
+/// goroutine, the return address of the `go` call (`G.gopc`) and the
+/// call's file:line. Read while the world may be stopped; symbolised when
+/// written.
+#[derive(Clone, Copy)]
+pub struct Creator {
+    parent: i64,
+    pc: usize,
+    file: &'static str,
+    line: u32,
+}
+
+impl Creator {
+    /// The creator of `gp`; None for the main goroutine, which the runtime
+    /// creates.
+    ///
+    /// # Safety
+    /// As [`goroutine_header`].
+    pub unsafe fn of(gp: *mut G) -> Option<Creator> {
+        // SAFETY: as goroutine_header.
+        unsafe {
+            let (file, line) = (*gp).created_at()?;
+            let parent = (*gp).parent_goid;
+            (parent != 0).then_some(Creator {
+                parent,
+                pc: (*gp).gopc,
+                file,
+                line,
+            })
+        }
+    }
+
+    /// Go's `created by main.main in goroutine 1` / `\tfile:line +0xoff`
+    /// lines. The function is the one that holds the `go` call (the
+    /// innermost frame at its return address); without symbols the line is
+    /// `created by goroutine 1` and the file:line has no offset.
+    pub fn write(&self, out: &mut String, loader: Option<&addr2line::Loader>) {
+        let mut frames = Vec::new();
+        if self.pc != 0 && loader.is_some() {
+            symbolize_one(
+                &mut frames,
+                self.pc.wrapping_sub(self_bias()),
+                false,
+                loader,
+            );
+        }
+        match frames.first().filter(|f| !f.function.starts_with("?pc=")) {
+            Some(f) => {
+                let _ = writeln!(
+                    out,
+                    "created by {} in goroutine {}\n\t{}:{} +{:#x}",
+                    f.function, self.parent, self.file, self.line, f.offset
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "created by goroutine {}\n\t{}:{}",
+                    self.parent, self.file, self.line
+                );
+            }
+        }
+    }
+}
+
+/// Go's `created by ...` lines for `gp` (nothing for the main goroutine):
+/// [`Creator::write`].
 ///
 /// # Safety
 /// As [`goroutine_header`].
-pub unsafe fn goroutine_creator(out: &mut String, gp: *mut G) {
-    // SAFETY: as goroutine_header.
-    unsafe {
-        if let Some((f, l)) = (*gp).created_at().filter(|_| (*gp).parent_goid != 0) {
-            let _ = writeln!(
-                out,
-                "created by goroutine {}\n\t{}:{}",
-                (*gp).parent_goid,
-                f,
-                l
-            );
-        }
+pub unsafe fn goroutine_creator(out: &mut String, gp: *mut G, loader: Option<&addr2line::Loader>) {
+    // SAFETY: forwarded to the caller.
+    if let Some(c) = unsafe { Creator::of(gp) } {
+        c.write(out, loader);
     }
 }
 
@@ -442,8 +514,8 @@ pub struct GoroutineSnapshot {
     head: String,
     /// Its frames' program counters (empty: running on another thread).
     pcs: Vec<usize>,
-    /// `created by ...` lines (may be empty).
-    creator: String,
+    /// Where it was made (None: the main goroutine).
+    creator: Option<Creator>,
 }
 
 impl GoroutineSnapshot {
@@ -468,8 +540,7 @@ impl GoroutineSnapshot {
                 GSYSCALL => frame_pcs((*gp).syscallpc, (*gp).syscallbp, stack, 64),
                 _ => frame_pcs((*gp).sched.pc, (*gp).sched.bp, stack, 64),
             };
-            let mut creator = String::new();
-            goroutine_creator(&mut creator, gp);
+            let creator = Creator::of(gp);
             Some(GoroutineSnapshot { head, pcs, creator })
         }
     }
@@ -482,7 +553,9 @@ impl GoroutineSnapshot {
         } else {
             write_frames(out, &symbolize(&self.pcs, loader), level);
         }
-        out.push_str(&self.creator);
+        if let Some(c) = &self.creator {
+            c.write(out, loader);
+        }
     }
 }
 
@@ -540,7 +613,7 @@ pub fn stack(all: bool) -> String {
             unsafe { goroutine_header(&mut out, me) };
             write_frames(&mut out, &symbolize(&pcs, loader.as_ref()), 1);
             // SAFETY: as above.
-            unsafe { goroutine_creator(&mut out, me) };
+            unsafe { goroutine_creator(&mut out, me, loader.as_ref()) };
         }
         for snap in &others {
             out.push('\n');
