@@ -435,7 +435,7 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
     let refused = |what: &str, e: &std::io::Error| {
         Fail(
             EXIT_PTRACE,
-            format!("cannot {what} of process {pid} ({e}): {}", ptrace_hint()),
+            format!("cannot {what} of process {pid} ({e}): {}", ptrace_hint(pid)),
         )
     };
     let exe = std::fs::read_link(proc_dir.join("exe")).map_err(|e| {

@@ -690,6 +690,31 @@ fn bad_processes() {
     let out = watched(goroutines().arg(t.pid()).env("GDBX_PTRACE_REFUSE", "1"));
     assert_fails(&out, 4, "ptrace refused");
     assert!(stderr(&out).contains("--nonblocking"));
+    // Already traced, as by a debugger: this thread seizes the program's
+    // main thread, and the line names the tracer (its thread id).
+    let pid: libc::pid_t = t.pid().parse().unwrap();
+    // SAFETY: plain system calls on our own child; the seize is undone
+    // below (interrupt, wait for the stop, detach) on this same thread.
+    let (seized, me) = unsafe {
+        (
+            libc::ptrace(libc::PTRACE_SEIZE, pid, 0usize, 0usize) == 0,
+            libc::gettid(),
+        )
+    };
+    assert!(seized, "PTRACE_SEIZE: {}", std::io::Error::last_os_error());
+    let out = watched(goroutines().arg(t.pid()));
+    // SAFETY: as above.
+    unsafe {
+        libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0usize, 0usize);
+        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+        libc::ptrace(libc::PTRACE_DETACH, pid, 0usize, 0usize);
+    }
+    assert_fails(&out, 4, "it is already traced by ");
+    assert!(
+        stderr(&out).contains(&format!("(pid {me})")),
+        "{}",
+        stderr(&out)
+    );
     // Really another user: nobody may not look at root's process.
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {

@@ -47,7 +47,7 @@ impl std::fmt::Display for FreezeError {
                 f,
                 "ptrace refused for process {pid} ({}): {}",
                 std::io::Error::from_raw_os_error(*errno),
-                ptrace_hint()
+                ptrace_hint(*pid)
             ),
             FreezeError::Gone { pid } => write!(f, "process {pid} exited"),
             FreezeError::Os { pid, what, err } => write!(f, "process {pid}: {what}: {err}"),
@@ -57,17 +57,46 @@ impl std::fmt::Display for FreezeError {
 
 impl std::error::Error for FreezeError {}
 
-/// What to do about a refused ptrace, from what this machine says.
-pub fn ptrace_hint() -> String {
+/// What to do about a refused ptrace of process `pid`, from what this
+/// machine says: the process's tracer (`TracerPid` in its status), yama's
+/// `ptrace_scope`.
+pub fn ptrace_hint(pid: u32) -> String {
     let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok());
-    let why = match scope {
-        Some(3) => "yama ptrace_scope is 3 (no process may be traced until reboot)".to_string(),
-        Some(s @ 1..=2) => format!(
+    hint(scope, tracer_of(pid))
+}
+
+/// The process that traces `pid` (a debugger), as (pid, command name).
+fn tracer_of(pid: u32) -> Option<(u32, String)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let tracer: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&t| t != 0)?;
+    let comm = std::fs::read_to_string(format!("/proc/{tracer}/comm"))
+        .map_or_else(|_| "?".to_string(), |c| c.trim().to_string());
+    Some((tracer, comm))
+}
+
+/// [`ptrace_hint`] from what it found: yama's `ptrace_scope` and the
+/// process's tracer, if any.
+fn hint(scope: Option<u32>, tracer: Option<(u32, String)>) -> String {
+    let why = match (tracer, scope) {
+        // Only one tracer at a time, whatever yama says.
+        (Some((t, comm)), _) => format!(
+            "it is already traced by {comm} (pid {t}), and a process has one tracer at a time; detach that debugger (gdb: `detach`), or look from inside it (gdb with gdbx's extension: `info goroutines`)"
+        ),
+        (None, Some(3)) => {
+            "yama ptrace_scope is 3 (no process may be traced until reboot)".to_string()
+        }
+        (None, Some(s @ 1..=2)) => format!(
             "yama ptrace_scope is {s} (only a parent or root may trace); run as root, or `sysctl kernel.yama.ptrace_scope=0`"
         ),
-        _ => "the process belongs to another user or is already traced (by a debugger); run as root or as its user, and detach other debuggers".to_string(),
+        (None, _) => "the process belongs to another user; run as root or as its user".to_string(),
     };
     format!("{why}; or read it without stopping it with --nonblocking")
 }
@@ -274,5 +303,33 @@ pub fn process_alive(pid: u32) -> bool {
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .is_some_and(|state| state != "Z" && state != "X"),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hint;
+
+    /// Each cause of a refused ptrace gets its own way out; a tracer is
+    /// named whatever yama says, since it alone explains the refusal.
+    #[test]
+    fn each_refusal_names_its_cause_and_the_way_out() {
+        let traced = hint(Some(1), Some((42, "gdb".into())));
+        assert!(
+            traced.starts_with("it is already traced by gdb (pid 42)") && traced.contains("detach"),
+            "{traced}"
+        );
+        let scope1 = hint(Some(1), None);
+        assert!(
+            scope1.contains("ptrace_scope is 1") && scope1.contains("kernel.yama.ptrace_scope=0"),
+            "{scope1}"
+        );
+        assert!(hint(Some(3), None).contains("until reboot"));
+        for scope in [None, Some(0)] {
+            assert!(hint(scope, None).contains("another user"));
+        }
+        for h in [traced, scope1, hint(None, None)] {
+            assert!(h.ends_with("with --nonblocking"), "{h}");
+        }
     }
 }
