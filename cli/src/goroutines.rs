@@ -290,6 +290,7 @@ fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8,
     })?;
     check_core_of(&prog, &core, binary, core_path)?;
     prog.set_bias(prog.bias_for_entry(core.entry()), &core);
+    prog.set_libraries(core.files().to_vec());
     let image = prog.image();
     let mem = Chain(&core, &image);
     let regs: Vec<(u64, Option<Regs>)> = core
@@ -466,6 +467,9 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
     })?;
     let gone = || Fail(EXIT_GONE, format!("process {pid} exited during the dump"));
     prog.set_bias(prog.bias_for_entry(live.entry()), &live);
+    // Unreadable maps only leave C frames in libraries unnamed.
+    let maps = std::fs::read_to_string(proc_dir.join("maps")).unwrap_or_default();
+    prog.set_libraries(inspect::libs::parse_proc_maps(&maps));
     // Stopped (unless --nonblocking) only while the state is copied; all
     // the decoding, unwinding and symbolising works on the copy.
     let (captured, regs, pause) = if a.nonblocking {
@@ -760,6 +764,10 @@ fn start_of(
     (Some((g.pc, g.sp, g.bp, false)), "saved", None)
 }
 
+/// The name of the frame of a signal-return trampoline (gdb's): a signal
+/// handler's frames are below it, the frame the signal interrupted above.
+const SIGNAL_FRAME: &str = "<signal handler called>";
+
 /// Symbolises one raw frame into the frames Go prints for it (inlined
 /// ones first).
 fn symbolise(prog: &Program, f: &RawFrame) -> Vec<FrameOut> {
@@ -767,6 +775,23 @@ fn symbolise(prog: &Program, f: &RawFrame) -> Vec<FrameOut> {
     let chain = syms.frames(f.probe());
     let start = syms.function_start(f.probe());
     let offset = start.filter(|&s| f.pc > s).map(|s| f.pc - s);
+    if f.sigreturn {
+        // Named as gdb names it, whichever function holds the trampoline
+        // (Go's runtime.sigreturn, libc's __restore_rt): it was never
+        // called, the kernel returned the handler to it.
+        let at = chain.first();
+        return vec![FrameOut {
+            func: SIGNAL_FRAME.into(),
+            file: at
+                .filter(|fr| !fr.file.is_empty())
+                .map_or("?".into(), |fr| fr.file.to_string()),
+            line: at.map_or(0, |fr| fr.line),
+            pc: f.pc,
+            sp: f.sp,
+            offset: None,
+            inlined: false,
+        }];
+    }
     if chain.is_empty() {
         return vec![FrameOut {
             func: "??".into(),
@@ -973,7 +998,16 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
             let lines = frame_text.entry((f.pc, f.exact)).or_insert_with(|| {
                 let mut t = String::new();
                 for f in symbolise(prog, f) {
-                    let _ = write!(t, "{}(...)\n\t{}:{}", f.func, f.file, f.line);
+                    if f.func == SIGNAL_FRAME {
+                        t.push_str(SIGNAL_FRAME);
+                        t.push('\n');
+                        continue;
+                    }
+                    let _ = write!(t, "{}(...)\n\t{}", f.func, f.file);
+                    // A library's C code has no lines: its path alone.
+                    if f.line != 0 || f.file == "?" {
+                        let _ = write!(t, ":{}", f.line);
+                    }
                     if let Some(o) = f.offset {
                         let _ = write!(t, " +{o:#x}");
                     } else if f.func == "??" {

@@ -395,6 +395,36 @@ fn go_core_from_gotraceback_crash_agrees_with_its_own_dump() {
         .collect();
     let n = assert_agree(&own, &ours, &running, "Go core");
     assert!(n >= 12, "compared {n}:\n{err}");
+    // Every M ends in Go's crash handler (each is sent SIGQUIT in turn), so
+    // the goroutines on them are unwound from their threads' registers in
+    // the handler, through the signal frame, back to the code the signal
+    // interrupted (a named frame: the kernel's saved context was read).
+    let through_signal: Vec<Vec<&str>> = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            g["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["func"].as_str().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|funcs| {
+            funcs
+                .iter()
+                .position(|f| *f == "<signal handler called>")
+                .is_some_and(|i| {
+                    funcs[..i].contains(&"runtime.sigtramp")
+                        && funcs.get(i + 1).is_some_and(|f| *f != "??")
+                })
+        })
+        .collect();
+    assert!(
+        !through_signal.is_empty(),
+        "no goroutine in the crash handler:\n{doc}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -559,6 +589,22 @@ fn ours_live_dump_agrees_with_sigquit_dump() {
     assert_eq!(
         spin["location"].as_str().unwrap().split(' ').next(),
         Some("stuck::spinner")
+    );
+    // Main blocks reading its stdin, in libc's read(2): a C frame outside
+    // the binary, named from the library's own symbols, then the runtime's
+    // system call wrapper.
+    let main = doc["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == 1)
+        .expect("goroutine 1");
+    let (f0, f1) = (&main["frames"][0], &main["frames"][1]);
+    assert!(
+        f0["func"].as_str().unwrap().ends_with("read")
+            && f0["file"].as_str().unwrap().contains("libc.so")
+            && f1["func"] == "runtime::syscall::syscall",
+        "{main}"
     );
     // The status filter, on the text.
     let text = stdout(&text);

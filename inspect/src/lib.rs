@@ -64,6 +64,7 @@ pub mod fastmap;
 pub mod flavour;
 pub mod freeze;
 pub mod gcore;
+pub mod libs;
 pub mod mem;
 pub mod model;
 pub mod sym;
@@ -170,6 +171,13 @@ impl Program {
         self.unwinder.set_bias(bias);
         let image = self.image();
         self.layout.read_reason_strings(&Chain(mem, &image), bias);
+    }
+
+    /// The other files the process has mapped (its shared libraries):
+    /// frames in their code are named from their symbols.
+    pub fn set_libraries(&mut self, maps: Vec<libs::FileMap>) {
+        let libs = libs::Libraries::new(maps, self.bin.path());
+        self.syms.set_libraries(libs);
     }
 
     /// The load bias for a process whose entry point (`AT_ENTRY`, from

@@ -389,6 +389,8 @@ pub struct CoreFile {
     threads: Vec<CoreThread>,
     /// `AT_ENTRY` of the dumped process (`NT_AUXV`).
     entry: Option<u64>,
+    /// The files the process had mapped (`NT_FILE`).
+    files: Vec<crate::libs::FileMap>,
 }
 
 /// Why a core file cannot be used.
@@ -444,6 +446,7 @@ impl CoreFile {
         let mut segments = Vec::new();
         let mut threads = Vec::new();
         let mut entry = None;
+        let mut files = Vec::new();
         for ph in phdrs {
             match ph.p_type(endian) {
                 object::elf::PT_LOAD => {
@@ -478,6 +481,8 @@ impl CoreFile {
                             threads.push(t);
                         } else if ty == object::elf::NT_AUXV {
                             entry = auxv_entry(note.desc());
+                        } else if ty == object::elf::NT_FILE {
+                            files = crate::libs::parse_nt_file(note.desc());
                         }
                     }
                 }
@@ -490,7 +495,14 @@ impl CoreFile {
             segments,
             threads,
             entry,
+            files,
         })
+    }
+
+    /// The files the dumped process had mapped (its `NT_FILE` note; empty
+    /// when the dumper wrote none).
+    pub fn files(&self) -> &[crate::libs::FileMap] {
+        &self.files
     }
 
     /// The `PT_LOAD` segments, sorted by address.

@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use crate::fastmap::FastMap;
 use crate::flavour::Flavour;
+use crate::libs::Libraries;
 
 /// One (possibly inlined) function at a pc.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct Symbols {
     cache: RefCell<FastMap<u64, Rc<Vec<Frame>>>>,
     /// Run-time minus file addresses (0 unless PIE).
     bias: u64,
+    /// The process's shared libraries, for code outside the binary.
+    libs: Libraries,
 }
 
 /// Name prefixes of code that is not the program's own, for our runtime.
@@ -97,7 +100,16 @@ impl Symbols {
             root,
             cache: RefCell::new(FastMap::default()),
             bias: 0,
+            libs: Libraries::default(),
         }
+    }
+
+    /// The process's shared libraries (none until set): a pc in one of
+    /// them is named from that library's symbols, its file being the
+    /// library's path.
+    pub fn set_libraries(&mut self, libs: Libraries) {
+        self.libs = libs;
+        self.cache.borrow_mut().clear();
     }
 
     /// Run-time addresses minus this are file addresses (0 unless PIE).
@@ -122,9 +134,13 @@ impl Symbols {
         self.symbol(pc).map(|s| s.name.as_str())
     }
 
-    /// The run-time start of the function (ELF symbol) containing `pc`.
+    /// The run-time start of the function (ELF symbol) containing `pc`,
+    /// in the binary or in a shared library.
     pub fn function_start(&self, pc: u64) -> Option<u64> {
-        self.symbol(pc).map(|s| s.address.wrapping_add(self.bias))
+        match self.symbol(pc) {
+            Some(s) => Some(s.address.wrapping_add(self.bias)),
+            None => self.libs.symbol(pc).map(|s| s.start),
+        }
     }
 
     /// Are `a` and `b` in the same function (ELF symbol)?
@@ -216,6 +232,19 @@ impl Symbols {
                 line: 0,
                 inlined: false,
             }),
+            // Outside the binary: a shared library's C code, never the
+            // program's own.
+            (None, None) => {
+                if let Some(s) = self.libs.symbol(probe) {
+                    out.push(Frame {
+                        user: false,
+                        func: s.name,
+                        file: s.path,
+                        line: 0,
+                        inlined: false,
+                    });
+                }
+            }
             _ => {}
         }
         let rc = Rc::new(out);

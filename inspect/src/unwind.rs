@@ -86,6 +86,11 @@ pub struct RawFrame {
     pub exact: bool,
     /// How this frame was reached from the one below it.
     pub step: Step,
+    /// `pc` is the signal-return trampoline (`rt_sigreturn`) the kernel
+    /// made a signal handler return to: the handler's frames are below
+    /// this one, the interrupted frame above it (gdb's `<signal handler
+    /// called>`). `exact`: no call instruction precedes it.
+    pub sigreturn: bool,
 }
 
 impl RawFrame {
@@ -314,16 +319,18 @@ impl Unwinder {
         let mut out = Vec::new();
         let (mut pc, mut sp, mut bp, mut exact, mut step) = (pc, sp, bp, exact, Step::Start);
         while pc != 0 && out.len() < max {
+            let sigreturn = self.is_sigreturn(mem, pc);
             out.push(RawFrame {
                 pc,
                 sp,
-                exact,
+                exact: exact || sigreturn,
                 step,
+                sigreturn,
             });
             if self.is_top_frame(pc) {
                 break;
             }
-            if self.is_sigreturn(mem, pc) {
+            if sigreturn {
                 let (Ok(npc), Ok(nsp), Ok(nbp)) = (
                     mem.u64(sp + UC_RIP),
                     mem.u64(sp + UC_RSP),

@@ -1,0 +1,231 @@
+//! The other files a process has mapped (libc, the dynamic loader, a cgo
+//! program's shared libraries): which one holds a code address, and the
+//! symbol there, so that a frame in C code outside the binary is named
+//! (`read` in `libc.so.6`) instead of `??`.
+//!
+//! The mappings come from `/proc/PID/maps` for a live process and from the
+//! `NT_FILE` note for a core (the kernel and gdb's `gcore` both write it).
+//! Each library is opened from its path on this machine the first time one
+//! of its addresses is asked about; its symbols are read with the same ELF
+//! reader (and the same sorted lookup) as the binary's own.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use object::read::elf::{FileHeader, ProgramHeader};
+
+use crate::fastmap::FastMap;
+
+/// One file-backed mapping: `[lo, hi)` shows the file from byte `offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMap {
+    pub lo: u64,
+    pub hi: u64,
+    pub offset: u64,
+    pub path: String,
+}
+
+/// The mappings of `/proc/PID/maps` text that show a file (a path that
+/// starts with `/`), executable or not.
+pub fn parse_proc_maps(text: &str) -> Vec<FileMap> {
+    text.lines()
+        .filter_map(|l| {
+            // lo-hi perms offset dev inode path
+            let mut f = l.splitn(6, ' ');
+            let (range, _perms, offset, _dev, _inode) =
+                (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+            let path = f.next()?.trim_start();
+            let (lo, hi) = range.split_once('-')?;
+            if !path.starts_with('/') {
+                return None;
+            }
+            Some(FileMap {
+                lo: u64::from_str_radix(lo, 16).ok()?,
+                hi: u64::from_str_radix(hi, 16).ok()?,
+                offset: u64::from_str_radix(offset, 16).ok()?,
+                path: path.trim_end_matches(" (deleted)").to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The mappings of a core's `NT_FILE` note: a count and the page size,
+/// then (start, end, offset in pages) for each, then the file names, each
+/// ending in a NUL.
+pub fn parse_nt_file(desc: &[u8]) -> Vec<FileMap> {
+    let word = |i: usize| -> Option<u64> {
+        desc.get(i * 8..i * 8 + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    let (Some(count), Some(page)) = (word(0), word(1)) else {
+        return Vec::new();
+    };
+    let count = count as usize;
+    let Some(names) = desc.get((2 + 3 * count) * 8..) else {
+        return Vec::new();
+    };
+    names
+        .split(|&b| b == 0)
+        .take(count)
+        .enumerate()
+        .filter_map(|(i, name)| {
+            Some(FileMap {
+                lo: word(2 + 3 * i)?,
+                hi: word(3 + 3 * i)?,
+                offset: word(4 + 3 * i)?.checked_mul(page)?,
+                path: String::from_utf8_lossy(name).into_owned(),
+            })
+        })
+        .collect()
+}
+
+/// A function in a library: its name (as its ELF writes it), its run-time
+/// start and the library's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LibSymbol {
+    pub name: Rc<str>,
+    pub start: u64,
+    pub path: Rc<str>,
+}
+
+/// One opened library: its symbols and the program headers that turn a
+/// file offset into its addresses.
+struct Opened {
+    bin: debuginfo::Binary,
+    /// (p_offset, p_filesz, p_vaddr) of each PT_LOAD.
+    loads: Vec<(u64, u64, u64)>,
+    path: Rc<str>,
+}
+
+/// The files mapped into a process, other than its binary.
+#[derive(Default)]
+pub struct Libraries {
+    /// Sorted by `lo`.
+    maps: Vec<FileMap>,
+    /// By path; None: it could not be opened (gone, not an ELF).
+    opened: RefCell<FastMap<String, Option<Rc<Opened>>>>,
+}
+
+impl Libraries {
+    /// The mappings `maps`, leaving out those of the program's own binary
+    /// `exe` (its symbols are the main symboliser's).
+    pub fn new(mut maps: Vec<FileMap>, exe: &Path) -> Libraries {
+        let exe = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
+        maps.retain(|m| {
+            let p = PathBuf::from(&m.path);
+            p != exe && std::fs::canonicalize(&p).map_or(true, |c| c != exe)
+        });
+        maps.sort_by_key(|m| m.lo);
+        Libraries {
+            maps,
+            opened: RefCell::new(FastMap::default()),
+        }
+    }
+
+    /// The function of a mapped library that holds the run-time address `pc`.
+    pub fn symbol(&self, pc: u64) -> Option<LibSymbol> {
+        let i = self.maps.partition_point(|m| m.lo <= pc).checked_sub(1)?;
+        let m = &self.maps[i];
+        if pc >= m.hi {
+            return None;
+        }
+        let lib = self.open(&m.path)?;
+        // The file offset of `pc`, then its address in the file's own terms.
+        let off = pc - m.lo + m.offset;
+        let &(p_off, _, p_vaddr) = lib
+            .loads
+            .iter()
+            .find(|&&(o, sz, _)| o <= off && off < o + sz.max(1))?;
+        let file_addr = p_vaddr + (off - p_off);
+        let s = lib.bin.symbol_at(file_addr)?;
+        Some(LibSymbol {
+            name: Rc::from(s.name.as_str()),
+            start: pc - (file_addr - s.address),
+            path: lib.path.clone(),
+        })
+    }
+
+    fn open(&self, path: &str) -> Option<Rc<Opened>> {
+        if let Some(o) = self.opened.borrow().get(path) {
+            return o.clone();
+        }
+        let opened = debuginfo::Binary::open(path).ok().map(|bin| {
+            let loads = load_segments(bin.data());
+            Rc::new(Opened {
+                bin,
+                loads,
+                path: Rc::from(path),
+            })
+        });
+        self.opened
+            .borrow_mut()
+            .insert(path.to_string(), opened.clone());
+        opened
+    }
+}
+
+/// (p_offset, p_filesz, p_vaddr) of the PT_LOAD segments of an ELF file.
+fn load_segments(data: &[u8]) -> Vec<(u64, u64, u64)> {
+    let Ok(elf) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
+        return Vec::new();
+    };
+    let Ok(endian) = elf.endian() else {
+        return Vec::new();
+    };
+    let Ok(phdrs) = elf.program_headers(endian, data) else {
+        return Vec::new();
+    };
+    phdrs
+        .iter()
+        .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
+        .map(|ph| (ph.p_offset(endian), ph.p_filesz(endian), ph.p_vaddr(endian)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This test process's own maps name libc, and the address of a libc
+    /// function resolves to its name.
+    #[test]
+    fn a_libc_function_of_this_process_is_named() {
+        let maps = parse_proc_maps(&std::fs::read_to_string("/proc/self/maps").unwrap());
+        assert!(maps.iter().any(|m| m.path.contains("libc")), "{maps:?}");
+        let libs = Libraries::new(maps, &std::env::current_exe().unwrap());
+        let pc = libc::getpid as *const () as u64;
+        let s = libs.symbol(pc + 1).expect("getpid in libc");
+        assert!(s.name.contains("getpid"), "{s:?}");
+        assert!(s.path.contains("libc"), "{s:?}");
+        assert_eq!(s.start, pc, "{s:?}");
+    }
+
+    #[test]
+    fn nt_file_notes_are_read() {
+        let mut d = Vec::new();
+        for w in [2u64, 4096, 0x1000, 0x3000, 0, 0x7000, 0x8000, 5] {
+            d.extend_from_slice(&w.to_le_bytes());
+        }
+        d.extend_from_slice(b"/bin/a\0/lib/b.so\0");
+        assert_eq!(
+            parse_nt_file(&d),
+            vec![
+                FileMap {
+                    lo: 0x1000,
+                    hi: 0x3000,
+                    offset: 0,
+                    path: "/bin/a".into()
+                },
+                FileMap {
+                    lo: 0x7000,
+                    hi: 0x8000,
+                    offset: 5 * 4096,
+                    path: "/lib/b.so".into()
+                },
+            ]
+        );
+        // Truncated: nothing, no panic.
+        assert!(parse_nt_file(&d[..20]).is_empty());
+    }
+}
