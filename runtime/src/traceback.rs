@@ -293,19 +293,55 @@ pub fn symbolize(pcs: &[usize], loader: Option<&addr2line::Loader>) -> Vec<Frame
 }
 
 /// The load bias of this process's binary (run-time minus file addresses;
-/// non-zero for a PIE).
+/// non-zero for a PIE). Read once: a report of 10,000 goroutines asks for
+/// it once per goroutine.
 fn self_bias() -> usize {
-    std::fs::File::open("/proc/self/exe")
-        .and_then(|mut f| {
-            let mut h = [0u8; 64];
-            std::io::Read::read_exact(&mut f, &mut h).map(|_| h)
-        })
-        .map_or(0, |h| crate::asyncpreempt::load_bias(&h))
+    static BIAS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BIAS.get_or_init(|| {
+        std::fs::File::open("/proc/self/exe")
+            .and_then(|mut f| {
+                let mut h = [0u8; 64];
+                std::io::Read::read_exact(&mut f, &mut h).map(|_| h)
+            })
+            .map_or(0, |h| crate::asyncpreempt::load_bias(&h))
+    })
+}
+
+thread_local! {
+    /// The frames of each (file pc, exact) symbolised with DWARF on this
+    /// thread. Code does not move, so an entry stays true for the life of
+    /// the process; a report of 10,000 goroutines parked at the same few
+    /// places looks each place up once instead of once per goroutine.
+    static SYMBOLIZED: std::cell::RefCell<std::collections::HashMap<(usize, bool), Vec<Frame>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// Push the frames at file address `pc` (innermost inlined first): an
 /// exact pc when `exact`, else a return address (looked up at `pc - 1`).
 fn symbolize_one(
+    frames: &mut Vec<Frame>,
+    pc: usize,
+    exact: bool,
+    loader: Option<&addr2line::Loader>,
+) {
+    if loader.is_none() {
+        symbolize_uncached(frames, pc, exact, None);
+        return;
+    }
+    let hit = SYMBOLIZED.with(|c| {
+        c.borrow()
+            .get(&(pc, exact))
+            .map(|f| frames.extend_from_slice(f))
+    });
+    if hit.is_none() {
+        let before = frames.len();
+        symbolize_uncached(frames, pc, exact, loader);
+        let got = frames[before..].to_vec();
+        SYMBOLIZED.with(|c| c.borrow_mut().insert((pc, exact), got));
+    }
+}
+
+fn symbolize_uncached(
     frames: &mut Vec<Frame>,
     pc: usize,
     exact: bool,
