@@ -133,6 +133,8 @@ struct GoroutineOut {
     /// The status without the wait reason.
     state: String,
     wait_minutes: Option<i64>,
+    /// Wired to its thread (LockOSThread): `, locked to thread` in Go's header.
+    locked_to_thread: bool,
     thread: Option<u64>,
     m: Option<i64>,
     location: String,
@@ -899,6 +901,7 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
             status: view_status(g),
             state: lay.status_name(g.status).unwrap_or("???").to_string(),
             wait_minutes: minutes(g),
+            locked_to_thread: g.lockedm != 0,
             thread: r
                 .row
                 .thread
@@ -989,6 +992,9 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
         let _ = write!(text, "\ngoroutine {} [{status}", g.goid);
         if let Some(m) = minutes(g) {
             let _ = write!(text, ", {m} minutes");
+        }
+        if g.lockedm != 0 {
+            text.push_str(", locked to thread");
         }
         text.push_str("]:\n");
         if let Some(why) = &r.no_stack {

@@ -611,6 +611,49 @@ fn ours_live_dump_agrees_with_sigquit_dump() {
     assert_eq!(parse_dump(&text).len(), 22, "{text}");
 }
 
+/// Our runtime's GOTRACEBACK=crash on a deadlock: its report, then SIGABRT
+/// and a kernel core. gdbx's dump of that core agrees with the report
+/// (statuses, first frames, creators), and the goroutine wired to its
+/// thread (`crash_deadlock locked`) says so in its header in both, as Go's
+/// `goroutine 1 [chan send, locked to thread]:` does.
+#[test]
+fn ours_kernel_core_of_a_deadlock_agrees_with_its_report() {
+    let bin = example_bin("crash_deadlock", Variant::Debug);
+    let dir = scratch("goroutines-ours-deadlock-core");
+    let mut cmd = Command::new(&bin);
+    cmd.arg("locked")
+        .env("GOTRACEBACK", "crash")
+        .current_dir(&dir);
+    // SAFETY: setrlimit is async-signal-safe; runs in the child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+            Ok(())
+        });
+    }
+    let out = watched(&mut cmd);
+    let report = stderr(&out);
+    let core = dir.join("core");
+    assert!(core.is_file(), "no core in {}:\n{report}", dir.display());
+    let locked = "goroutine 1 [chan send, locked to thread]:";
+    assert!(report.contains(locked), "{report}");
+    let doc = json(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+    let n = assert_agree(
+        &parse_dump(&report),
+        &from_json(&doc),
+        &[],
+        "ours deadlock core",
+    );
+    assert!(n >= 2, "compared {n}:\n{report}");
+    let text = gdbx(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+    assert!(stdout(&text).contains(locked), "{}", stdout(&text));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn ours_core_from_gcore_shows_every_goroutine() {
     gdbx_tests::require_gdb!();

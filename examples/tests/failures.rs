@@ -342,3 +342,57 @@ fn crash_core_shows_the_signal_handler_frame() {
         "{bt}"
     );
 }
+
+/// Go's `startpanic_m`: with `GODEBUG=scheddetail=1` a fatal error prints
+/// the detailed scheduler trace between its message and the goroutines.
+/// In `crash_deadlock locked` the main goroutine sleeps wired to its
+/// thread: the trace counts that M in `nmidlelocked`, its M line names
+/// g1 as `lockedg`, g1's line names that M as `lockedm`, and g1's header
+/// says `locked to thread` - Go 1.19's output for the same program.
+#[test]
+fn fatal_error_prints_the_scheduler_trace_with_the_locked_thread() {
+    for procs in ["1", "2"] {
+        let (code, _, _, err) = outcome(
+            CRASH_DEADLOCK,
+            &["locked"],
+            &[("GODEBUG", "scheddetail=1"), ("GOMAXPROCS", procs)],
+        );
+        assert_eq!(code, Some(2), "{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(
+            lines[0],
+            "fatal error: all goroutines are asleep - deadlock!"
+        );
+        assert!(
+            lines[1].starts_with("SCHED ") && lines[1].contains(" nmidlelocked=1 "),
+            "{err}"
+        );
+        let m = lines
+            .iter()
+            .find_map(|l| {
+                let (id, rest) = l.strip_prefix("  M")?.split_once(": ")?;
+                rest.ends_with(" lockedg=1").then_some(id)
+            })
+            .unwrap_or_else(|| panic!("no M with lockedg=1:\n{err}"));
+        assert!(
+            lines.contains(&format!("  G1: status=4(chan send) m=-1 lockedm={m}").as_str()),
+            "{err}"
+        );
+        let others = lines
+            .iter()
+            .filter(|l| l.starts_with("  G") && !l.starts_with("  G1:"));
+        assert!(others.clone().count() >= 2, "{err}");
+        assert!(others.clone().all(|l| l.ends_with(" lockedm=-1")), "{err}");
+        // The trace comes before the goroutines.
+        let first_g = lines
+            .iter()
+            .position(|l| l.starts_with("goroutine "))
+            .unwrap();
+        let last_trace = lines.iter().rposition(|l| l.starts_with("  G")).unwrap();
+        assert!(last_trace < first_g, "{err}");
+        assert!(
+            err.contains("\ngoroutine 1 [chan send, locked to thread]:\n"),
+            "{err}"
+        );
+    }
+}

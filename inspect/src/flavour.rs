@@ -232,6 +232,7 @@ static OURS: Spec = Spec {
                 f!("syscallpc"),
                 f!("syscallbp"),
                 f!("schedlink"),
+                f!("lockedm"),
             ],
         },
         TypeSpec {
@@ -280,6 +281,7 @@ static GO119: Spec = Spec {
                 f!("syscallsp"),
                 f!("syscallpc"),
                 f!("schedlink"),
+                f!("lockedm"),
             ],
         },
         TypeSpec {
@@ -364,7 +366,7 @@ fields!(
     /// The fields of a G the decoder reads.
     GFields {
         stack_lo, stack_hi, sp, pc, bp, goid, status, reason, waitsince, m, startpc, gopc,
-        cfile, cfile_len, cline, parent, syscallsp, syscallpc, syscallbp, schedlink,
+        cfile, cfile_len, cline, parent, syscallsp, syscallpc, syscallbp, schedlink, lockedm,
     }
 );
 fields!(

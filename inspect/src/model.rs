@@ -45,6 +45,8 @@ pub struct G {
     pub syscallpc: u64,
     pub syscallbp: u64,
     pub schedlink: u64,
+    /// The M the G is wired to by LockOSThread (0: none).
+    pub lockedm: u64,
 }
 
 /// One decoded M.
@@ -166,6 +168,7 @@ impl Decoder<'_> {
             syscallpc: g.syscallpc.u(b),
             syscallbp: g.syscallbp.u(b),
             schedlink: g.schedlink.u(b),
+            lockedm: g.lockedm.u(b),
         }
     }
 

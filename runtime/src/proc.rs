@@ -1659,6 +1659,9 @@ pub(crate) unsafe fn checkdead() {
             return;
         }
         if waiting == 0 {
+            // As Go's checkdead: the report takes sched.lock itself (its
+            // scheduler trace), and no goroutine can run meanwhile.
+            (*sch).lock.unlock();
             crate::signal::fatal_deadlock("no goroutines (main called runtime.Goexit) - deadlock!");
         }
         // Pending timers will wake someone up.
@@ -1668,6 +1671,7 @@ pub(crate) unsafe fn checkdead() {
                 return;
             }
         }
+        (*sch).lock.unlock();
         crate::signal::fatal_deadlock("all goroutines are asleep - deadlock!");
     }
 }

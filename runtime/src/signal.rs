@@ -199,15 +199,20 @@ pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
 /// Deadlock: print `fatal error: <msg>` and every goroutine the way Go
 /// does (`goroutine N [wait reason]:`, its frames unwound from the saved
 /// context, `created by FUNC in goroutine P` and the spawn site; GOTRACEBACK's
-/// level, as Go's `fatal`), then `runtime.exit(2)`. Called with sched.lock
-/// held, never from a signal handler (it allocates); the DWARF is read on
-/// g0's stack.
+/// level, as Go's `fatal`), then `runtime.exit(2)`; with `GODEBUG`
+/// traces on, the detailed scheduler trace between the message and the
+/// goroutines, as Go's `startpanic_m` prints it. Called as Go's checkdead
+/// calls `fatal`: after it released sched.lock (no goroutine can run),
+/// never from a signal handler (it allocates); the DWARF is read on g0's
+/// stack.
 #[cold]
 #[inline(never)]
 pub fn fatal_deadlock(msg: &str) -> ! {
     let tb = crate::traceback::gotraceback(crate::traceback::Failure::Fatal);
     let mut w = ErrWriter::new();
     let _ = writeln!(w, "fatal error: {msg}");
+    w.flush();
+    crate::sysmon::schedtrace_on_fatal();
     if tb.level > 0 {
         crate::asm::systemstack(|| {
             let loader = addr2line::Loader::new("/proc/self/exe").ok();
@@ -371,6 +376,9 @@ fn is_panic_machinery(function: &str) -> bool {
 /// follow), then `runtime.exit(2)` (or SIGABRT with GOTRACEBACK=crash).
 fn report_panic(gp: *mut G, record: &PanicRecord) -> ! {
     let tb = crate::traceback::gotraceback(crate::traceback::Failure::Panic);
+    // Go's fatalpanic: startpanic_m (the scheduler trace, when GODEBUG
+    // asks for traces), then the panic.
+    crate::sysmon::schedtrace_on_fatal();
     crate::asm::systemstack(|| {
         let mut out = format!("panic: {}\n", record.message);
         if tb.level > 0 {

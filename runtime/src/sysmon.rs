@@ -455,6 +455,16 @@ pub(crate) extern "C" fn gopreempt_m(gp: *mut G) -> ! {
 
 static STARTTIME: AtomicI64 = AtomicI64::new(0);
 
+/// Go's `startpanic_m`: a fatal error (a panic nobody recovered, a
+/// deadlock) prints the detailed scheduler trace when `GODEBUG` asks for
+/// traces (`schedtrace` or `scheddetail`). Takes sched.lock: the caller
+/// must not hold it.
+pub fn schedtrace_on_fatal() {
+    if SCHEDTRACE.load(Ordering::Relaxed) > 0 || SCHEDDETAIL.load(Ordering::Relaxed) > 0 {
+        schedtrace_print(true);
+    }
+}
+
 /// Print Go's scheduler trace (`GODEBUG=schedtrace`): one `SCHED` line, and
 /// with `detailed` one line per P, M and G, exactly in Go 1.19's format.
 pub fn schedtrace_print(detailed: bool) {
@@ -494,8 +504,9 @@ pub fn schedtrace_print(detailed: bool) {
         if detailed {
             let _ = writeln!(
                 w,
-                " gcwaiting={} nmidlelocked=0 stopwait={} sysmonwait={}",
+                " gcwaiting={} nmidlelocked={} stopwait={} sysmonwait={}",
                 gcwaiting() as u32,
+                (*sch).nmidlelocked,
                 (*sch).stopwait,
                 SYSMONWAIT.load(Ordering::Relaxed) as u32
             );
@@ -541,12 +552,17 @@ pub fn schedtrace_print(detailed: bool) {
             let gp = (*mp).curg;
             let _ = writeln!(
                 w,
-                "  M{}: p={} curg={} mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning={} blocked={} lockedg=-1",
+                "  M{}: p={} curg={} mallocing=0 throwing=0 preemptoff= locks=0 dying=0 spinning={} blocked={} lockedg={}",
                 (*mp).id,
                 if pp.is_null() { -1 } else { (*pp).id },
                 if gp.is_null() { -1 } else { (*gp).goid },
                 (*mp).spinning,
-                (*mp).blocked
+                (*mp).blocked,
+                if (*mp).lockedg.is_null() {
+                    -1
+                } else {
+                    (*(*mp).lockedg).goid
+                }
             );
             mp = (*mp).alllink;
         }
@@ -554,11 +570,16 @@ pub fn schedtrace_print(detailed: bool) {
             let m = (*gp).m;
             let _ = writeln!(
                 w,
-                "  G{}: status={}({}) m={} lockedm=-1",
+                "  G{}: status={}({}) m={} lockedm={}",
                 (*gp).goid,
                 readgstatus(gp),
                 (*gp).waitreason.as_str(),
-                if m.is_null() { -1 } else { (*m).id }
+                if m.is_null() { -1 } else { (*m).id },
+                if (*gp).lockedm.is_null() {
+                    -1
+                } else {
+                    (*(*gp).lockedm).id
+                }
             );
         });
         (*sch).lock.unlock();

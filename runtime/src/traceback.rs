@@ -441,7 +441,8 @@ pub fn is_system_goroutine(gp: *mut G) -> bool {
     crate::scavenge::is_scavenger(gp)
 }
 
-/// Go's goroutine header: `goroutine 7 [chan receive, 3 minutes]:`.
+/// Go's goroutine header: `goroutine 7 [chan receive, 3 minutes]:`, and
+/// `, locked to thread` inside the brackets for a G wired to its thread.
 ///
 /// # Safety
 /// `gp` is a G from `runtime.allgs` (never freed; read racily).
@@ -461,7 +462,19 @@ pub unsafe fn goroutine_header(out: &mut String, gp: *mut G) {
                 mins = format!(", {m} minutes");
             }
         }
-        let _ = writeln!(out, "goroutine {} [{}{}]:", (*gp).goid, what, mins);
+        let locked = if (*gp).lockedm.is_null() {
+            ""
+        } else {
+            ", locked to thread"
+        };
+        let _ = writeln!(
+            out,
+            "goroutine {} [{}{}{}]:",
+            (*gp).goid,
+            what,
+            mins,
+            locked
+        );
     }
 }
 
