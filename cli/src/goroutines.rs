@@ -292,7 +292,10 @@ fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8,
     })?;
     check_core_of(&prog, &core, binary, core_path)?;
     prog.set_bias(prog.bias_for_entry(core.entry()), &core);
-    prog.set_libraries(core.files().to_vec());
+    let vdso = core
+        .vdso()
+        .and_then(|b| Some((b, inspect::mem::vdso_image(&core, b)?)));
+    prog.set_libraries(core.files().to_vec(), vdso);
     let image = prog.image();
     let mem = Chain(&core, &image);
     let regs: Vec<(u64, Option<Regs>)> = core
@@ -471,7 +474,10 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
     prog.set_bias(prog.bias_for_entry(live.entry()), &live);
     // Unreadable maps only leave C frames in libraries unnamed.
     let maps = std::fs::read_to_string(proc_dir.join("maps")).unwrap_or_default();
-    prog.set_libraries(inspect::libs::parse_proc_maps(&maps));
+    let vdso = live
+        .vdso()
+        .and_then(|b| Some((b, inspect::mem::vdso_image(&live, b)?)));
+    prog.set_libraries(inspect::libs::parse_proc_maps(&maps), vdso);
     // Stopped (unless --nonblocking) only while the state is copied; all
     // the decoding, unwinding and symbolising works on the copy.
     let (captured, regs, pause) = if a.nonblocking {

@@ -57,6 +57,22 @@ struct Target {
     err: BufReader<std::process::ChildStderr>,
 }
 
+/// Lets the program `cmd` starts dump core (`ulimit -c unlimited` in the
+/// child; it starts at 0 here).
+fn allow_core_dumps(cmd: &mut Command) {
+    // SAFETY: setrlimit is async-signal-safe; runs in the child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
+            Ok(())
+        });
+    }
+}
+
 impl Target {
     /// Starts `bin` with `args` (in `cwd`, allowed to dump core, when given)
     /// and waits until it is ready; `go`: read the twin's own dump first.
@@ -78,18 +94,7 @@ impl Target {
         }
         if let Some(d) = cwd {
             cmd.current_dir(d);
-            // SAFETY: setrlimit is async-signal-safe; runs in the child
-            // before exec.
-            unsafe {
-                cmd.pre_exec(|| {
-                    let unlimited = libc::rlimit {
-                        rlim_cur: libc::RLIM_INFINITY,
-                        rlim_max: libc::RLIM_INFINITY,
-                    };
-                    libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
-                    Ok(())
-                });
-            }
+            allow_core_dumps(&mut cmd);
         }
         let mut child = cmd.spawn().expect("start stuck");
         let dog = Some(Watchdog::arm(&child, LIMIT));
@@ -611,6 +616,77 @@ fn ours_live_dump_agrees_with_sigquit_dump() {
     assert_eq!(parse_dump(&text).len(), 22, "{text}");
 }
 
+/// Dumps at random moments of a busy program: `chanstorm` (goroutines
+/// created, parked, woken and exiting on two Ps all the time) is dumped
+/// over and over while it runs, under both GOMAXPROCS=1 and 2. Each dump
+/// stops every thread wherever it is - inside the scheduler, a context
+/// switch, a futex, a system call - and must still be a whole, true
+/// document: exit 0, no undecodable entry, every goroutine with a status
+/// and either frames whose innermost one is named or the reason it has
+/// none. And the program, stopped and let go each time, must still finish
+/// with every checksum right.
+#[test]
+fn dumps_at_random_moments_of_a_busy_program_are_whole() {
+    const DUMPS: usize = 8;
+    let bin = example_bin("chanstorm", Variant::Debug);
+    for procs in ["1", "2"] {
+        let (mut dumps, mut runs, mut seen) = (0, 0, 0);
+        // Run after run of it, dumped until it exits, until enough dumps.
+        while dumps < DUMPS {
+            assert!(runs < 4 * DUMPS, "{runs} runs ended before {DUMPS} dumps");
+            let mut child = Command::new(&bin)
+                .arg("10")
+                .env("GOMAXPROCS", procs)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start chanstorm");
+            let dog = Watchdog::arm(&child, LIMIT);
+            let pid = child.id().to_string();
+            // Its first storm done: the runtime is up (a dump before then
+            // says it is not initialised yet, rightly).
+            let mut stdout = BufReader::new(child.stdout.take().unwrap());
+            let mut text = String::new();
+            stdout.read_line(&mut text).unwrap();
+            // Until it exits: a dump that finds it gone says so (exit 5).
+            loop {
+                let out = watched(goroutines().args([pid.as_str(), "--format", "json"]));
+                if code(&out) == 5 {
+                    break;
+                }
+                assert_eq!(code(&out), 0, "dump {dumps}: {}", stderr(&out));
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).expect("one JSON document");
+                assert_eq!(doc["bad"], serde_json::json!([]), "dump {dumps}");
+                for g in doc["goroutines"].as_array().unwrap() {
+                    let frames = g["frames"].as_array().unwrap();
+                    assert!(!g["status"].as_str().unwrap().is_empty(), "{g}");
+                    assert!(
+                        !frames.is_empty() || g["no_stack"].is_string(),
+                        "dump {dumps}: no frames and no reason: {g}"
+                    );
+                    if let Some(f) = frames.first() {
+                        assert_ne!(f["func"], "??", "dump {dumps}: {g}");
+                    }
+                    seen += 1;
+                }
+                dumps += 1;
+            }
+            stdout.read_to_string(&mut text).unwrap();
+            let out = child.wait_with_output().unwrap();
+            dog.disarm();
+            assert!(
+                out.status.success() && text.lines().any(|l| l == "chanstorm ok"),
+                "GOMAXPROCS={procs}, run {runs}, after {dumps} dumps: {}\n{text}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            runs += 1;
+        }
+        eprintln!("GOMAXPROCS={procs}: {dumps} dumps in {runs} runs, {seen} goroutines");
+    }
+}
+
 /// Our runtime's GOTRACEBACK=crash on a deadlock: its report, then SIGABRT
 /// and a kernel core. gdbx's dump of that core agrees with the report
 /// (statuses, first frames, creators), and the goroutine wired to its
@@ -624,17 +700,7 @@ fn ours_kernel_core_of_a_deadlock_agrees_with_its_report() {
     cmd.arg("locked")
         .env("GOTRACEBACK", "crash")
         .current_dir(&dir);
-    // SAFETY: setrlimit is async-signal-safe; runs in the child before exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let unlimited = libc::rlimit {
-                rlim_cur: libc::RLIM_INFINITY,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
-            Ok(())
-        });
-    }
+    allow_core_dumps(&mut cmd);
     let out = watched(&mut cmd);
     let report = stderr(&out);
     let core = dir.join("core");

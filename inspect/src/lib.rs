@@ -173,10 +173,14 @@ impl Program {
         self.layout.read_reason_strings(&Chain(mem, &image), bias);
     }
 
-    /// The other files the process has mapped (its shared libraries):
-    /// frames in their code are named from their symbols.
-    pub fn set_libraries(&mut self, maps: Vec<libs::FileMap>) {
-        let libs = libs::Libraries::new(maps, self.bin.path());
+    /// The other files the process has mapped (its shared libraries) and
+    /// its vDSO (where the kernel mapped it, and its ELF image): frames in
+    /// their code are named from their symbols.
+    pub fn set_libraries(&mut self, maps: Vec<libs::FileMap>, vdso: Option<(u64, Vec<u8>)>) {
+        let mut libs = libs::Libraries::new(maps, self.bin.path());
+        if let Some((base, image)) = vdso {
+            libs = libs.with_vdso(base, image);
+        }
         self.syms.set_libraries(libs);
     }
 

@@ -123,6 +123,33 @@ impl Libraries {
         }
     }
 
+    /// Adds the vDSO, whose ELF `image` the kernel mapped at `base` (read
+    /// from the process's memory: it is no file).
+    pub fn with_vdso(mut self, base: u64, image: Vec<u8>) -> Libraries {
+        const NAME: &str = "[vdso]";
+        let len = image.len() as u64;
+        let Ok(bin) = debuginfo::Binary::from_bytes(PathBuf::from(NAME), image) else {
+            return self;
+        };
+        let loads = load_segments(bin.data());
+        self.opened.borrow_mut().insert(
+            NAME.to_string(),
+            Some(Rc::new(Opened {
+                bin,
+                loads,
+                path: Rc::from(NAME),
+            })),
+        );
+        self.maps.push(FileMap {
+            lo: base,
+            hi: base + len,
+            offset: 0,
+            path: NAME.to_string(),
+        });
+        self.maps.sort_by_key(|m| m.lo);
+        self
+    }
+
     /// The function of a mapped library that holds the run-time address `pc`.
     pub fn symbol(&self, pc: u64) -> Option<LibSymbol> {
         let i = self.maps.partition_point(|m| m.lo <= pc).checked_sub(1)?;
@@ -199,6 +226,27 @@ mod tests {
         assert!(s.name.contains("getpid"), "{s:?}");
         assert!(s.path.contains("libc"), "{s:?}");
         assert_eq!(s.start, pc, "{s:?}");
+    }
+
+    /// This process's vDSO, read from its own memory, names its functions
+    /// at their run-time addresses.
+    #[test]
+    fn the_vdso_is_read_from_memory_and_named() {
+        let me = crate::mem::LiveProcess::open(std::process::id()).unwrap();
+        let base = me.vdso().expect("AT_SYSINFO_EHDR");
+        // SAFETY: getauxval has no preconditions.
+        assert_eq!(base, unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) });
+        let image = crate::mem::vdso_image(&me, base).expect("the vDSO's ELF image");
+        let bin = debuginfo::Binary::from_bytes(PathBuf::from("[vdso]"), image.clone()).unwrap();
+        let f = bin
+            .symbol("__vdso_clock_gettime")
+            .or_else(|| bin.symbol("clock_gettime"))
+            .expect("clock_gettime in the vDSO");
+        let pc = base + f.address + 1;
+        let libs = Libraries::new(Vec::new(), Path::new("/nonexistent")).with_vdso(base, image);
+        let s = libs.symbol(pc).expect("named");
+        assert!(s.name.contains("clock_gettime"), "{s:?}");
+        assert_eq!((s.start, &*s.path), (pc - 1, "[vdso]"));
     }
 
     #[test]

@@ -52,12 +52,7 @@ pub trait Memory {
     /// backends that can do better (one system call for many pieces)
     /// override it.
     fn read_pieces(&self, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
-        for (i, &(addr, len)) in reqs.iter().enumerate() {
-            if !ok[i] {
-                let o = offs[i];
-                ok[i] = self.read(addr, &mut buf[o..o + len]).is_ok();
-            }
-        }
+        read_each(self, reqs, offs, buf, ok);
     }
 
     /// `len` bytes at `addr`.
@@ -225,6 +220,15 @@ impl LiveProcess {
         auxv_entry(&std::fs::read(format!("/proc/{}/auxv", self.pid)).ok()?)
     }
 
+    /// Where the process has its vDSO (`AT_SYSINFO_EHDR` of
+    /// `/proc/PID/auxv`).
+    pub fn vdso(&self) -> Option<u64> {
+        auxv_value(
+            &std::fs::read(format!("/proc/{}/auxv", self.pid)).ok()?,
+            AT_SYSINFO_EHDR,
+        )
+    }
+
     /// `/proc/PID/mem`, opened.
     pub fn mem_file(&self) -> &File {
         &self.mem
@@ -244,7 +248,8 @@ impl Memory for LiveProcess {
     }
 
     fn read_pieces(&self, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
-        vm_read_parallel(self.pid, reqs, offs, buf, ok);
+        let pid = self.pid;
+        in_two_halves(reqs, offs, buf, ok, |r, o, b, k| vm_read(pid, r, o, b, k));
         // What process_vm_readv could not serve (or was not permitted to):
         // one by one through /proc/PID/mem.
         for (i, &(addr, len)) in reqs.iter().enumerate() {
@@ -256,20 +261,35 @@ impl Memory for LiveProcess {
     }
 }
 
-/// [`vm_read`] split over two threads for big batches (100,000 goroutine
-/// stacks): the kernel's per-piece work (page walk, pin, copy) then runs on
-/// two cores. The threads touch disjoint parts of `buf` and `ok`.
-fn vm_read_parallel(
-    pid: libc::pid_t,
+/// [`Memory::read_pieces`] one piece at a time.
+fn read_each<M: Memory + ?Sized>(
+    mem: &M,
     reqs: &[(u64, usize)],
     offs: &[usize],
     buf: &mut [u8],
     ok: &mut [bool],
 ) {
+    for (i, &(addr, len)) in reqs.iter().enumerate() {
+        if !ok[i] {
+            let o = offs[i];
+            ok[i] = mem.read(addr, &mut buf[o..o + len]).is_ok();
+        }
+    }
+}
+
+/// `read` over `reqs` (as [`Memory::read_pieces`] takes them) split over
+/// two threads for big batches (100,000 goroutine stacks): the per-piece
+/// work that costs (the kernel's page walk, pin and copy for a live
+/// process; the page fault of a core's mapped page) then runs on two
+/// cores. The threads touch disjoint parts of `buf` and `ok`.
+fn in_two_halves<F>(reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool], read: F)
+where
+    F: Fn(&[(u64, usize)], &[usize], &mut [u8], &mut [bool]) + Sync,
+{
     const SPLIT_ABOVE: usize = 16 * 1024;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
     if reqs.len() < SPLIT_ABOVE || threads < 2 {
-        vm_read(pid, reqs, offs, buf, ok);
+        read(reqs, offs, buf, ok);
         return;
     }
     let k = reqs.len() / 2;
@@ -277,8 +297,8 @@ fn vm_read_parallel(
     let (ok_a, ok_b) = ok.split_at_mut(k);
     let offs_b: Vec<usize> = offs[k..].iter().map(|o| o - offs[k]).collect();
     std::thread::scope(|s| {
-        s.spawn(|| vm_read(pid, &reqs[k..], &offs_b, buf_b, ok_b));
-        vm_read(pid, &reqs[..k], &offs[..=k], buf_a, ok_a);
+        s.spawn(|| read(&reqs[k..], &offs_b, buf_b, ok_b));
+        read(&reqs[..k], &offs[..=k], buf_a, ok_a);
     });
 }
 
@@ -389,6 +409,8 @@ pub struct CoreFile {
     threads: Vec<CoreThread>,
     /// `AT_ENTRY` of the dumped process (`NT_AUXV`).
     entry: Option<u64>,
+    /// `AT_SYSINFO_EHDR` of the dumped process: its vDSO.
+    vdso: Option<u64>,
     /// The files the process had mapped (`NT_FILE`).
     files: Vec<crate::libs::FileMap>,
 }
@@ -446,6 +468,7 @@ impl CoreFile {
         let mut segments = Vec::new();
         let mut threads = Vec::new();
         let mut entry = None;
+        let mut vdso = None;
         let mut files = Vec::new();
         for ph in phdrs {
             match ph.p_type(endian) {
@@ -481,6 +504,7 @@ impl CoreFile {
                             threads.push(t);
                         } else if ty == object::elf::NT_AUXV {
                             entry = auxv_entry(note.desc());
+                            vdso = auxv_value(note.desc(), AT_SYSINFO_EHDR);
                         } else if ty == object::elf::NT_FILE {
                             files = crate::libs::parse_nt_file(note.desc());
                         }
@@ -495,8 +519,14 @@ impl CoreFile {
             segments,
             threads,
             entry,
+            vdso,
             files,
         })
+    }
+
+    /// Where the dumped process had its vDSO (`AT_SYSINFO_EHDR`).
+    pub fn vdso(&self) -> Option<u64> {
+        self.vdso
     }
 
     /// The files the dumped process had mapped (its `NT_FILE` note; empty
@@ -535,11 +565,39 @@ impl CoreFile {
 
 /// `AT_ENTRY` in an auxiliary vector ((type, value) pairs of u64).
 pub fn auxv_entry(auxv: &[u8]) -> Option<u64> {
-    const AT_ENTRY: u64 = 9;
+    auxv_value(auxv, AT_ENTRY)
+}
+
+/// `AT_ENTRY`: the program's entry point.
+const AT_ENTRY: u64 = 9;
+/// `AT_SYSINFO_EHDR`: where the kernel mapped the vDSO's ELF image.
+const AT_SYSINFO_EHDR: u64 = 33;
+
+/// The value of `key` in an auxiliary vector (pairs of words).
+fn auxv_value(auxv: &[u8], key: u64) -> Option<u64> {
     auxv.chunks_exact(16).find_map(|c| {
         let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
-        (word(&c[..8]) == AT_ENTRY).then(|| word(&c[8..]))
+        (word(&c[..8]) == key).then(|| word(&c[8..]))
     })
+}
+
+/// The vDSO's ELF image in `mem`, at `base` (from `AT_SYSINFO_EHDR`):
+/// its size is where its section headers end. The vDSO is no file (it is
+/// in no mapping list as one), so its symbols (`__vdso_clock_gettime`)
+/// are read from memory.
+pub fn vdso_image(mem: &dyn Memory, base: u64) -> Option<Vec<u8>> {
+    let head = mem.bytes(base, 64).ok()?;
+    if &head[..4] != b"\x7fELF" {
+        return None;
+    }
+    let u = |o: usize, n: usize| -> u64 {
+        let mut a = [0u8; 8];
+        a[..n].copy_from_slice(&head[o..o + n]);
+        u64::from_le_bytes(a)
+    };
+    // e_shoff + e_shnum * e_shentsize: the section headers come last.
+    let end = u(0x28, 8) + u(0x3c, 2) * u(0x3a, 2);
+    (end <= 1 << 20).then(|| mem.bytes(base, end as usize).ok())?
 }
 
 fn parse_prstatus(desc: &[u8]) -> Option<CoreThread> {
@@ -595,6 +653,15 @@ impl Memory for CoreFile {
             i += 1;
         }
         Ok(())
+    }
+
+    /// One by one, on two threads for big batches: each piece of a
+    /// goroutine's stack is a page of the core touched for the first time,
+    /// and the page faults are most of the cost.
+    fn read_pieces(&self, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
+        in_two_halves(reqs, offs, buf, ok, |r, o, b, k| {
+            read_each(self, r, o, b, k)
+        });
     }
 }
 
