@@ -17,6 +17,8 @@
 //! the live process or the executable ([`crate::Chain`]) for what is not
 //! copied (text, read-only data).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::Program;
 use crate::mem::{CoreThread, MemError, Memory, neighbour_runs};
 
@@ -39,6 +41,10 @@ pub struct Captured {
     ranges: Vec<(u64, usize, usize)>,
     /// See [`Captured::sort`].
     reach: Vec<usize>,
+    /// The range the last read was served from: reads come in runs over
+    /// one stack (an unwinding) or one object (a decoding), and checking
+    /// it first saves the search over every range for most of them.
+    last: AtomicUsize,
 }
 
 impl Captured {
@@ -118,19 +124,26 @@ impl Memory for Captured {
             len: buf.len(),
         };
         let end = addr.checked_add(buf.len() as u64).ok_or(err)?;
+        let serve = |k: usize, buf: &mut [u8]| -> bool {
+            let (a, off, len) = self.ranges[k];
+            let hit = a <= addr && end <= a + len as u64;
+            if hit {
+                let o = off + (addr - a) as usize;
+                buf.copy_from_slice(&self.buf[o..o + buf.len()]);
+                self.last.store(k, Ordering::Relaxed);
+            }
+            hit
+        };
+        let last = self.last.load(Ordering::Relaxed);
+        if last < self.ranges.len() && serve(last, buf) {
+            return Ok(());
+        }
         let i = self.ranges.partition_point(|r| r.0 <= addr);
         // The nearest ranges that start at or below `addr`; overlaps are
         // few, so a handful covers them.
-        let far = i.checked_sub(1).map(|j| self.ranges[self.reach[j]]);
-        for &(a, off, len) in self.ranges[..i]
-            .iter()
-            .rev()
-            .take(LOOK_BACK)
-            .chain(far.iter())
-        {
-            if end <= a + len as u64 {
-                let o = off + (addr - a) as usize;
-                buf.copy_from_slice(&self.buf[o..o + buf.len()]);
+        let far = i.checked_sub(1).map(|j| self.reach[j]);
+        for k in (i.saturating_sub(LOOK_BACK)..i).rev().chain(far) {
+            if serve(k, buf) {
                 return Ok(());
             }
         }
@@ -223,8 +236,17 @@ impl Program {
             if let Ok(g) = d.read_g(&c, p)
                 && !d.is_dead(&g)
             {
-                stacks.push(used(g.sp, g.hi));
-                stacks.push(used(g.syscallsp, g.hi));
+                // Ours records where the G's frames end (G.startsp): above
+                // it lie only its closure's bytes and the cache-colour gap,
+                // two thirds of a parked G's used stack. A word of margin
+                // for the entry trampoline's own slot.
+                let top = if g.startsp > g.sp && g.startsp <= g.hi {
+                    (g.startsp + 64).min(g.hi)
+                } else {
+                    g.hi
+                };
+                stacks.push(used(g.sp, top));
+                stacks.push(used(g.syscallsp, top));
                 gs.push(g);
             }
         }

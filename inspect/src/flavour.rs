@@ -224,6 +224,7 @@ static OURS: Spec = Spec {
                 f!("m"),
                 f!("startpc"),
                 f!("gopc"),
+                f!("startsp"),
                 f!("cfile" = "created_file"),
                 f!("cfile_len" = "created_file_len"),
                 f!("cline" = "created_line"),
@@ -367,6 +368,7 @@ fields!(
     GFields {
         stack_lo, stack_hi, sp, pc, bp, goid, status, reason, waitsince, m, startpc, gopc,
         cfile, cfile_len, cline, parent, syscallsp, syscallpc, syscallbp, schedlink, lockedm,
+        startsp,
     }
 );
 fields!(

@@ -47,6 +47,9 @@ pub struct G {
     pub schedlink: u64,
     /// The M the G is wired to by LockOSThread (0: none).
     pub lockedm: u64,
+    /// Ours: the sp the G started with (its frames are all below it); 0
+    /// when unknown (Go).
+    pub startsp: u64,
 }
 
 /// One decoded M.
@@ -169,6 +172,7 @@ impl Decoder<'_> {
             syscallbp: g.syscallbp.u(b),
             schedlink: g.schedlink.u(b),
             lockedm: g.lockedm.u(b),
+            startsp: g.startsp.u(b),
         }
     }
 

@@ -477,6 +477,7 @@ unsafe fn newproc1(np: &NewProc, callergp: *mut G, pp: *mut P) -> *mut G {
         };
         (*newg).startpc = np.entry as usize;
         (*newg).gopc = np.pc;
+        (*newg).startsp = sp;
         (*newg).created_file = np.file;
         (*newg).created_file_len = np.file_len;
         (*newg).created_line = np.line;

@@ -212,6 +212,10 @@ pub struct G {
     /// created this G (0 for the main goroutine, which the bootstrap makes).
     /// Tracebacks and debuggers name the creator from it.
     pub gopc: usize,
+    /// The stack pointer the G started with: its frames all lie below it
+    /// (above it: the closure's bytes and the cache-colour gap up to
+    /// `stack.hi`). A debugger copies only `[sched.sp, startsp)`.
+    pub startsp: usize,
     /// File of the `go` call that created this G (`#[track_caller]`), UTF-8, not NUL-terminated.
     pub created_file: *const u8,
     /// Length of `created_file` in bytes.
