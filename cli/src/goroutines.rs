@@ -178,7 +178,7 @@ struct POut {
 }
 
 #[derive(Debug, Serialize)]
-struct Document {
+struct Document<'a> {
     target: String,
     binary: String,
     runtime: &'static str,
@@ -192,11 +192,11 @@ struct Document {
     /// False when read without stopping (--nonblocking).
     consistent: bool,
     goroutines: Vec<GoroutineOut>,
-    threads: Vec<ThreadOut>,
-    ms: Vec<MOut>,
-    ps: Vec<POut>,
+    threads: &'a [ThreadOut],
+    ms: &'a [MOut],
+    ps: &'a [POut],
     /// Entries that could not be decoded, one line each.
-    bad: Vec<String>,
+    bad: &'a [String],
 }
 
 /// A goroutine's stack as read (raw frames), before symbolising.
@@ -323,8 +323,23 @@ fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8,
             dump.stackless, dump.saved
         );
     }
-    print(&prog, a, &Source::Core(core_path.to_path_buf()), dump, None);
+    print(
+        &prog,
+        a,
+        &Source::Core(core_path.to_path_buf()),
+        &dump,
+        None,
+    );
+    exit_without_freeing((dump, prog, core));
     Ok(0)
+}
+
+/// The dump is printed and gdbx exits next: its state (at 100,000
+/// goroutines, millions of frames and strings, a mapped core of gigabytes
+/// or a copy of a process's stacks) is left to the kernel to take down
+/// with the process instead of being freed piece by piece first.
+fn exit_without_freeing<T>(state: T) {
+    std::mem::forget(state);
 }
 
 /// Refuses a core that was not dumped from `binary`: the core's copy of
@@ -543,7 +558,14 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
     }
     // The process's clock, against which its goroutines' waits are measured.
     let now = live.now();
-    print(&prog, a, &Source::Live { pid, exe, pause }, dump, Some(now));
+    print(
+        &prog,
+        a,
+        &Source::Live { pid, exe, pause },
+        &dump,
+        Some(now),
+    );
+    exit_without_freeing((dump, prog, captured, live));
     Ok(0)
 }
 
@@ -875,7 +897,7 @@ fn created(prog: &Program, g: &inspect::G, mem: &dyn Memory) -> Option<CreatedOu
     }
 }
 
-fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>) {
+fn print(prog: &Program, a: &Args, source: &Source, dump: &Dump, now: Option<i64>) {
     let lay = prog.layout();
     let d = prog.decoder();
     let threads = &dump.threads;
@@ -956,10 +978,10 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: Dump, now: Option<i64>
             paused_ms,
             consistent,
             goroutines: dump.reads.iter().take(shown).map(to_out).collect(),
-            threads: dump.threads,
-            ms: dump.ms,
-            ps: dump.ps,
-            bad: dump.bad,
+            threads: &dump.threads,
+            ms: &dump.ms,
+            ps: &dump.ps,
+            bad: &dump.bad,
         };
         let _ = serde_json::to_writer(&mut out, &doc);
         let _ = writeln!(out);
