@@ -665,8 +665,14 @@ fn dumps_at_random_moments_of_a_busy_program_are_whole() {
                         !frames.is_empty() || g["no_stack"].is_string(),
                         "dump {dumps}: no frames and no reason: {g}"
                     );
+                    // Named, or at least placed in a library (a stripped
+                    // libc's local functions have no symbol: `??` in
+                    // libc.so.6, as gdb says); never nowhere.
                     if let Some(f) = frames.first() {
-                        assert_ne!(f["func"], "??", "dump {dumps}: {g}");
+                        assert!(
+                            f["func"] != "??" || f["file"].as_str().unwrap().starts_with('/'),
+                            "dump {dumps}: {g}"
+                        );
                     }
                     seen += 1;
                 }

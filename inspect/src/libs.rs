@@ -150,13 +150,26 @@ impl Libraries {
         self
     }
 
-    /// The function of a mapped library that holds the run-time address `pc`.
-    pub fn symbol(&self, pc: u64) -> Option<LibSymbol> {
+    /// The path of the mapped file that holds the run-time address `pc`.
+    pub fn path_of(&self, pc: u64) -> Option<Rc<str>> {
+        let m = self.map_of(pc)?;
+        Some(match self.open(&m.path) {
+            Some(lib) => lib.path.clone(),
+            None => Rc::from(m.path.as_str()),
+        })
+    }
+
+    fn map_of(&self, pc: u64) -> Option<&FileMap> {
         let i = self.maps.partition_point(|m| m.lo <= pc).checked_sub(1)?;
         let m = &self.maps[i];
-        if pc >= m.hi {
-            return None;
-        }
+        (pc < m.hi).then_some(m)
+    }
+
+    /// The function of a mapped library that holds the run-time address
+    /// `pc`; None also where the library's symbols do not cover it (a
+    /// local function of a stripped libc: only [`Libraries::path_of`]).
+    pub fn symbol(&self, pc: u64) -> Option<LibSymbol> {
+        let m = self.map_of(pc)?;
         let lib = self.open(&m.path)?;
         // The file offset of `pc`, then its address in the file's own terms.
         let off = pc - m.lo + m.offset;
@@ -226,6 +239,8 @@ mod tests {
         assert!(s.name.contains("getpid"), "{s:?}");
         assert!(s.path.contains("libc"), "{s:?}");
         assert_eq!(s.start, pc, "{s:?}");
+        assert_eq!(libs.path_of(pc).as_deref(), Some(&*s.path));
+        assert_eq!(libs.path_of(8), None);
     }
 
     /// This process's vDSO, read from its own memory, names its functions

@@ -243,6 +243,17 @@ impl Symbols {
                         line: 0,
                         inlined: false,
                     });
+                } else if let Some(path) = self.libs.path_of(probe) {
+                    // In a library, in code its symbols do not name (a
+                    // stripped libc's local `__memmove_avx_unaligned_erms`):
+                    // gdb's `?? () from libc.so.6`.
+                    out.push(Frame {
+                        user: false,
+                        func: Rc::from("??"),
+                        file: path,
+                        line: 0,
+                        inlined: false,
+                    });
                 }
             }
             _ => {}
