@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{code, stderr, stdout, watched};
-use gdbx_tests::cores::{GO_PARKED, GO_STUCK, GoBuild, gcore_at, go_parked};
+use gdbx_tests::cores::{GO_PARKED, GO_STUCK, GoBuild, allow_core_dumps, gcore_at, go_parked};
 use gdbx_tests::watchdog::Watchdog;
 use gdbx_tests::{Variant, example_bin, go_program, scratch, workspace_root};
 
@@ -55,22 +55,6 @@ struct Target {
     /// What the Go twin printed of its own runtime.Stack(buf, true) dump.
     own_dump: String,
     err: BufReader<std::process::ChildStderr>,
-}
-
-/// Lets the program `cmd` starts dump core (`ulimit -c unlimited` in the
-/// child; it starts at 0 here).
-fn allow_core_dumps(cmd: &mut Command) {
-    // SAFETY: setrlimit is async-signal-safe; runs in the child before exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let unlimited = libc::rlimit {
-                rlim_cur: libc::RLIM_INFINITY,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            libc::setrlimit(libc::RLIMIT_CORE, &unlimited);
-            Ok(())
-        });
-    }
 }
 
 impl Target {

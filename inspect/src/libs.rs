@@ -152,11 +152,7 @@ impl Libraries {
 
     /// The path of the mapped file that holds the run-time address `pc`.
     pub fn path_of(&self, pc: u64) -> Option<Rc<str>> {
-        let m = self.map_of(pc)?;
-        Some(match self.open(&m.path) {
-            Some(lib) => lib.path.clone(),
-            None => Rc::from(m.path.as_str()),
-        })
+        self.map_of(pc).map(|m| Rc::from(m.path.as_str()))
     }
 
     fn map_of(&self, pc: u64) -> Option<&FileMap> {

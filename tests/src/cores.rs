@@ -146,6 +146,27 @@ pub fn gcore_at(bin: &Path, args: &[&str], stop: &str, name: &str) -> PathBuf {
     core
 }
 
+/// Lets the program `cmd` starts dump core: `RLIMIT_CORE` unlimited in
+/// the child (`ulimit -c` starts at 0 here); the start fails if it cannot
+/// be raised.
+pub fn allow_core_dumps(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; the closure touches no
+    // memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A core file the kernel wrote when `bin` (with `args`, `env`) crashed
 /// under `GOTRACEBACK=crash`: the runtime prints its report, then dies of
 /// SIGABRT. The run gets `RLIMIT_CORE` unlimited and a scratch working
@@ -155,7 +176,7 @@ pub fn gcore_at(bin: &Path, args: &[&str], stop: &str, name: &str) -> PathBuf {
 /// `target/fixtures/cores/<name>.core` and reused until `bin` is rebuilt.
 /// Panics unless the program died of SIGABRT and left a core.
 pub fn crash_core(bin: &Path, args: &[&str], env: &[(&str, &str)], name: &str) -> PathBuf {
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::ExitStatusExt;
     let mut cores = CORES.lock().unwrap_or_else(|e| e.into_inner());
     let dir = fixtures_dir().join("cores");
     let core = dir.join(format!("{name}.core"));
@@ -178,20 +199,7 @@ pub fn crash_core(bin: &Path, args: &[&str], env: &[(&str, &str)], name: &str) -
         for (k, v) in env {
             cmd.env(k, v);
         }
-        // SAFETY: setrlimit is async-signal-safe; the closure touches no
-        // memory shared with the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                let unlimited = libc::rlimit {
-                    rlim_cur: libc::RLIM_INFINITY,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        allow_core_dumps(&mut cmd);
         let out = crate::watchdog::output(&mut cmd, crate::BUILD_TIMEOUT);
         assert_eq!(
             out.status.signal(),
