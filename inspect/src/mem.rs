@@ -4,8 +4,8 @@
 //! windows; one small read per object is what makes debugger scripts slow
 //! (inside gdb one 16 MiB read costs ~10 ms, 100,000 small ones ~150 ms). So
 //! every backend serves [`Memory::read_pieces`]: many pieces in one call,
-//! each filled whole or marked failed, and the helpers [`Memory::batch`]
-//! and [`Memory::many`] build on it. A failed piece never hides the others.
+//! each filled whole or marked failed, and the helpers
+//! [`Memory::each_piece`] and [`Memory::each_object`] build on it. A failed piece never hides the others.
 //!
 //! The backends:
 //! * [`LiveProcess`]: a stopped process, `process_vm_readv` with up to 1024
@@ -76,63 +76,83 @@ pub trait Memory {
         Ok(u32::from_le_bytes(b))
     }
 
-    /// Reads many pieces at once (see [`Memory::read_pieces`]).
-    fn batch(&self, reqs: &[(u64, usize)]) -> Batch {
-        let mut offs = Vec::with_capacity(reqs.len() + 1);
-        let mut total = 0usize;
-        for &(_, len) in reqs {
+    /// Reads `reqs` in order, a few MiB at a time into one buffer that is
+    /// reused, and hands each piece to `f` with its index (None when it
+    /// could not be read whole). Streaming rather than one buffer for all:
+    /// at 100,000 goroutines the pieces are tens of MB, and a fresh buffer
+    /// that size costs a page fault (and the kernel's zeroing) per 4 KiB,
+    /// more than the reads themselves; a reused one stays mapped and
+    /// mostly in cache.
+    fn each_piece(&self, reqs: &[(u64, usize)], f: &mut dyn FnMut(usize, Option<&[u8]>)) {
+        const CHUNK: usize = 4 << 20;
+        let mut buf = Vec::new();
+        let mut offs = Vec::new();
+        let mut ok = Vec::new();
+        let mut start = 0;
+        while start < reqs.len() {
+            offs.clear();
+            let mut total = 0usize;
+            let mut end = start;
+            while end < reqs.len() && (end == start || total + reqs[end].1 <= CHUNK) {
+                offs.push(total);
+                total += reqs[end].1;
+                end += 1;
+            }
             offs.push(total);
-            total += len;
+            // Grown once, never cleared: a piece is shown only when it was
+            // read whole, so what earlier chunks left in the buffer is never
+            // seen.
+            if buf.len() < total {
+                buf.resize(total, 0);
+            }
+            ok.clear();
+            ok.resize(end - start, false);
+            self.read_pieces(&reqs[start..end], &offs, &mut buf[..total], &mut ok);
+            for (k, &good) in ok.iter().enumerate() {
+                let piece = good.then(|| &buf[offs[k]..offs[k] + reqs[start + k].1]);
+                f(start + k, piece);
+            }
+            start = end;
         }
-        offs.push(total);
-        let mut buf = vec![0u8; total];
-        let mut ok = vec![false; reqs.len()];
-        self.read_pieces(reqs, &offs, &mut buf, &mut ok);
-        let spans = reqs.iter().zip(&offs).map(|(r, &o)| (o, r.1)).collect();
-        Batch { buf, spans, ok }
     }
 
-    /// Reads `addrs.len()` objects of `len` bytes each. Neighbours (objects
-    /// allocated together sit together) are read as one piece, which costs
-    /// the kernel one page walk instead of one per object; when a run of
-    /// neighbours fails, its objects are read one by one.
-    fn many(&self, addrs: &[u64], len: usize) -> Batch {
+    /// Reads `addrs.len()` objects of `len` bytes each and hands each to
+    /// `f` with its index in `addrs` (None when it could not be read), in
+    /// address order, streamed as [`Memory::each_piece`] streams.
+    /// Neighbours (objects allocated together sit together) are read as
+    /// one piece, which costs the kernel one page walk instead of one per
+    /// object; when a run of neighbours fails, its objects are read one by
+    /// one.
+    fn each_object(&self, addrs: &[u64], len: usize, f: &mut dyn FnMut(usize, Option<&[u8]>)) {
         let mut order: Vec<usize> = (0..addrs.len()).collect();
         order.sort_unstable_by_key(|&i| addrs[i]);
         let runs = neighbour_runs(order.iter().map(|&i| addrs[i]), len);
         let reqs: Vec<(u64, usize)> = runs.iter().map(|r| (r.0, (r.1 - r.0) as usize)).collect();
-        // Objects point into their run's bytes: no copy.
-        let Batch {
-            mut buf,
-            spans: run_spans,
-            ok: run_ok,
-        } = self.batch(&reqs);
-        let mut spans = vec![(0, 0); addrs.len()];
-        let mut ok = vec![false; addrs.len()];
-        for (ri, r) in runs.iter().enumerate() {
+        let mut one = vec![0u8; len];
+        self.each_piece(&reqs, &mut |ri, run| {
+            let r = &runs[ri];
             for &i in &order[r.2..r.3] {
-                if run_ok[ri] {
-                    spans[i] = (run_spans[ri].0 + (addrs[i] - r.0) as usize, len);
-                    ok[i] = true;
-                } else {
-                    let mut one = vec![0u8; len];
-                    if self.read(addrs[i], &mut one).is_ok() {
-                        spans[i] = (buf.len(), len);
-                        buf.extend_from_slice(&one);
-                        ok[i] = true;
+                match run {
+                    // Objects point into their run's bytes: no copy.
+                    Some(b) => {
+                        let o = (addrs[i] - r.0) as usize;
+                        f(i, Some(&b[o..o + len]));
+                    }
+                    None => {
+                        let got = self.read(addrs[i], &mut one).is_ok();
+                        f(i, got.then_some(&one[..]));
                     }
                 }
             }
-        }
-        Batch { buf, spans, ok }
+        });
     }
 }
 
 /// Objects of `len` bytes at the addresses `sorted` (ascending) grouped
 /// into runs of neighbours (less than 1 KiB apart, at most 1 MiB a run),
 /// each read as one piece: `(start, end, first, last + 1)`, the last two
-/// indexes into `sorted`. [`Memory::many`] and the capture group alike, so
-/// the capture's pieces are the pieces `many` asks for.
+/// indexes into `sorted`. [`Memory::each_object`] and the capture group
+/// alike, so the capture's pieces are the pieces `each_object` asks for.
 pub(crate) fn neighbour_runs(
     sorted: impl IntoIterator<Item = u64>,
     len: usize,
@@ -151,26 +171,6 @@ pub(crate) fn neighbour_runs(
         }
     }
     runs
-}
-
-/// The result of [`Memory::batch`]: one buffer, one slice per piece.
-pub struct Batch {
-    buf: Vec<u8>,
-    /// (offset in `buf`, length) of each piece.
-    spans: Vec<(usize, usize)>,
-    ok: Vec<bool>,
-}
-
-impl Batch {
-    /// Piece `i`, or None when it could not be read.
-    pub fn get(&self, i: usize) -> Option<&[u8]> {
-        if *self.ok.get(i)? {
-            let (o, n) = self.spans[i];
-            Some(&self.buf[o..o + n])
-        } else {
-            None
-        }
-    }
 }
 
 fn check_range(addr: u64, len: usize) -> Result<(), MemError> {
@@ -286,9 +286,10 @@ fn in_two_halves<F>(reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &
 where
     F: Fn(&[(u64, usize)], &[usize], &mut [u8], &mut [bool]) + Sync,
 {
-    const SPLIT_ABOVE: usize = 16 * 1024;
+    // Below this many bytes the second thread costs more than it saves.
+    const SPLIT_ABOVE: usize = 256 * 1024;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
-    if reqs.len() < SPLIT_ABOVE || threads < 2 {
+    if reqs.len() < 2 || buf.len() < SPLIT_ABOVE || threads < 2 {
         read(reqs, offs, buf, ok);
         return;
     }
@@ -777,15 +778,24 @@ mod tests {
         }
     }
 
+    /// Every piece `each_piece` or `each_object` hands over, by index.
+    fn collect(each: impl FnOnce(&mut dyn FnMut(usize, Option<&[u8]>))) -> Vec<Option<Vec<u8>>> {
+        let mut got: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
+        each(&mut |i, b| got.push((i, b.map(<[u8]>::to_vec))));
+        got.sort_by_key(|g| g.0);
+        got.into_iter().map(|g| g.1).collect()
+    }
+
     #[test]
-    fn many_reads_neighbours_together_and_fails_only_the_bad_ones() {
+    fn each_object_reads_neighbours_together_and_fails_only_the_bad_ones() {
         let addrs = [0x1010, 0x1000, 0x5000, 0x1ffc, 0x1020];
-        let b = Fake.many(&addrs, 8);
-        assert_eq!(b.get(0).unwrap()[0], 0x10);
-        assert_eq!(b.get(1).unwrap()[0], 0x00);
-        assert!(b.get(2).is_none());
-        assert!(b.get(3).is_none(), "crosses the end");
-        assert_eq!(b.get(4).unwrap()[7], 0x27);
+        let b = collect(|f| Fake.each_object(&addrs, 8, f));
+        assert_eq!(b.len(), addrs.len());
+        assert_eq!(b[0].as_deref().unwrap()[0], 0x10);
+        assert_eq!(b[1].as_deref().unwrap()[0], 0x00);
+        assert!(b[2].is_none());
+        assert!(b[3].is_none(), "crosses the end");
+        assert_eq!(b[4].as_deref().unwrap()[7], 0x27);
     }
 
     #[test]
@@ -795,10 +805,10 @@ mod tests {
             addr == 0x5000
         });
         let c = Chain(&Fake, &other);
-        let b = c.batch(&[(0x1000, 4), (0x5000, 4), (0x6000, 4)]);
-        assert_eq!(b.get(0).unwrap(), &[0, 1, 2, 3]);
-        assert_eq!(b.get(1).unwrap(), &[0xee; 4]);
-        assert!(b.get(2).is_none());
+        let b = collect(|f| c.each_piece(&[(0x1000, 4), (0x5000, 4), (0x6000, 4)], f));
+        assert_eq!(b[0].as_deref().unwrap(), &[0, 1, 2, 3]);
+        assert_eq!(b[1].as_deref().unwrap(), &[0xee; 4]);
+        assert!(b[2].is_none());
         assert!(c.u64(0).is_err(), "address 0 is never read");
     }
 
@@ -810,10 +820,34 @@ mod tests {
             .step_by(7)
             .map(|i| &data[i] as *const u64 as u64)
             .collect();
-        let b = me.many(&addrs, 8);
+        let b = collect(|f| me.each_object(&addrs, 8, f));
         for (k, i) in (0..4096).step_by(7).enumerate() {
-            assert_eq!(b.get(k).unwrap(), &(i as u64).to_le_bytes());
+            assert_eq!(b[k].as_deref().unwrap(), &(i as u64).to_le_bytes());
         }
         assert!(me.u64(8).is_err());
+    }
+
+    #[test]
+    fn each_piece_streams_over_many_chunks_in_order() {
+        // 12 MiB in pieces of 3000 bytes, one of them unreadable: several
+        // chunks, pieces across chunk ends, the reused buffer's old bytes
+        // never shown.
+        let me = LiveProcess::open(std::process::id()).expect("/proc/self/mem");
+        let data: Vec<u8> = (0..12usize << 20).map(|i| (i % 251) as u8).collect();
+        let base = data.as_ptr() as u64;
+        let mut reqs: Vec<(u64, usize)> = (0..data.len() / 3000)
+            .map(|k| (base + 3000 * k as u64, 3000))
+            .collect();
+        reqs[2000] = (8, 3000);
+        let mut seen = 0;
+        me.each_piece(&reqs, &mut |i, b| {
+            assert_eq!(i, seen, "in order");
+            seen += 1;
+            match b {
+                None => assert_eq!(i, 2000),
+                Some(b) => assert_eq!(b, &data[3000 * i..3000 * (i + 1)]),
+            }
+        });
+        assert_eq!(seen, reqs.len());
     }
 }

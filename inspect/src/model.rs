@@ -228,26 +228,34 @@ impl Decoder<'_> {
             })
             .collect();
         let addrs: Vec<u64> = good.iter().map(|&(_, p)| p).collect();
-        let batch = mem.many(&addrs, self.layout.g_size);
-        for (k, &(i, p)) in good.iter().enumerate() {
-            match batch.get(k) {
+        // Read in address order: the lines for bad entries are put back in
+        // allgs order.
+        let mut bad_at: Vec<(usize, String)> = Vec::new();
+        mem.each_object(&addrs, self.layout.g_size, &mut |k, b| {
+            let (i, p) = good[k];
+            match b {
                 Some(b) => {
                     let g = self.decode_g(p, b);
                     if let Some(why) = self.g_is_garbage(&g) {
-                        bad.push(format!("allgs[{i}] = G at {p:#x}: {why}"));
+                        bad_at.push((i, format!("allgs[{i}] = G at {p:#x}: {why}")));
                     } else {
                         gs.push(g);
                     }
                 }
-                None => bad.push(format!(
-                    "allgs[{i}] = G at {p:#x}: {}",
-                    MemError {
-                        addr: p,
-                        len: self.layout.g_size
-                    }
+                None => bad_at.push((
+                    i,
+                    format!(
+                        "allgs[{i}] = G at {p:#x}: {}",
+                        MemError {
+                            addr: p,
+                            len: self.layout.g_size
+                        }
+                    ),
                 )),
             }
-        }
+        });
+        bad_at.sort_by_key(|b| b.0);
+        bad.extend(bad_at.into_iter().map(|b| b.1));
         gs.sort_by_key(|g| g.goid);
         Ok((gs, bad))
     }

@@ -34,12 +34,19 @@ pub struct Thread {
 
 /// How many bytes of a parked goroutine's stack are read at once.
 const STACK_WINDOW: u64 = 4096;
+/// The inline-chain index under which [`View::loc_cache`] keeps the
+/// location of a goroutine that has not started (its entry function).
+const NOT_STARTED: usize = usize::MAX;
 /// How many frames are walked looking for user code.
 const MAX_FRAMES: usize = 64;
 
 /// For the frames at a pc: the index of the first user-code frame, and of
 /// the frame to show when there is none.
 pub type Classified = (Option<usize>, Option<usize>);
+
+/// What the status text of a row depends on: (status, wait reason, how
+/// long it has waited in seconds, or -1 when unknown).
+type StatusKey = (u32, u64, i64);
 
 /// (file ptr, file len, line, parent goid) of a creation site.
 pub type CreatedKey = (u64, u64, u32, i64);
@@ -50,7 +57,8 @@ pub struct View<'a> {
     pub syms: &'a Symbols,
     pub mem: &'a dyn Memory,
     pub threads: &'a [Thread],
-    /// Formatted locations by (probe pc, index in its inline chain).
+    /// Formatted locations by (probe pc, index in its inline chain), and
+    /// `(entry pc, NOT_STARTED)` for goroutines that have not started.
     pub loc_cache: RefCell<FastMap<(u64, usize), Rc<str>>>,
     /// The results of `View::classify`, by probe pc.
     pub classify_cache: RefCell<FastMap<u64, Classified>>,
@@ -500,15 +508,20 @@ impl View<'_> {
                 self.walk_saved(g, w, base).0
             }
         };
+        let mut cache = self.loc_cache.borrow_mut();
         match frame {
-            Some(key) => self
-                .loc_cache
-                .borrow_mut()
+            Some(key) => cache
                 .entry(key)
                 .or_insert_with(|| Rc::from(self.syms.frames(key.0)[key.1].describe()))
                 .clone(),
-            None if g.startpc != 0 => Rc::from(format!("{} (not started)", self.entry(g))),
-            None => Rc::from("?"),
+            None if g.startpc != 0 => cache
+                .entry((g.startpc, NOT_STARTED))
+                .or_insert_with(|| Rc::from(format!("{} (not started)", self.entry(g))))
+                .clone(),
+            None => cache
+                .entry((0, NOT_STARTED))
+                .or_insert_with(|| Rc::from("?"))
+                .clone(),
         }
     }
 
@@ -570,31 +583,44 @@ impl View<'_> {
             }
         }
         let tw = t0.elapsed();
-        let windows = self.mem.batch(&reqs);
+        // One string each, shared by the rows (info_goroutines formats the
+        // rest of a row once per distinct string).
+        let dash: Rc<str> = Rc::from("-");
+        let no_stack: Rc<str> = Rc::from(NO_STACK);
+        // What a G shows when its location comes from its stack.
+        let shown = |g: &GInfo, thread, on_cpu, window: (&[u8], u64)| {
+            let missing = self.stack_missing_in(g, window.0, window.1);
+            let loc = if self.rt.is_dead(g) {
+                dash.clone()
+            } else if missing {
+                no_stack.clone()
+            } else {
+                self.location(g, thread, on_cpu, Some(window))
+            };
+            (loc, missing)
+        };
+        let mut from_stack: Vec<Option<(Rc<str>, bool)>> = vec![None; gs.len()];
+        let g_of_slot: Vec<usize> = (0..gs.len()).filter(|&i| slot[i] != usize::MAX).collect();
+        self.mem.each_piece(&reqs, &mut |k, w| {
+            let i = g_of_slot[k];
+            let (thread, on_cpu, _) = placed[i];
+            from_stack[i] = Some(shown(&gs[i], thread, on_cpu, (w.unwrap_or(&[]), reqs[k].0)));
+        });
         let t2 = t0.elapsed();
         if prof {
             let bytes: usize = reqs.iter().map(|r| r.1).sum();
             eprintln!(
-                "gdbx profile: {} shapes, {} windows, {bytes} bytes, placed+shapes at {tw:?}",
+                "gdbx profile: {} shapes, {} windows, {bytes} bytes, placed+shapes at {tw:?}, +windows and their locations at {t2:?}",
                 shape_len.len(),
                 reqs.len()
             );
         }
         let mut rows = Vec::with_capacity(gs.len());
-        for (i, g) in gs.into_iter().enumerate() {
-            let (thread, on_cpu, m_id) = placed[i];
-            let window = if slot[i] == usize::MAX {
-                None
-            } else {
-                Some((windows.get(slot[i]).unwrap_or(&[]), reqs[slot[i]].0))
-            };
-            let stack_missing = window.is_some_and(|(w, base)| self.stack_missing_in(&g, w, base));
-            let loc = if self.rt.is_dead(&g) {
-                Rc::from("-")
-            } else if stack_missing {
-                Rc::from(NO_STACK)
-            } else {
-                self.location(&g, thread, on_cpu, window)
+        for ((g, (thread, on_cpu, m_id)), found) in gs.into_iter().zip(placed).zip(from_stack) {
+            let (loc, stack_missing) = match found {
+                Some(found) => found,
+                None if self.rt.is_dead(&g) => (dash.clone(), false),
+                None => (self.location(&g, thread, on_cpu, None), false),
             };
             let created = self.created(&g);
             rows.push(Row {
@@ -608,10 +634,7 @@ impl View<'_> {
             });
         }
         if prof {
-            eprintln!(
-                "gdbx profile: read_gs {t1:?}, +windows {t2:?}, +locations {:?}",
-                t0.elapsed()
-            );
+            eprintln!("gdbx profile: read_gs {t1:?}, +rows {:?}", t0.elapsed());
         }
         Ok((rows, bad))
     }
@@ -676,7 +699,7 @@ impl View<'_> {
             .into_iter()
             .filter(|r| f.keep(r, self.lay().status_name(r.g.status).unwrap_or("???")))
             .collect();
-        let mut out = String::with_capacity(rows.len() * 120 + 256);
+        let mut out = String::new();
         if f.group {
             let mut groups: FastMap<&str, (usize, FastMap<String, usize>, i64)> =
                 FastMap::default();
@@ -708,8 +731,11 @@ impl View<'_> {
         } else {
             let limit = f.limit.unwrap_or(usize::MAX);
             let shown = &rows[..rows.len().min(limit)];
-            // Hand-rolled rather than `format!` per row: 100,000 rows.
-            // Keyed by what the text depends on (the wait, to the second).
+            // Built by hand rather than with `format!` per row: 100,000 rows.
+            // A row is its id and then a tail (status, M/thread, location,
+            // creator) that most rows share with many others: each tail is
+            // formatted once. Statuses are keyed by what their text depends
+            // on (the wait, to the second).
             let key = |r: &Row| {
                 let waited = self.now.map_or(0, |n| {
                     if r.g.waitsince > 0 {
@@ -720,7 +746,7 @@ impl View<'_> {
                 });
                 (r.g.status, r.g.reason, waited)
             };
-            let mut statuses: FastMap<(u32, u64, i64), String> = FastMap::default();
+            let mut statuses: FastMap<StatusKey, String> = FastMap::default();
             for r in shown {
                 statuses
                     .entry(key(r))
@@ -733,15 +759,11 @@ impl View<'_> {
                 (None, None) => "-".into(),
             };
             // Columns as wide as their widest cell (and the header).
-            let w_id = shown
-                .iter()
-                .map(|r| r.g.goid.to_string().len())
-                .max()
-                .unwrap_or(0)
-                .max(2);
+            let max_goid = shown.iter().map(|r| r.g.goid).max().unwrap_or(0);
+            let w_id = max_goid.to_string().len().max(2);
             let w_st = statuses
                 .values()
-                .map(|s| s.chars().count())
+                .map(|s| width(s))
                 .max()
                 .unwrap_or(0)
                 .max(6);
@@ -754,10 +776,17 @@ impl View<'_> {
                 .max(8);
             let w_loc = shown
                 .iter()
-                .map(|r| r.loc.chars().count())
+                .map(|r| width(&r.loc))
                 .max()
                 .unwrap_or(0)
                 .clamp(8, 60);
+            // Room for the widest row on every row (untouched room costs
+            // nothing), so that 13 MB of text is never copied to grow.
+            let w_created = shown.iter().map(|r| r.created.len()).max().unwrap_or(0);
+            out.reserve(
+                (shown.len() + 1)
+                    * (2 + w_id + 1 + w_st * 4 + 1 + w_mt + 1 + w_loc * 4 + 2 + w_created + 1),
+            );
             out.push_str("  ");
             pad(&mut out, "Id", w_id);
             out.push(' ');
@@ -767,6 +796,19 @@ impl View<'_> {
             out.push(' ');
             pad(&mut out, "Location", w_loc);
             out.push_str("  Created at\n");
+            let tail = |r: &Row, out: &mut String| {
+                pad(out, &statuses[&key(r)], w_st);
+                out.push(' ');
+                pad(out, &mt(r), w_mt);
+                out.push(' ');
+                pad(out, &r.loc, w_loc);
+                out.push_str("  ");
+                out.push_str(&r.created);
+                out.push('\n');
+            };
+            // Tails of rows on no M and no thread, by status and by which
+            // location and creator strings (shared `Rc`s) they show.
+            let mut tails: FastMap<(StatusKey, *const u8, *const u8), String> = FastMap::default();
             let mut num = String::new();
             for r in shown {
                 out.push(if r.on_cpu { '*' } else { ' ' });
@@ -775,18 +817,16 @@ impl View<'_> {
                 let _ = write!(num, "{}", r.g.goid);
                 pad(&mut out, &num, w_id);
                 out.push(' ');
-                pad(&mut out, &statuses[&key(r)], w_st);
-                out.push(' ');
                 if r.m_id.is_none() && r.thread.is_none() {
-                    pad(&mut out, "-", w_mt);
+                    let k = (key(r), r.loc.as_ptr(), r.created.as_ptr());
+                    out.push_str(tails.entry(k).or_insert_with(|| {
+                        let mut t = String::new();
+                        tail(r, &mut t);
+                        t
+                    }));
                 } else {
-                    pad(&mut out, &mt(r), w_mt);
+                    tail(r, &mut out);
                 }
-                out.push(' ');
-                pad(&mut out, &r.loc, w_loc);
-                out.push_str("  ");
-                out.push_str(&r.created);
-                out.push('\n');
             }
             if rows.len() > limit {
                 let _ = writeln!(
@@ -1240,9 +1280,19 @@ fn is_closure(func: &str) -> bool {
 }
 
 /// Appends `s` left-aligned in `width` columns (like `{:<width}`).
-fn pad(out: &mut String, s: &str, width: usize) {
+fn pad(out: &mut String, s: &str, w: usize) {
     out.push_str(s);
-    for _ in s.chars().count()..width {
+    for _ in width(s)..w {
         out.push(' ');
+    }
+}
+
+/// How many columns `s` takes: its characters (its bytes when ASCII, which
+/// is quicker to tell).
+fn width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
     }
 }

@@ -284,15 +284,35 @@ def _ptr(st, short, addr):
     return gdb.Value(addr).cast(t.pointer())
 
 
+def _no_args(name, args):
+    if args:
+        raise gdb.GdbError("$%s() takes no argument (it reads the selected thread; select another with `thread N`)" % name)
+
+
 class GFunc(gdb.Function):
-    """$g(): the current goroutine (G pointer) of the selected thread, from its thread-local slot."""
+    """$g(): the current goroutine (G pointer) of the selected thread, from its thread-local slot.
+$g(N): the G of goroutine N (as `goroutine N` finds it)."""
 
     def __init__(self):
         super().__init__("g")
 
-    def invoke(self):
+    def invoke(self, *args):
         st = _st()
-        return _ptr(st, "G", selected_g(st))
+        if not args:
+            return _ptr(st, "G", selected_g(st))
+        if len(args) > 1:
+            raise gdb.GdbError("$g() takes at most one argument, a goroutine id: $g() or $g(7)")
+        try:
+            goid = int(args[0])
+        except (gdb.error, ValueError):
+            raise gdb.GdbError("$g(N) wants a goroutine id (a number), not %s" % args[0]) from None
+        try:
+            found = st.prog.goroutines(st.reader(), st.threads(), [goid])
+        except RuntimeError as e:
+            raise gdb.GdbError("gdbx: %s" % e) from None
+        if not found:
+            raise gdb.GdbError("no goroutine %d (info goroutines lists them)" % goid)
+        return _ptr(st, "G", found[0]["addr"])
 
 
 class GoidFunc(gdb.Function):
@@ -301,7 +321,8 @@ class GoidFunc(gdb.Function):
     def __init__(self):
         super().__init__("goid")
 
-    def invoke(self):
+    def invoke(self, *args):
+        _no_args("goid", args)
         st = _st()
         g = selected_g(st)
         if g == 0:
@@ -315,7 +336,8 @@ class MFunc(gdb.Function):
     def __init__(self):
         super().__init__("m")
 
-    def invoke(self):
+    def invoke(self, *args):
+        _no_args("m", args)
         st = _st()
         t = gdb.selected_thread()
         if t is None:
@@ -329,7 +351,8 @@ class PFunc(gdb.Function):
     def __init__(self):
         super().__init__("p")
 
-    def invoke(self):
+    def invoke(self, *args):
+        _no_args("p", args)
         st = _st()
         t = gdb.selected_thread()
         if t is None:

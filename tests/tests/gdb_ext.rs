@@ -159,6 +159,15 @@ fn parked_blocks(g: &mut Gdb) {
                 "print $p()",
             ],
         )
+        .block(
+            "gbyid",
+            &[
+                "python gdb.execute('print *$g(%d)' % W)",
+                "print $g(99999)",
+                "print $g(1, 2)",
+                "print $goid(1)",
+            ],
+        )
         .block("all", &["goroutine all bt"])
         .block("unknown", &["goroutine 99999 bt"])
         .block(
@@ -285,6 +294,7 @@ fn check_parked(o: &Output, w: i64) {
     // main in keeps its Rust name).
     assert!(!bt.contains("runtime::rt0::runtime_main ("), "{bt}");
 
+    check_g_by_id(o, w, "ours");
     let f = o.block("funcs");
     assert!(f.contains("= 1\n"), "$goid() of the main goroutine:\n{f}");
     assert!(f.contains("goroutine 1 [running] at main.ready"), "{f}");
@@ -849,6 +859,26 @@ fn dead_goroutines() {
     );
 }
 
+/// `$g(N)` is goroutine N's G; a wrong argument gets one line that says
+/// what the function takes.
+fn check_g_by_id(o: &Output, w: i64, name: &str) {
+    let b = o.block("gbyid");
+    assert!(
+        b.contains(&format!("goroutine {w} [waiting")),
+        "{name}:\n{b}"
+    );
+    assert!(
+        b.contains("no goroutine 99999 (info goroutines lists them)"),
+        "{name}:\n{b}"
+    );
+    assert!(
+        b.contains("$g() takes at most one argument"),
+        "{name}:\n{b}"
+    );
+    assert!(b.contains("$goid() takes no argument"), "{name}:\n{b}");
+    assert!(!b.contains("Python Exception"), "{name}:\n{b}");
+}
+
 /// The blocks run on a Go program stopped in main.ready, live and on its
 /// core; `w` is a parked worker's id.
 fn go_blocks(g: &mut Gdb) {
@@ -868,6 +898,15 @@ fn go_blocks(g: &mut Gdb) {
         .block(
             "funcs",
             &["print $goid()", "print *$g()", "print *$m()", "print *$p()"],
+        )
+        .block(
+            "gbyid",
+            &[
+                "python gdb.execute('print *$g(%d)' % W)",
+                "print $g(99999)",
+                "print $g(1, 2)",
+                "print $goid(1)",
+            ],
         )
         .block("all", &["goroutine all bt"])
         .block("gbt", &[&bt])
@@ -937,6 +976,7 @@ fn check_go(o: &Output, w: i64, name: &str) {
             .any(|l| l.contains("\"M") && l.contains(" g1\"")),
         "{name}: thread names:\n{threads}"
     );
+    check_g_by_id(o, w, name);
     let f = o.block("funcs");
     assert!(f.contains("= 1\n"), "{name}: $goid():\n{f}");
     assert!(
