@@ -220,6 +220,7 @@ impl Binary {
             }
             return Err(Error::NoSymbols(path));
         }
+        symbols.extend(plt_symbols(&elf));
         let mut by_name: HashMap<String, usize> = HashMap::with_capacity(symbols.len());
         for (i, s) in symbols.iter().enumerate() {
             // Keep the first definition; prefer code over anything else.
@@ -549,6 +550,78 @@ fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
         }
     }
     None
+}
+
+/// gdb's `NAME@plt` symbols: one per stub of the procedure linkage table,
+/// which the symbol table leaves unnamed (a thread stopped on its way into
+/// libc's `write` is in `write@plt`). As BFD finds them: each stub jumps
+/// through a GOT slot (`jmp *disp32(%rip)`, `ff 25`, after an `endbr64`
+/// or a `bnd` prefix in some layouts), and the dynamic relocation of that
+/// slot (`R_X86_64_JUMP_SLOT` in `.rela.plt`, `R_X86_64_GLOB_DAT` in
+/// `.rela.dyn` for `.plt.got`) names the symbol. The lazy-binding stub at
+/// the head of `.plt` jumps through a slot no relocation names, and gets
+/// no symbol.
+fn plt_symbols(elf: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
+    use object::ObjectSymbolTable;
+    const R_X86_64_GLOB_DAT: u32 = 6;
+    const R_X86_64_JUMP_SLOT: u32 = 7;
+    let Some(dynsyms) = elf.dynamic_symbol_table() else {
+        return Vec::new();
+    };
+    let mut slot_name: HashMap<u64, String> = HashMap::new();
+    for name in [".rela.plt", ".rela.dyn"] {
+        let Some(data) = elf.section_by_name(name).and_then(|s| s.data().ok()) else {
+            continue;
+        };
+        for rela in data.chunks_exact(24) {
+            let word = |i: usize| u64::from_le_bytes(rela[i..i + 8].try_into().unwrap());
+            let (offset, info) = (word(0), word(8));
+            let (kind, index) = (info as u32, (info >> 32) as usize);
+            if kind != R_X86_64_JUMP_SLOT && kind != R_X86_64_GLOB_DAT || index == 0 {
+                continue;
+            }
+            if let Ok(sym) = dynsyms.symbol_by_index(object::SymbolIndex(index))
+                && let Ok(n) = sym.name()
+                && !n.is_empty()
+            {
+                slot_name.insert(offset, n.to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if slot_name.is_empty() {
+        return out;
+    }
+    for (name, default_size) in [(".plt", 16), (".plt.sec", 16), (".plt.got", 8)] {
+        let Some(section) = elf.section_by_name(name) else {
+            continue;
+        };
+        let Ok(code) = section.data() else { continue };
+        let entsize = match section.elf_section_header().sh_entsize(elf.endian()) {
+            8 | 16 => section.elf_section_header().sh_entsize(elf.endian()) as usize,
+            _ => default_size,
+        };
+        for (k, stub) in code.chunks_exact(entsize).enumerate() {
+            let addr = section.address() + (k * entsize) as u64;
+            // The jump through the GOT within the stub's first bytes.
+            let Some(at) = (0..stub.len().saturating_sub(5).min(9))
+                .find(|&i| stub[i] == 0xff && stub[i + 1] == 0x25)
+            else {
+                continue;
+            };
+            let disp = i32::from_le_bytes(stub[at + 2..at + 6].try_into().unwrap());
+            let slot = (addr + at as u64 + 6).wrapping_add_signed(disp as i64);
+            if let Some(n) = slot_name.get(&slot) {
+                out.push(Symbol {
+                    name: format!("{n}@plt"),
+                    address: addr,
+                    size: entsize as u64,
+                    kind: SymbolKind::Text,
+                });
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
