@@ -159,15 +159,7 @@ fn parked_blocks(g: &mut Gdb) {
                 "print $p()",
             ],
         )
-        .block(
-            "gbyid",
-            &[
-                "python gdb.execute('print *$g(%d)' % W)",
-                "print $g(99999)",
-                "print $g(1, 2)",
-                "print $goid(1)",
-            ],
-        )
+        .block("gbyid", G_BY_ID)
         .block("all", &["goroutine all bt"])
         .block("unknown", &["goroutine 99999 bt"])
         .block(
@@ -859,6 +851,14 @@ fn dead_goroutines() {
     );
 }
 
+/// The commands of the block that [`check_g_by_id`] checks.
+const G_BY_ID: &[&str] = &[
+    "python gdb.execute('print *$g(%d)' % W)",
+    "print $g(99999)",
+    "print $g(1, 2)",
+    "print $goid(1)",
+];
+
 /// `$g(N)` is goroutine N's G; a wrong argument gets one line that says
 /// what the function takes.
 fn check_g_by_id(o: &Output, w: i64, name: &str) {
@@ -899,15 +899,7 @@ fn go_blocks(g: &mut Gdb) {
             "funcs",
             &["print $goid()", "print *$g()", "print *$m()", "print *$p()"],
         )
-        .block(
-            "gbyid",
-            &[
-                "python gdb.execute('print *$g(%d)' % W)",
-                "print $g(99999)",
-                "print $g(1, 2)",
-                "print $goid(1)",
-            ],
-        )
+        .block("gbyid", G_BY_ID)
         .block("all", &["goroutine all bt"])
         .block("gbt", &[&bt])
         .block("gframe", &[&frame]);
