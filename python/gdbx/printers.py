@@ -286,7 +286,9 @@ def _ptr(st, short, addr):
 
 def _no_args(name, args):
     if args:
-        raise gdb.GdbError("$%s() takes no argument (it reads the selected thread; select another with `thread N`)" % name)
+        raise gdb.GdbError(
+            "$%s() takes no argument (it reads the selected thread; select another with `thread N`)" % name
+        )
 
 
 class GFunc(gdb.Function):
