@@ -252,10 +252,11 @@ impl View<'_> {
     }
 
     /// The first user-code frame among `pcs` (gdb's frames of a thread,
-    /// innermost first: `pcs[0]` is a pc, the others return addresses); else
-    /// the outermost named frame. As (probe, index in its inline chain).
-    fn pick_pcs(&self, pcs: &[u64]) -> Option<(u64, usize)> {
-        let mut fallback = None;
+    /// innermost first: `pcs[0]` is a pc, the others return addresses) of
+    /// `g`, running on that thread; else the frame that stands for it
+    /// ([`View::stand_in`]). As (probe, index in its inline chain).
+    fn pick_pcs(&self, g: &GInfo, pcs: &[u64]) -> Option<(u64, usize)> {
+        let mut candidates = Vec::new();
         for (i, &pc) in pcs.iter().enumerate() {
             if pc == 0 {
                 break;
@@ -266,10 +267,36 @@ impl View<'_> {
                 return Some((probe, u));
             }
             if let Some(f) = fb {
-                fallback = Some((probe, f));
+                candidates.push((probe, f));
             }
         }
-        fallback
+        self.stand_in(g, &candidates)
+    }
+
+    /// The frame that stands for a G with no user code on its stack, among
+    /// the named frames of its stack (`candidates`, outermost last); the
+    /// same whether the G is running or parked. Ours: the outermost
+    /// function the runtime exports under a Go name (runtime.scavenger)
+    /// rather than the closures around it, and never the entry trampoline
+    /// (G.startpc). Go: the outermost function that is not a closure
+    /// (runtime.bgsweep rather than the runtime.gcenable.func1 that starts
+    /// it); Go's entry is a real function (runtime.forcegchelper), so it
+    /// may be the one.
+    fn stand_in(&self, g: &GInfo, candidates: &[(u64, usize)]) -> Option<(u64, usize)> {
+        if self.flavour() == Flavour::Go119 {
+            let named = |c: &&(u64, usize)| !is_closure(&self.syms.frames(c.0)[c.1].func);
+            return candidates
+                .iter()
+                .rev()
+                .find(named)
+                .or(candidates.last())
+                .copied();
+        }
+        let usable = || candidates.iter().rev().filter(|c| !self.is_entry(c.0, g));
+        usable()
+            .find(|c| self.syms.go_name(c.0).is_some())
+            .or_else(|| usable().next())
+            .copied()
     }
 
     /// Walks a parked G from its saved context (pc, bp) along the
@@ -325,28 +352,7 @@ impl View<'_> {
                 bp = next;
             }
         }
-        // No user code. Ours: prefer the outermost function the runtime
-        // exports under a Go name (runtime.scavenger) over the closures
-        // around it, and never the entry trampoline (G.startpc). Go: the
-        // outermost function that is not a closure (runtime.bgsweep rather
-        // than the runtime.gcenable.func1 that starts it); Go's entry is a
-        // real function (runtime.forcegchelper), so it may be the one.
-        let fallback = found.or_else(|| {
-            if self.flavour() == Flavour::Go119 {
-                let named = |c: &&(u64, usize)| !is_closure(&self.syms.frames(c.0)[c.1].func);
-                return candidates
-                    .iter()
-                    .rev()
-                    .find(named)
-                    .or(candidates.last())
-                    .copied();
-            }
-            let usable = || candidates.iter().rev().filter(|c| !self.is_entry(c.0, g));
-            usable()
-                .find(|c| self.syms.go_name(c.0).is_some())
-                .or_else(|| usable().next())
-                .copied()
-        });
+        let fallback = found.or_else(|| self.stand_in(g, &candidates));
         if used.0 > used.1 {
             used = (0, 0);
         }
@@ -493,7 +499,7 @@ impl View<'_> {
         window: Option<(&[u8], u64)>,
     ) -> Rc<str> {
         let frame = match self.live_thread(g, thread, on_cpu) {
-            Some(t) => self.pick_pcs(&t.pcs),
+            Some(t) => self.pick_pcs(g, &t.pcs),
             None if self.not_started(g) => None,
             None => {
                 let owned;
@@ -701,23 +707,28 @@ impl View<'_> {
             .collect();
         let mut out = String::new();
         if f.group {
-            let mut groups: FastMap<&str, (usize, FastMap<String, usize>, i64)> =
-                FastMap::default();
+            // Per location: how many, how many per (status, wait reason)
+            // with one G of each to name it by, and the first goid.
+            type ByStatus<'r> = FastMap<(u32, u64), (usize, &'r GInfo)>;
+            let mut groups: FastMap<&str, (usize, ByStatus, i64)> = FastMap::default();
             for r in &rows {
                 let e = groups
                     .entry(&*r.loc)
                     .or_insert((0, FastMap::default(), r.g.goid));
                 e.0 += 1;
-                *e.1.entry(self.status_reason(&r.g)).or_insert(0) += 1;
+                e.1.entry((r.g.status, r.g.reason)).or_insert((0, &r.g)).0 += 1;
             }
             let mut gv: Vec<_> = groups.into_iter().collect();
             gv.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.1.2.cmp(&b.1.2)));
             let _ = writeln!(out, "{:>8}  {:<60}  Statuses", "Count", "Location");
             let total = gv.len();
             for (loc, (n, sts, _)) in gv.iter().take(f.limit.unwrap_or(usize::MAX)) {
-                let mut s: Vec<_> = sts.iter().collect();
-                s.sort();
-                let s: Vec<String> = s.iter().map(|(k, v)| format!("{v} {k}")).collect();
+                // Named once per kind; kinds that read alike are one.
+                let mut named: std::collections::BTreeMap<String, usize> = Default::default();
+                for (count, g) in sts.values() {
+                    *named.entry(self.status_reason(g)).or_insert(0) += count;
+                }
+                let s: Vec<String> = named.iter().map(|(k, v)| format!("{v} {k}")).collect();
                 let _ = writeln!(out, "{n:>8}  {loc:<60}  {}", s.join(", "));
             }
             if total > f.limit.unwrap_or(usize::MAX) {

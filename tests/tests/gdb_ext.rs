@@ -799,11 +799,16 @@ fn core_from_plain_generate_core_file_says_the_stacks_are_missing() {
     let _ = std::fs::remove_file(&core);
     no_python_errors(&o);
     let table = o.block("goroutines");
-    let missing = goroutine_rows(table)
-        .into_iter()
+    let rows = goroutine_rows(table);
+    let missing = rows
+        .iter()
         .filter(|r| r.contains("? (stack not in memory)"))
         .count();
-    assert!(missing > N, "{table}");
+    // Every goroutine not on a thread when the core was taken (the
+    // waiters, and the scavenger unless it was running then) has lost its
+    // stack; those on a thread are unwound from its registers.
+    let off_cpu = rows.iter().filter(|r| !r.starts_with("* ")).count();
+    assert!(missing >= N && missing == off_cpu, "{table}");
     assert!(
         table.contains(&format!(
             "gdbx: {missing} goroutine stacks are not in memory"
@@ -817,6 +822,28 @@ fn core_from_plain_generate_core_file_says_the_stacks_are_missing() {
         "{all}"
     );
     assert!(!all.contains("gopark"), "{all}");
+}
+
+/// A runtime goroutine caught running is placed at the function that
+/// stands for it, as when it is parked: the scavenger at its own entry is
+/// `runtime.scavenger`, not the closure or trampoline that called it.
+#[test]
+fn a_running_runtime_goroutine_is_placed_as_a_parked_one() {
+    gdbx_tests::require_gdb!();
+    let mut g = gdb_ext(&parked());
+    g.ex("break runtime.scavenger").ex(format!("run {N}"));
+    g.block("running", &["info goroutines -status running"]);
+    let o = g.run();
+    no_python_errors(&o);
+    let running = o.block("running");
+    let row = goroutine_rows(running)
+        .into_iter()
+        .find(|r| goid_of(r) == 2)
+        .unwrap_or_else(|| panic!("the scavenger (g2) is not running:\n{running}"));
+    assert!(
+        row.starts_with("* ") && row.contains("runtime.scavenger ("),
+        "{running}"
+    );
 }
 
 #[test]
