@@ -7,7 +7,7 @@
 //!   `runtime.allgs`, `allm`, `allp`, `sched`, the wait-reason table);
 //! - the `allgs` array and every G, each M of `allm` with its g0, the
 //!   `allp` array and every P (neighbouring objects in one piece, as
-//!   [`Memory::many`] reads them);
+//!   [`Memory::each_object`] reads them);
 //! - each thread's thread-local g slot;
 //! - the used part of every stack: a goroutine's from its saved sp (and
 //!   its syscall sp) to its top, a thread's from its sp to the top of the
