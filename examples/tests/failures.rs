@@ -176,14 +176,28 @@ fn fatal_exits_leave_through_runtime_exit() {
 /// goroutine's frames from the throw outwards (the runtime's view, as Go
 /// shows a throw whatever GOTRACEBACK says), every other goroutine, exit
 /// status 2. No program can make the runtime throw on purpose, so gdb
-/// calls the runtime's throw at a stop in `parked 3`.
+/// sends `parked 3`, stopped in main.ready, into the runtime's throw.
+///
+/// Not with `call`: gdb 13 cannot make an inferior call on a CPU with AMX
+/// (it fails to write the extended register state back: "Couldn't write
+/// extended state status: Bad address"). Instead it does what a call
+/// would, by hand with general registers and memory: the message's bytes
+/// in main.ready's own frame (it never returns), the &str in rdi/rsi, a
+/// return address pushed, and a jump to the function.
 #[test]
 fn throw_reports_its_frames_and_every_goroutine() {
     gdbx_tests::require_gdb!();
     let out = Gdb::new(env!("CARGO_BIN_EXE_parked"))
         .ex("break main.ready")
         .ex("run 3")
-        .ex("call runtime::signal::throw(\"boom\")")
+        .ex("set language c")
+        // "boom", little-endian, at the bottom of main.ready's frame.
+        .ex("set *(unsigned int *)$rsp = 0x6d6f6f62")
+        .ex("set $rdi = $rsp")
+        .ex("set $rsi = 4")
+        .ex("set $rsp = $rsp - 8")
+        .ex("set *(long *)$rsp = $pc")
+        .ex("jump *'runtime::signal::throw'")
         .run_unchecked();
     let all = &out.all;
     assert!(
