@@ -163,3 +163,26 @@ fn scheduler_self_check_under_seeds() {
         }
     }
 }
+
+/// Every program in src/bin has its `[[bin]]` entry with `test = false`
+/// in Cargo.toml: without it `cargo test` runs the program itself as the
+/// bin's unit test (the runtime's C main replaces the test harness), with
+/// the harness's arguments (`cargo test -q` passes `--quiet`).
+#[test]
+fn every_program_is_left_out_of_unit_tests() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let entries: Vec<&str> = manifest.split("[[bin]]").skip(1).collect();
+    for f in std::fs::read_dir(dir.join("src/bin")).unwrap() {
+        let path = f.unwrap().path();
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.contains(&format!("name = \"{name}\"")) && e.contains("test = false")),
+            "src/bin/{name}.rs has no [[bin]] entry with test = false in examples/Cargo.toml"
+        );
+    }
+}
