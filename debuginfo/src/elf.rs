@@ -598,7 +598,7 @@ fn plt_symbols(elf: &ElfFile64<'_, Endianness>) -> Vec<Symbol> {
         };
         let Ok(code) = section.data() else { continue };
         let entsize = match section.elf_section_header().sh_entsize(elf.endian()) {
-            8 | 16 => section.elf_section_header().sh_entsize(elf.endian()) as usize,
+            n @ (8 | 16) => n as usize,
             _ => default_size,
         };
         for (k, stub) in code.chunks_exact(entsize).enumerate() {

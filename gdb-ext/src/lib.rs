@@ -425,5 +425,7 @@ fn gdbx_ext(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Program>()?;
     m.add_function(wrap_pyfunction!(runtime_of, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // How many of gdb's frames of a running goroutine the commands want.
+    m.add("MAX_FRAMES", inspect::MAX_FRAMES)?;
     Ok(())
 }

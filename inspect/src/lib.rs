@@ -79,7 +79,7 @@ pub use mem::{Callback, Chain, CoreFile, CoreThread, Image, LiveProcess, MemErro
 pub use model::{Decoder, G, M, P, ReadError, Sched};
 pub use sym::{Frame, Symbols};
 pub use unwind::{RawFrame, Unwinder};
-pub use view::{Filter, Thread, View};
+pub use view::{Filter, MAX_FRAMES, Thread, View};
 
 /// A binary whose runtime the core reads, opened for a session.
 pub struct Program {

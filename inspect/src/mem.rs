@@ -5,7 +5,8 @@
 //! (inside gdb one 16 MiB read costs ~10 ms, 100,000 small ones ~150 ms). So
 //! every backend serves [`Memory::read_pieces`]: many pieces in one call,
 //! each filled whole or marked failed, and the helpers
-//! [`Memory::each_piece`] and [`Memory::each_object`] build on it. A failed piece never hides the others.
+//! [`Memory::each_piece`] and [`Memory::each_object`] build on it. A
+//! failed piece never hides the others.
 //!
 //! The backends:
 //! * [`LiveProcess`]: a stopped process, `process_vm_readv` with up to 1024

@@ -37,8 +37,10 @@ const STACK_WINDOW: u64 = 4096;
 /// The inline-chain index under which [`View::loc_cache`] keeps the
 /// location of a goroutine that has not started (its entry function).
 const NOT_STARTED: usize = usize::MAX;
-/// How many frames are walked looking for user code.
-const MAX_FRAMES: usize = 64;
+/// How many frames are walked looking for user code: on a parked G's
+/// stack here, and (gdb-ext exports it) of gdb's frames of a thread running
+/// one, so that both are placed at the same frame.
+pub const MAX_FRAMES: usize = 64;
 
 /// For the frames at a pc: the index of the first user-code frame, and of
 /// the frame to show when there is none.
@@ -558,7 +560,8 @@ impl View<'_> {
         // frames: walk one of each such shape to learn how much of the
         // stack the walk needs, and read only that much of the others.
         let mut reqs = Vec::new();
-        let mut slot = vec![usize::MAX; gs.len()];
+        // The G each request of `reqs` is for.
+        let mut g_of_req: Vec<usize> = Vec::new();
         let mut shape_len: FastMap<(u64, u64, u64), (u64, usize)> = FastMap::default();
         for (i, g) in gs.iter().enumerate() {
             let (thread, on_cpu, _) = placed[i];
@@ -584,7 +587,7 @@ impl View<'_> {
                         (hi.saturating_sub(lo) as usize).min(n.saturating_sub(lo as usize)),
                     )
                 });
-                slot[i] = reqs.len();
+                g_of_req.push(i);
                 reqs.push((a + off, len));
             }
         }
@@ -606,9 +609,8 @@ impl View<'_> {
             (loc, missing)
         };
         let mut from_stack: Vec<Option<(Rc<str>, bool)>> = vec![None; gs.len()];
-        let g_of_slot: Vec<usize> = (0..gs.len()).filter(|&i| slot[i] != usize::MAX).collect();
         self.mem.each_piece(&reqs, &mut |k, w| {
-            let i = g_of_slot[k];
+            let i = g_of_req[k];
             let (thread, on_cpu, _) = placed[i];
             from_stack[i] = Some(shown(&gs[i], thread, on_cpu, (w.unwrap_or(&[]), reqs[k].0)));
         });

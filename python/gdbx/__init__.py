@@ -27,13 +27,6 @@ from . import native
 
 _STATE = {}
 
-# How many of gdb's frames of a thread running a goroutine are read to find
-# its user-code location: as many as the extension walks on a parked
-# goroutine's stack (MAX_FRAMES in inspect/src/view.rs), so that a running
-# goroutine deep in the runtime (a sort inside the scavenger) is placed at
-# the same frame as when it is parked.
-MAX_FRAMES = 64
-
 
 class State:
     """Per-binary state: the native Program and the target it reads."""
@@ -94,7 +87,7 @@ class State:
         to them or touching frames (gdb may be printing a frame): those of
         this stop that threads() already read, else each thread's number and
         LWP only."""
-        for key in ((True, MAX_FRAMES), (False, MAX_FRAMES)):
+        for key in ((True, self.mod.MAX_FRAMES), (False, self.mod.MAX_FRAMES)):
             if key in self.threads_seen:
                 return self.threads_seen[key]
         inf = gdb.selected_inferior()
@@ -109,7 +102,10 @@ class State:
         pcs (gdb's unwinding, innermost first) only for the threads running a
         goroutine. The selected thread and frame are restored. This switches
         threads: never call it from a pretty printer (threads_for_printer)."""
-        max_frames = max_frames or MAX_FRAMES
+        # As many of gdb's frames as the native side walks on a parked
+        # goroutine's stack, so that a running goroutine deep in the runtime
+        # (a sort inside the scavenger) is placed at the same frame.
+        max_frames = max_frames or self.mod.MAX_FRAMES
         seen = self.threads_seen.get((pcs, max_frames)) or self.threads_seen.get((True, max_frames))
         if seen is not None:
             return seen
