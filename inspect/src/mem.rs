@@ -78,7 +78,7 @@ pub trait Memory {
     }
 
     /// Reads `reqs` in order, a few MiB at a time into one buffer that is
-    /// reused, and hands each piece to `f` with its index (None when it
+    /// reused (from call to call on a thread), and hands each piece to `f` with its index (None when it
     /// could not be read whole). Streaming rather than one buffer for all:
     /// at 100,000 goroutines the pieces are tens of MB, and a fresh buffer
     /// that size costs a page fault (and the kernel's zeroing) per 4 KiB,
@@ -86,7 +86,9 @@ pub trait Memory {
     /// mostly in cache.
     fn each_piece(&self, reqs: &[(u64, usize)], f: &mut dyn FnMut(usize, Option<&[u8]>)) {
         const CHUNK: usize = 4 << 20;
-        let mut buf = Vec::new();
+        // The buffer of the last call on this thread (or a new one, when a
+        // call is inside another's `f`), given back at the end.
+        let mut buf = SPARE_CHUNK.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let mut offs = Vec::new();
         let mut ok = Vec::new();
         let mut start = 0;
@@ -115,6 +117,7 @@ pub trait Memory {
             }
             start = end;
         }
+        SPARE_CHUNK.with(|s| *s.borrow_mut() = buf);
     }
 
     /// Reads `addrs.len()` objects of `len` bytes each and hands each to
@@ -147,6 +150,13 @@ pub trait Memory {
             }
         });
     }
+}
+
+thread_local! {
+    /// The buffer of [`Memory::each_piece`], kept for its next call on the
+    /// thread: a fresh 4 MiB is a thousand page faults (and as many
+    /// zeroed pages) per call, and a command makes two calls.
+    static SPARE_CHUNK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Objects of `len` bytes at the addresses `sorted` (ascending) grouped

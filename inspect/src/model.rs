@@ -211,8 +211,25 @@ impl Decoder<'_> {
     /// Every G of `runtime.allgs`, sorted by goid, plus one line per entry
     /// that could not be decoded (unreadable, or not a goroutine).
     pub fn read_gs(&self, mem: &dyn Memory) -> Result<(Vec<G>, Vec<String>), ReadError> {
+        self.read_gs_as(mem, Vec::new(), |g| g, |g| g)
+    }
+
+    /// [`Decoder::read_gs`], each G handed to `wrap` as it is decoded and
+    /// kept as what `wrap` makes of it (`g_of` gives the G back), in `into`
+    /// (emptied first; its room is reused): so that a caller that adds to
+    /// every G builds one vector, not a second one as big (100,000 Gs are
+    /// tens of MB).
+    pub fn read_gs_as<T>(
+        &self,
+        mem: &dyn Memory,
+        into: Vec<T>,
+        mut wrap: impl FnMut(G) -> T,
+        g_of: impl Fn(&T) -> &G,
+    ) -> Result<(Vec<T>, Vec<String>), ReadError> {
         let ptrs = self.allgs(mem)?;
-        let mut gs = Vec::with_capacity(ptrs.len());
+        let mut gs = into;
+        gs.clear();
+        gs.reserve(ptrs.len());
         let mut bad = Vec::new();
         let good: Vec<(usize, u64)> = ptrs
             .iter()
@@ -239,7 +256,7 @@ impl Decoder<'_> {
                     if let Some(why) = self.g_is_garbage(&g) {
                         bad_at.push((i, format!("allgs[{i}] = G at {p:#x}: {why}")));
                     } else {
-                        gs.push(g);
+                        gs.push(wrap(g));
                     }
                 }
                 None => bad_at.push((
@@ -256,7 +273,7 @@ impl Decoder<'_> {
         });
         bad_at.sort_by_key(|b| b.0);
         bad.extend(bad_at.into_iter().map(|b| b.1));
-        sort_by_goid(&mut gs);
+        sort_by_goid(&mut gs, g_of);
         Ok((gs, bad))
     }
 
@@ -442,14 +459,15 @@ impl Decoder<'_> {
     }
 }
 
-/// Sorts Gs by goid (then address), moving each at most a few times: they
-/// come in address order, which for Go's heap is far from goid order, and a
-/// comparison sort of 100,000 structs of 300 bytes spends most of its time
-/// moving them. The order is sorted as indexes; then each G is swapped
-/// straight into its place.
-fn sort_by_goid(gs: &mut [G]) {
+/// Sorts Gs (or what holds them: `g_of` gives the G) by goid (then
+/// address), moving each at most a few times: they come in address order,
+/// which for Go's heap is far from goid order, and a comparison sort of
+/// 100,000 structs of 300 bytes spends most of its time moving them. The
+/// order is sorted as indexes; then each G is swapped straight into its
+/// place.
+fn sort_by_goid<T>(gs: &mut [T], g_of: impl Fn(&T) -> &G) {
     let mut order: Vec<usize> = (0..gs.len()).collect();
-    order.sort_unstable_by_key(|&i| (gs[i].goid, gs[i].addr));
+    order.sort_unstable_by_key(|&i| (g_of(&gs[i]).goid, g_of(&gs[i]).addr));
     // place[i]: where the G now at i belongs.
     let mut place = vec![0; gs.len()];
     for (to, &from) in order.iter().enumerate() {
@@ -480,7 +498,7 @@ mod tests {
                 ..G::default()
             })
             .collect();
-        sort_by_goid(&mut gs);
+        sort_by_goid(&mut gs, |g| g);
         let keys: Vec<(i64, u64)> = gs.iter().map(|g| (g.goid, g.addr)).collect();
         let mut want = keys.clone();
         want.sort();

@@ -12,8 +12,9 @@ use inspect::{Chain, CoreFile, Program, Snapshot, Thread};
 
 const N: usize = 20;
 
-/// The snapshot of `bin`'s core at main.ready, and the program.
-fn snapshot_of(bin: &Path, name: &str) -> (Program, Snapshot) {
+/// `bin`'s core at main.ready (written once by the fixture builder), the
+/// program with its load bias set, and the core's threads.
+fn core_of(bin: &Path, name: &str) -> (Program, CoreFile, Vec<Thread>) {
     let core_path = gcore_at(bin, &[&N.to_string()], "main.ready", name);
     let mut prog = Program::open(bin, &workspace_root().display().to_string())
         .unwrap_or_else(|e| panic!("{e}"));
@@ -25,8 +26,6 @@ fn snapshot_of(bin: &Path, name: &str) -> (Program, Snapshot) {
         "{name}: load bias {bias:#x}"
     );
     prog.set_bias(bias, &core);
-    let image = prog.image();
-    let mem = Chain(&core, &image);
     let threads: Vec<Thread> = core
         .threads()
         .iter()
@@ -34,8 +33,15 @@ fn snapshot_of(bin: &Path, name: &str) -> (Program, Snapshot) {
         .map(|(i, t)| Thread::from_regs(i as i64 + 1, t.lwp, &t.regs))
         .collect();
     assert!(!threads.is_empty(), "{name}: the core has threads");
+    (prog, core, threads)
+}
+
+/// The snapshot of `bin`'s core at main.ready, and the program.
+fn snapshot_of(bin: &Path, name: &str) -> (Program, Snapshot) {
+    let (prog, core, threads) = core_of(bin, name);
+    let image = prog.image();
     let snap = prog
-        .snapshot(&mem, &threads)
+        .snapshot(&Chain(&core, &image), &threads)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     (prog, snap)
 }
@@ -117,4 +123,37 @@ fn go_every_build() {
             .unwrap();
         assert!(w.created.starts_with("main.main"), "{name}: {}", w.created);
     }
+}
+
+/// `info goroutines` in pieces (as gdb is handed it) is the table in one
+/// string, cut after whole lines; a sink that says stop gets no more.
+#[test]
+fn the_table_in_pieces() {
+    gdbx_tests::require_gdb!();
+    let bin = example_bin("parked", Variant::Debug);
+    let (prog, core, threads) = core_of(&bin, "parked-debug");
+    let image = prog.image();
+    let mem = Chain(&core, &image);
+    let view = prog.view(&mem, &threads);
+    let f = inspect::Filter::default();
+    let whole = view.info_goroutines(&f).unwrap();
+    assert!(whole.lines().count() > N, "{whole}");
+    for piece in [1, 200] {
+        let mut pieces: Vec<String> = Vec::new();
+        view.info_goroutines_to(&f, piece, &mut |p| {
+            pieces.push(p.to_string());
+            true
+        })
+        .unwrap();
+        assert!(pieces.len() > 1, "pieces of {piece} bytes: {pieces:?}");
+        assert!(pieces.iter().all(|p| p.ends_with('\n')), "{pieces:?}");
+        assert_eq!(pieces.concat(), whole, "pieces of {piece} bytes");
+    }
+    let mut calls = 0;
+    view.info_goroutines_to(&f, 1, &mut |_| {
+        calls += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(calls, 1, "a sink that says stop is called once");
 }

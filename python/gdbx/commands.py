@@ -48,8 +48,7 @@ running) and where it was created.
     def invoke(self, arg, from_tty):
         st = _st()
         args = gdb.string_to_argv(arg)
-        out = _call(st.prog.info_goroutines, st.reader(), st.threads(), args)
-        gdb.write(out)
+        _call(st.prog.info_goroutines, st.reader(), st.threads(), args, gdb.write)
 
     def complete(self, text, word):
         return _complete_info_goroutines(text, word)
