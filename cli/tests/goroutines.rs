@@ -527,7 +527,7 @@ fn cores_of_release_plain_pie_and_cgo_builds() {
         file: "examples/src/bin/parked.rs",
         line: line_of(&ours_src, "ch.recv()"),
         created_by: "created by main.main in goroutine 1",
-        go_line: line_of(&ours_src, "runtime::go("),
+        go_line: line_of(&ours_src, "runtime::go(move || waiter(ch, wg))"),
     };
     let go = ParkedWorker {
         func: "main.worker",

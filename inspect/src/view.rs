@@ -343,6 +343,35 @@ impl View<'_> {
         (self.stand_in(g, &candidates), used)
     }
 
+    /// The probes of the walk of a parked G ([`View::walk_saved`]) up to
+    /// its first user-code frame (the last of them); None when it has none.
+    fn user_probes(&self, g: &GInfo, window: &[u8], base: u64) -> Option<Vec<u64>> {
+        let mut probes = Vec::new();
+        let mut found = false;
+        self.saved_probes(g, window, base, &mut |probe| {
+            probes.push(probe);
+            found = self.classify(probe).0.is_some();
+            !found
+        });
+        found.then_some(probes)
+    }
+
+    /// Whether the walk of a parked G visits exactly `probes` (as
+    /// [`View::user_probes`] gives them): then it ends at the same
+    /// user-code frame.
+    fn walks_like(&self, g: &GInfo, window: &[u8], base: u64, probes: &[u64]) -> bool {
+        let mut same = 0;
+        self.saved_probes(g, window, base, &mut |probe| {
+            if probes.get(same) != Some(&probe) {
+                same = usize::MAX;
+                return false;
+            }
+            same += 1;
+            same < probes.len()
+        });
+        same == probes.len()
+    }
+
     /// Hands `visit` the probe pc (return address - 1) of each frame of a
     /// parked G, innermost first, along its frame-pointer chain (bounded,
     /// and checked against its stack), while `visit` returns true. Returns
@@ -627,7 +656,11 @@ impl View<'_> {
         let mut reqs = Vec::new();
         // The row each request of `reqs` is for.
         let mut row_of_req: Vec<usize> = Vec::new();
-        let mut shape_len: FastMap<(u64, u64, u64), (u64, usize)> = FastMap::default();
+        // Each shape's index in `shapes`, by (pc, depth of sp, depth of bp),
+        // and the shape of each request.
+        let mut shape_of: FastMap<(u64, u64, u64), usize> = FastMap::default();
+        let mut shapes: Vec<(u64, usize)> = Vec::new();
+        let mut shape_of_req: Vec<usize> = Vec::new();
         for (i, r) in rows.iter().enumerate() {
             let g = &r.g;
             if g.pc != 0
@@ -636,7 +669,7 @@ impl View<'_> {
             {
                 let (a, n) = Self::window(g);
                 let key = (g.pc, g.hi.wrapping_sub(g.sp), g.hi.wrapping_sub(g.bp));
-                let (off, len) = *shape_len.entry(key).or_insert_with(|| {
+                let shape = *shape_of.entry(key).or_insert_with(|| {
                     let w = self.mem.bytes(a, n).unwrap_or_default();
                     let (mut lo, mut hi) = self.walk_saved(g, &w, a).1;
                     // And the first frame record, which tells whether the
@@ -650,27 +683,41 @@ impl View<'_> {
                         };
                     }
                     let lo = lo & !15;
-                    (
-                        lo,
-                        (hi.saturating_sub(lo) as usize).min(n.saturating_sub(lo as usize)),
-                    )
+                    let len = (hi.saturating_sub(lo) as usize).min(n.saturating_sub(lo as usize));
+                    shapes.push((lo, len));
+                    shapes.len() - 1
                 });
+                let (off, len) = shapes[shape];
                 row_of_req.push(i);
+                shape_of_req.push(shape);
                 reqs.push((a + off, len));
             }
         }
         let tw = t0.elapsed();
-        // The location of a row from its stack window.
+        // The location of a row from its stack window. The first G of a
+        // shape that reaches user code leaves its walk (the probes it
+        // visited) and location for the others: one that visits the same
+        // probes is at the same place, told without looking each probe up.
+        let mut walked: Vec<Option<(Vec<u64>, Rc<str>)>> = vec![None; shapes.len()];
         self.mem.each_piece(&reqs, &mut |k, w| {
             let r = &mut rows[row_of_req[k]];
-            let window = (w.unwrap_or(&[]), reqs[k].0);
-            r.stack_missing = self.stack_missing_in(&r.g, window.0, window.1);
+            let (w, base) = (w.unwrap_or(&[]), reqs[k].0);
+            r.stack_missing = self.stack_missing_in(&r.g, w, base);
+            let memo = &mut walked[shape_of_req[k]];
             r.loc = if self.rt.is_dead(&r.g) {
                 dash.clone()
             } else if r.stack_missing {
                 no_stack.clone()
+            } else if let Some((probes, loc)) = memo
+                && self.walks_like(&r.g, w, base, probes)
+            {
+                loc.clone()
             } else {
-                self.location(&r.g, r.thread, r.on_cpu, Some(window))
+                let loc = self.location(&r.g, r.thread, r.on_cpu, Some((w, base)));
+                if memo.is_none() {
+                    *memo = self.user_probes(&r.g, w, base).map(|p| (p, loc.clone()));
+                }
+                loc
             };
         });
         let t2 = t0.elapsed();
@@ -678,7 +725,7 @@ impl View<'_> {
             let bytes: usize = reqs.iter().map(|r| r.1).sum();
             eprintln!(
                 "gdbx profile: {} shapes, {} windows, {bytes} bytes, placed+shapes at {tw:?}, +windows and their locations at {t2:?}",
-                shape_len.len(),
+                shapes.len(),
                 reqs.len()
             );
         }

@@ -12,10 +12,10 @@ use inspect::{Chain, CoreFile, Program, Snapshot, Thread};
 
 const N: usize = 20;
 
-/// `bin`'s core at main.ready (written once by the fixture builder), the
-/// program with its load bias set, and the core's threads.
-fn core_of(bin: &Path, name: &str) -> (Program, CoreFile, Vec<Thread>) {
-    let core_path = gcore_at(bin, &[&N.to_string()], "main.ready", name);
+/// `bin ARGS`' core at main.ready (written once by the fixture builder),
+/// the program with its load bias set, and the core's threads.
+fn core_of(bin: &Path, args: &[&str], name: &str) -> (Program, CoreFile, Vec<Thread>) {
+    let core_path = gcore_at(bin, args, "main.ready", name);
     let mut prog = Program::open(bin, &workspace_root().display().to_string())
         .unwrap_or_else(|e| panic!("{e}"));
     let core = CoreFile::open(&core_path).expect("open the core");
@@ -38,7 +38,7 @@ fn core_of(bin: &Path, name: &str) -> (Program, CoreFile, Vec<Thread>) {
 
 /// The snapshot of `bin`'s core at main.ready, and the program.
 fn snapshot_of(bin: &Path, name: &str) -> (Program, Snapshot) {
-    let (prog, core, threads) = core_of(bin, name);
+    let (prog, core, threads) = core_of(bin, &[&N.to_string()], name);
     let image = prog.image();
     let snap = prog
         .snapshot(&Chain(&core, &image), &threads)
@@ -131,7 +131,7 @@ fn go_every_build() {
 fn the_table_in_pieces() {
     gdbx_tests::require_gdb!();
     let bin = example_bin("parked", Variant::Debug);
-    let (prog, core, threads) = core_of(&bin, "parked-debug");
+    let (prog, core, threads) = core_of(&bin, &[&N.to_string()], "parked-debug");
     let image = prog.image();
     let mem = Chain(&core, &image);
     let view = prog.view(&mem, &threads);
@@ -156,4 +156,47 @@ fn the_table_in_pieces() {
     })
     .unwrap();
     assert_eq!(calls, 1, "a sink that says stop is called once");
+}
+
+/// Goroutines whose stacks have the same shape (parked at the same pc, as
+/// deep) with different user functions in them - `parked --twins` - are
+/// each placed at their own function: the walk that one of them leaves for
+/// the others of its shape is not taken for theirs. Debug and release.
+#[test]
+fn same_shape_other_function() {
+    gdbx_tests::require_gdb!();
+    // 96: every stack offset (goid modulo 32) has goroutines of both kinds.
+    const TWINS: usize = 96;
+    for (variant, name) in [
+        (Variant::Debug, "parked-twins-debug"),
+        (Variant::Release, "parked-twins-release"),
+    ] {
+        let bin = example_bin("parked", variant);
+        let (prog, core, threads) = core_of(&bin, &[&TWINS.to_string(), "--twins"], name);
+        let image = prog.image();
+        let mem = Chain(&core, &image);
+        let view = prog.view(&mem, &threads);
+        let (rows, bad) = view.rows(|g| !prog.decoder().is_dead(g)).unwrap();
+        assert!(bad.is_empty(), "{name}: {bad:?}");
+        let at = |f: &str| -> Vec<&inspect::view::Row> {
+            rows.iter()
+                .filter(|r| r.loc.starts_with(&format!("parked::{f} ")))
+                .collect()
+        };
+        let (waiters, twins) = (at("waiter"), at("waiter_twin"));
+        assert_eq!(
+            (waiters.len(), twins.len()),
+            (TWINS - TWINS / 3, TWINS / 3),
+            "{name}: {:#?}",
+            rows.iter().map(|r| (r.g.goid, &*r.loc)).collect::<Vec<_>>()
+        );
+        // And they do share shapes: the same saved pc and depths.
+        let shape = |r: &inspect::view::Row| (r.g.pc, r.g.hi - r.g.sp, r.g.hi - r.g.bp);
+        assert!(
+            twins
+                .iter()
+                .any(|t| waiters.iter().any(|w| shape(w) == shape(t))),
+            "{name}: no waiter has a twin's shape"
+        );
+    }
 }
