@@ -20,6 +20,8 @@
 
 use std::collections::HashMap;
 
+use crate::fastmap::FastMap;
+
 use debuginfo::layout::{Kind as TypeKind, Layouts, TypeInfo};
 
 /// Which runtime a binary is built on.
@@ -320,13 +322,20 @@ impl Fld {
     /// The field as an unsigned little-endian integer (0 when absent or out
     /// of range).
     pub fn u(self, b: &[u8]) -> u64 {
-        let n = self.size.min(8);
-        if n == 0 || self.off + n > b.len() {
+        let Some(s) = b.get(self.off..self.off + self.size.min(8)) else {
             return 0;
+        };
+        // The common sizes without a copy of variable length (a call to
+        // memcpy each): a G is twenty such fields, and there may be 100,000.
+        match s.len() {
+            8 => u64::from_le_bytes(s.try_into().unwrap()),
+            4 => u32::from_le_bytes(s.try_into().unwrap()).into(),
+            n => {
+                let mut a = [0u8; 8];
+                a[..n].copy_from_slice(s);
+                u64::from_le_bytes(a)
+            }
         }
-        let mut a = [0u8; 8];
-        a[..n].copy_from_slice(&b[self.off..self.off + n]);
-        u64::from_le_bytes(a)
     }
 
     /// The field as a signed integer (sign-extended from its size).
@@ -440,14 +449,14 @@ pub struct Layout {
     /// `runtime.g`), for debugger type lookups.
     pub type_names: HashMap<Role, String>,
     /// G status value -> name (the scan bit stripped).
-    pub statuses: HashMap<u32, String>,
+    pub statuses: FastMap<u32, String>,
     pub status: StatusValues,
     /// P status value -> name.
-    pub pstatuses: HashMap<u32, String>,
+    pub pstatuses: FastMap<u32, String>,
     /// Wait reason value -> Go's string. Read from `runtime.waitReasonStrings`
     /// in memory once the program is known ([`Layout::read_reason_strings`]);
     /// until then from the DWARF enumerators or constants.
-    pub reasons: HashMap<u64, String>,
+    pub reasons: FastMap<u64, String>,
     /// File addresses of the symbols read.
     pub syms: HashMap<&'static str, u64>,
     /// Size of each optional symbol found.
@@ -480,7 +489,7 @@ impl Layout {
             sched_size: 0,
             runq_cap: 0,
             type_names: HashMap::new(),
-            statuses: HashMap::new(),
+            statuses: FastMap::default(),
             status: StatusValues {
                 idle: 0,
                 runnable: 1,
@@ -490,8 +499,8 @@ impl Layout {
                 dead: 6,
                 scan: GSCAN,
             },
-            pstatuses: HashMap::new(),
-            reasons: HashMap::new(),
+            pstatuses: FastMap::default(),
+            reasons: FastMap::default(),
             syms: HashMap::new(),
             sym_sizes: HashMap::new(),
             tpoff: None,
