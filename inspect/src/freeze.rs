@@ -9,8 +9,9 @@
 //! yet stopped can create one. So the task list (`/proc/PID/task`) is read
 //! again after every thread in it has stopped, until a pass finds no new
 //! thread: then every thread that exists is stopped, and none can create
-//! another. A thread that exits before it is seized (`ESRCH`), or while we
-//! wait for it to stop, is left out.
+//! another. A thread that exits before it is seized (`ESRCH`, or `EPERM`
+//! for one that is a zombie until its process reaps it), or while we wait
+//! for it to stop, is left out.
 //!
 //! # Signals
 //!
@@ -140,6 +141,18 @@ fn tasks(pid: u32) -> Result<Vec<i32>, FreezeError> {
     Ok(out)
 }
 
+/// Whether thread `tid` of `pid` has exited: gone from `/proc`, or a
+/// zombie (state `Z` or `X` in its `stat`, after the command's `)`).
+fn exited(pid: u32, tid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'Z' | 'X' | 'x')),
+        Err(_) => true,
+    }
+}
+
 impl Frozen {
     /// Stops every thread of `pid` and reads their registers. The pause
     /// starts with the first `PTRACE_INTERRUPT`.
@@ -174,6 +187,10 @@ impl Frozen {
                 if r != 0 {
                     match errno() {
                         libc::ESRCH => continue,
+                        // The kernel refuses a thread that has exited but
+                        // is not yet reaped (a zombie) with EPERM too: that
+                        // is a thread leaving, not a refusal.
+                        libc::EPERM | libc::EACCES if exited(pid, tid) => continue,
                         e @ (libc::EPERM | libc::EACCES) => {
                             return Err(FreezeError::Refused { pid, errno: e });
                         }
@@ -308,7 +325,36 @@ pub fn process_alive(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::hint;
+    use super::{exited, hint};
+
+    /// A zombie (a child that has exited, not yet reaped) and a thread
+    /// that is gone count as exited; a running process does not.
+    #[test]
+    fn a_zombie_has_exited_and_a_running_process_has_not() {
+        let mut running = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("start sleep");
+        let pid = running.id();
+        assert!(!exited(pid, pid as i32), "a sleeping process");
+        let zombie = std::process::Command::new("true")
+            .spawn()
+            .expect("start true");
+        let zpid = zombie.id();
+        // SAFETY: waitid with WNOWAIT fills `info` and leaves the child a
+        // zombie: it returns once the child has exited.
+        let r = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, zpid, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        assert_eq!(r, 0, "waitid: {}", std::io::Error::last_os_error());
+        assert!(exited(zpid, zpid as i32), "a zombie");
+        assert!(exited(pid, i32::MAX), "a thread that does not exist");
+        running.kill().unwrap();
+        running.wait().unwrap();
+        let mut zombie = zombie;
+        zombie.wait().unwrap();
+    }
 
     /// Each cause of a refused ptrace gets its own way out; a tracer is
     /// named whatever yama says, since it alone explains the refusal.
