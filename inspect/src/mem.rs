@@ -77,6 +77,26 @@ pub trait Memory {
         Ok(u32::from_le_bytes(b))
     }
 
+    /// This backend, when other threads may read through it (a live
+    /// process, a core file): [`Memory::each_piece_ahead`] then reads on a
+    /// second thread.
+    fn shared(&self) -> Option<&(dyn Memory + Sync)> {
+        None
+    }
+
+    /// [`Memory::each_piece`] with the reading a chunk ahead of `f`, on a
+    /// second thread, when the backend is [`Memory::shared`] (else
+    /// `each_piece`). For an `f` that costs as much as the reading (gdb
+    /// writing each row as it is located): the two then overlap, where
+    /// `each_piece` splits the reading itself over two threads and runs
+    /// `f` after it.
+    fn each_piece_ahead(&self, reqs: &[(u64, usize)], f: &mut dyn FnMut(usize, Option<&[u8]>)) {
+        match self.shared() {
+            Some(ahead) => read_ahead(self, ahead, reqs, f),
+            None => self.each_piece(reqs, f),
+        }
+    }
+
     /// Reads `reqs` in order, a few MiB at a time into one buffer that is
     /// reused (from call to call on a thread), and hands each piece to `f` with its index (None when it
     /// could not be read whole). Streaming rather than one buffer for all:
@@ -152,7 +172,97 @@ pub trait Memory {
     }
 }
 
+/// How many bytes [`Memory::each_piece_ahead`] reads ahead at a time.
+const AHEAD_CHUNK: usize = 1 << 20;
+
+/// One chunk of [`read_ahead`]: pieces `start..end` of its requests,
+/// their offsets in `buf` (and the end), and which were read whole.
+#[derive(Default)]
+struct Chunk {
+    start: usize,
+    end: usize,
+    offs: Vec<usize>,
+    buf: Vec<u8>,
+    ok: Vec<bool>,
+}
+
+/// [`Memory::each_piece_ahead`] on a shared backend: a reader thread reads
+/// each chunk through `ahead` (the part of `mem` that threads may share),
+/// and the calling thread reads what that could not serve through the
+/// whole of `mem` (which may need the calling thread: gdb's memory), then
+/// runs `f` on it.
+///
+/// Two [`Chunk`]s circulate between the threads over two queues. `free`
+/// holds the chunks nobody is using; the reader takes one from it, fills
+/// it and sends it on `full`; the caller hands its pieces to `f` and sends
+/// it back on `free`. A chunk is owned by one thread at a time (it moves
+/// through the queues by value), so no memory is shared while it is
+/// written. Both queues are FIFO with one sender each, so chunks reach `f`
+/// in order. The reader stops after the last chunk, or when the caller has
+/// gone (a closed queue: `f` panicked); the caller stops when the reader
+/// closes `full`: neither waits for the other forever.
+fn read_ahead<M: Memory + ?Sized>(
+    mem: &M,
+    ahead: &(dyn Memory + Sync),
+    reqs: &[(u64, usize)],
+    f: &mut dyn FnMut(usize, Option<&[u8]>),
+) {
+    use std::sync::mpsc;
+    let (free_tx, free_rx) = mpsc::channel::<Chunk>();
+    let (full_tx, full_rx) = mpsc::channel::<Chunk>();
+    for _ in 0..2 {
+        let _ = free_tx.send(Chunk::default());
+    }
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            // This thread is the second one: its reads stay on it.
+            READING_AHEAD.set(true);
+            let mut start = 0;
+            while start < reqs.len() {
+                let Ok(mut c) = free_rx.recv() else { return };
+                c.offs.clear();
+                let mut total = 0usize;
+                let mut end = start;
+                while end < reqs.len() && (end == start || total + reqs[end].1 <= AHEAD_CHUNK) {
+                    c.offs.push(total);
+                    total += reqs[end].1;
+                    end += 1;
+                }
+                c.offs.push(total);
+                // Grown, never cleared: a piece is shown only when it was
+                // read whole.
+                if c.buf.len() < total {
+                    c.buf.resize(total, 0);
+                }
+                c.ok.clear();
+                c.ok.resize(end - start, false);
+                (c.start, c.end) = (start, end);
+                ahead.read_pieces(&reqs[start..end], &c.offs, &mut c.buf[..total], &mut c.ok);
+                if full_tx.send(c).is_err() {
+                    return;
+                }
+                start = end;
+            }
+        });
+        for mut c in full_rx {
+            for k in 0..c.end - c.start {
+                let (addr, len) = reqs[c.start + k];
+                let o = c.offs[k];
+                if !c.ok[k] {
+                    c.ok[k] = mem.read(addr, &mut c.buf[o..o + len]).is_ok();
+                }
+                f(c.start + k, c.ok[k].then(|| &c.buf[o..o + len]));
+            }
+            let _ = free_tx.send(c);
+        }
+    });
+}
+
 thread_local! {
+    /// Set on the reader thread of [`Memory::each_piece_ahead`]: it is the
+    /// second thread, so [`in_two_halves`] does not split its reads again.
+    static READING_AHEAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+
     /// The buffer of [`Memory::each_piece`], kept for its next call on the
     /// thread: a fresh 4 MiB is a thousand page faults (and as many
     /// zeroed pages) per call, and a command makes two calls.
@@ -263,12 +373,11 @@ impl Memory for LiveProcess {
         in_two_halves(reqs, offs, buf, ok, |r, o, b, k| vm_read(pid, r, o, b, k));
         // What process_vm_readv could not serve (or was not permitted to):
         // one by one through /proc/PID/mem.
-        for (i, &(addr, len)) in reqs.iter().enumerate() {
-            if !ok[i] {
-                let o = offs[i];
-                ok[i] = self.read(addr, &mut buf[o..o + len]).is_ok();
-            }
-        }
+        read_each(self, reqs, offs, buf, ok);
+    }
+
+    fn shared(&self) -> Option<&(dyn Memory + Sync)> {
+        Some(self)
     }
 }
 
@@ -299,7 +408,11 @@ where
 {
     // Below this many bytes the second thread costs more than it saves.
     const SPLIT_ABOVE: usize = 256 * 1024;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
+    let threads = if READING_AHEAD.get() {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+    };
     if reqs.len() < 2 || buf.len() < SPLIT_ABOVE || threads < 2 {
         read(reqs, offs, buf, ok);
         return;
@@ -675,6 +788,10 @@ impl Memory for CoreFile {
             read_each(self, r, o, b, k)
         });
     }
+
+    fn shared(&self) -> Option<&(dyn Memory + Sync)> {
+        Some(self)
+    }
 }
 
 /// The executable's file-backed sections as memory (their run-time
@@ -765,6 +882,12 @@ impl Memory for Chain<'_> {
     fn read_pieces(&self, reqs: &[(u64, usize)], offs: &[usize], buf: &mut [u8], ok: &mut [bool]) {
         self.0.read_pieces(reqs, offs, buf, ok);
         self.1.read_pieces(reqs, offs, buf, ok);
+    }
+
+    /// The first backend, when it is shared: what it cannot serve is read
+    /// through the chain on the calling thread.
+    fn shared(&self) -> Option<&(dyn Memory + Sync)> {
+        self.0.shared()
     }
 }
 

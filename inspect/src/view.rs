@@ -67,6 +67,172 @@ fn recycle(mut rows: Vec<Row>) {
     SPARE_ROWS.with(|s| *s.borrow_mut() = rows);
 }
 
+/// The rows of [`View::rows`] before their stack windows are read: each
+/// placed on its thread and with its creator; `reqs[k]` is the window of
+/// row `row_of_req[k]` (in row order), of stack shape `shape_of_req[k]`.
+struct Pending {
+    rows: Vec<Row>,
+    bad: Vec<String>,
+    reqs: Vec<(u64, usize)>,
+    row_of_req: Vec<usize>,
+    shape_of_req: Vec<usize>,
+    /// Per shape, the walk of its first G that reached user code (its
+    /// probes) and its location ([`View::locate_window`]).
+    walked: Vec<Option<(Vec<u64>, Rc<str>)>>,
+    /// The location of a row until it is known; shared strings for the
+    /// dead and for stacks that are not in memory.
+    unset: Rc<str>,
+    dash: Rc<str>,
+    no_stack: Rc<str>,
+    /// When the reading began, and how long until the Gs were decoded and
+    /// the windows planned (`GDBX_PROFILE`).
+    started: std::time::Instant,
+    decoded: std::time::Duration,
+    planned: std::time::Duration,
+}
+
+/// The widest a Location column gets (a longer location overflows it).
+const LOC_WIDTH: usize = 60;
+
+/// From how many rows `info goroutines` writes its table while it reads
+/// (see [`View::info_goroutines_to`]).
+const STREAM_ROWS: usize = 10_000;
+
+/// The columns of `info goroutines` and the text of its rows: each
+/// column as wide as its widest cell (and its header).
+struct Table {
+    statuses: FastMap<StatusKey, String>,
+    w_id: usize,
+    w_st: usize,
+    w_mt: usize,
+    w_loc: usize,
+    w_created: usize,
+    /// Tails of rows on no M and no thread, by status and by which
+    /// location and creator strings (shared `Rc`s) they show: most rows
+    /// share theirs with many others, and each is formatted once.
+    tails: FastMap<(StatusKey, *const u8, *const u8), String>,
+    num: String,
+}
+
+impl Table {
+    /// The columns for `rows`, in one pass (100,000 rows are tens of MB);
+    /// a status or location shared with the row before is looked up and
+    /// measured once. `w_loc`: the Location column's width when the
+    /// locations are not known yet, else measured.
+    fn new<'r>(
+        view: &View,
+        rows: impl IntoIterator<Item = &'r Row>,
+        w_loc: Option<usize>,
+    ) -> Table {
+        let mut statuses: FastMap<StatusKey, String> = FastMap::default();
+        let mut last_status = None;
+        let (mut max_goid, mut w_mt, mut loc, mut w_created) = (0, 8, 0, 0);
+        let mut last_loc: *const u8 = std::ptr::null();
+        for r in rows {
+            let k = view.status_key(&r.g);
+            if last_status != Some(k) {
+                statuses.entry(k).or_insert_with(|| view.status_text(&r.g));
+                last_status = Some(k);
+            }
+            max_goid = max_goid.max(r.g.goid);
+            if r.m_id.is_some() || r.thread.is_some() {
+                w_mt = w_mt.max(m_thread(r).len());
+            }
+            if w_loc.is_none() && r.loc.as_ptr() != last_loc {
+                loc = loc.max(width(&r.loc));
+                last_loc = r.loc.as_ptr();
+            }
+            w_created = w_created.max(r.created.len());
+        }
+        let w_st = statuses
+            .values()
+            .map(|s| width(s))
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        Table {
+            statuses,
+            w_id: max_goid.to_string().len().max(2),
+            w_st,
+            w_mt,
+            w_loc: w_loc.unwrap_or_else(|| loc.clamp(8, LOC_WIDTH)),
+            w_created,
+            tails: FastMap::default(),
+            num: String::new(),
+        }
+    }
+
+    /// The most bytes a row takes (its cells at their widest, in UTF-8).
+    fn row_room(&self) -> usize {
+        2 + self.w_id
+            + 1
+            + self.w_st * 4
+            + 1
+            + self.w_mt
+            + 1
+            + self.w_loc * 4
+            + 2
+            + self.w_created
+            + 1
+    }
+
+    fn header(&self, out: &mut String) {
+        out.push_str("  ");
+        pad(out, "Id", self.w_id);
+        out.push(' ');
+        pad(out, "Status", self.w_st);
+        out.push(' ');
+        pad(out, "M/thread", self.w_mt);
+        out.push(' ');
+        pad(out, "Location", self.w_loc);
+        out.push_str("  Created at\n");
+    }
+
+    /// Writes the line of `r` (of `view`) into `out`.
+    fn row(&mut self, view: &View, r: &Row, out: &mut String) {
+        out.push(if r.on_cpu { '*' } else { ' ' });
+        out.push(' ');
+        self.num.clear();
+        let _ = write!(self.num, "{}", r.g.goid);
+        pad(out, &self.num, self.w_id);
+        out.push(' ');
+        let key = view.status_key(&r.g);
+        if r.m_id.is_none() && r.thread.is_none() {
+            let k = (key, r.loc.as_ptr(), r.created.as_ptr());
+            if !self.tails.contains_key(&k) {
+                let mut t = String::new();
+                self.tail(key, r, &mut t);
+                self.tails.insert(k, t);
+            }
+            out.push_str(&self.tails[&k]);
+        } else {
+            self.tail(key, r, out);
+        }
+    }
+
+    /// The cells of `r` after its id.
+    fn tail(&self, key: StatusKey, r: &Row, out: &mut String) {
+        pad(out, &self.statuses[&key], self.w_st);
+        out.push(' ');
+        pad(out, &m_thread(r), self.w_mt);
+        out.push(' ');
+        pad(out, &r.loc, self.w_loc);
+        out.push_str("  ");
+        out.push_str(&r.created);
+        out.push('\n');
+    }
+}
+
+/// The M/thread cell of a row.
+fn m_thread(r: &Row) -> String {
+    match (r.m_id, r.thread) {
+        (Some(m), Some(t)) => format!("M{m} thread {t}"),
+        (Some(m), None) => format!("M{m}"),
+        (None, Some(t)) => format!("thread {t}"),
+        (None, None) => "-".into(),
+    }
+}
+
 /// One look at a stopped program.
 pub struct View<'a> {
     pub rt: Decoder<'a>,
@@ -620,13 +786,38 @@ impl View<'_> {
         &self,
         want: impl Fn(&GInfo) -> bool,
     ) -> Result<(Vec<Row>, Vec<String>), ReadError> {
-        let prof = std::env::var_os("GDBX_PROFILE").is_some();
+        let mut p = self.pending_rows(want)?;
+        self.locate_all(&mut p);
+        Ok((p.rows, p.bad))
+    }
+
+    /// Locates every row of `p`: the windows read in one batch, then the
+    /// rows that have none.
+    fn locate_all(&self, p: &mut Pending) {
+        let reqs = std::mem::take(&mut p.reqs);
+        self.mem.each_piece(&reqs, &mut |k, w| {
+            self.locate_window(p, k, w, reqs[k].0);
+        });
+        for i in 0..p.rows.len() {
+            self.locate_rest(p, i);
+        }
+        if std::env::var_os("GDBX_PROFILE").is_some() {
+            let bytes: usize = reqs.iter().map(|r| r.1).sum();
+            eprintln!(
+                "gdbx profile: {} shapes, {} windows, {bytes} bytes; Gs read and decoded at {:?}, rows placed and their windows planned at {:?}, all located at {:?}",
+                p.walked.len(),
+                reqs.len(),
+                p.decoded,
+                p.planned,
+                p.started.elapsed()
+            );
+        }
+    }
+
+    /// The rows of every G `want` keeps, placed and with their creators,
+    /// and the stack window each parked one is to be located from.
+    fn pending_rows(&self, want: impl Fn(&GInfo) -> bool) -> Result<Pending, ReadError> {
         let t0 = std::time::Instant::now();
-        // One string each, shared by the rows (info_goroutines formats the
-        // rest of a row once per distinct string); `unset` until a row's
-        // location is known.
-        let dash: Rc<str> = Rc::from("-");
-        let no_stack: Rc<str> = Rc::from(NO_STACK);
         let unset: Rc<str> = Rc::from("");
         // The rows are made as the Gs are decoded and filled in place: one
         // vector of 100,000 rows, not one of Gs and then another of rows.
@@ -641,12 +832,23 @@ impl View<'_> {
         };
         let spare = SPARE_ROWS.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let (mut rows, bad) = self.rt.read_gs_as(self.mem, spare, row, |r| &r.g)?;
-        let t1 = t0.elapsed();
+        let decoded = t0.elapsed();
         let tgs = self.thread_gs();
         let ms = self.ms_by_addr();
         rows.retain(|r| want(&r.g));
+        let mut last_created: Option<(Option<CreatedKey>, Rc<str>)> = None;
         for r in &mut rows {
             (r.thread, r.on_cpu, r.m_id) = self.placement(&r.g, &tgs, &ms);
+            // Neighbours are mostly made by the same `go` statement.
+            let key = self.created_key(&r.g);
+            r.created = match &last_created {
+                Some((k, c)) if key.is_some() && *k == key => c.clone(),
+                _ => {
+                    let c = self.created_by_key(&r.g, key);
+                    last_created = Some((key, c.clone()));
+                    c
+                }
+            };
         }
         // One batch for the stack windows of every goroutine unwound from
         // its saved context.
@@ -654,10 +856,9 @@ impl View<'_> {
         // frames: walk one of each such shape to learn how much of the
         // stack the walk needs, and read only that much of the others.
         let mut reqs = Vec::new();
-        // The row each request of `reqs` is for.
         let mut row_of_req: Vec<usize> = Vec::new();
-        // Each shape's index in `shapes`, by (pc, depth of sp, depth of bp),
-        // and the shape of each request.
+        // Each shape's index, by (pc, depth of sp, depth of bp), and the
+        // part of the window (offset, length) its walk reads.
         let mut shape_of: FastMap<(u64, u64, u64), usize> = FastMap::default();
         let mut shapes: Vec<(u64, usize)> = Vec::new();
         let mut shape_of_req: Vec<usize> = Vec::new();
@@ -693,66 +894,60 @@ impl View<'_> {
                 reqs.push((a + off, len));
             }
         }
-        let tw = t0.elapsed();
-        // The location of a row from its stack window. The first G of a
-        // shape that reaches user code leaves its walk (the probes it
-        // visited) and location for the others: one that visits the same
-        // probes is at the same place, told without looking each probe up.
-        let mut walked: Vec<Option<(Vec<u64>, Rc<str>)>> = vec![None; shapes.len()];
-        self.mem.each_piece(&reqs, &mut |k, w| {
-            let r = &mut rows[row_of_req[k]];
-            let (w, base) = (w.unwrap_or(&[]), reqs[k].0);
-            r.stack_missing = self.stack_missing_in(&r.g, w, base);
-            let memo = &mut walked[shape_of_req[k]];
-            r.loc = if self.rt.is_dead(&r.g) {
-                dash.clone()
-            } else if r.stack_missing {
-                no_stack.clone()
-            } else if let Some((probes, loc)) = memo
-                && self.walks_like(&r.g, w, base, probes)
-            {
-                loc.clone()
-            } else {
-                let loc = self.location(&r.g, r.thread, r.on_cpu, Some((w, base)));
-                if memo.is_none() {
-                    *memo = self.user_probes(&r.g, w, base).map(|p| (p, loc.clone()));
-                }
-                loc
-            };
-        });
-        let t2 = t0.elapsed();
-        if prof {
-            let bytes: usize = reqs.iter().map(|r| r.1).sum();
-            eprintln!(
-                "gdbx profile: {} shapes, {} windows, {bytes} bytes, placed+shapes at {tw:?}, +windows and their locations at {t2:?}",
-                shapes.len(),
-                reqs.len()
-            );
-        }
-        let mut last_created: Option<(Option<CreatedKey>, Rc<str>)> = None;
-        for r in &mut rows {
-            if Rc::ptr_eq(&r.loc, &unset) {
-                r.loc = if self.rt.is_dead(&r.g) {
-                    dash.clone()
-                } else {
-                    self.location(&r.g, r.thread, r.on_cpu, None)
-                };
+        Ok(Pending {
+            rows,
+            bad,
+            reqs,
+            row_of_req,
+            shape_of_req,
+            walked: vec![None; shapes.len()],
+            unset,
+            dash: Rc::from("-"),
+            no_stack: Rc::from(NO_STACK),
+            started: t0,
+            decoded,
+            planned: t0.elapsed(),
+        })
+    }
+
+    /// Locates the row of request `k` of `p` from its stack window `w`
+    /// (read from `base`; None when it could not be read). The first G of
+    /// a shape that reaches user code leaves its walk (the probes it
+    /// visited) and location for the others: one that visits the same
+    /// probes is at the same place, told without looking each probe up.
+    fn locate_window(&self, p: &mut Pending, k: usize, w: Option<&[u8]>, base: u64) {
+        let r = &mut p.rows[p.row_of_req[k]];
+        let w = w.unwrap_or(&[]);
+        r.stack_missing = self.stack_missing_in(&r.g, w, base);
+        let memo = &mut p.walked[p.shape_of_req[k]];
+        r.loc = if self.rt.is_dead(&r.g) {
+            p.dash.clone()
+        } else if r.stack_missing {
+            p.no_stack.clone()
+        } else if let Some((probes, loc)) = memo
+            && self.walks_like(&r.g, w, base, probes)
+        {
+            loc.clone()
+        } else {
+            let loc = self.location(&r.g, r.thread, r.on_cpu, Some((w, base)));
+            if memo.is_none() {
+                *memo = self.user_probes(&r.g, w, base).map(|p| (p, loc.clone()));
             }
-            // Neighbours are mostly made by the same `go` statement.
-            let key = self.created_key(&r.g);
-            r.created = match &last_created {
-                Some((k, c)) if key.is_some() && *k == key => c.clone(),
-                _ => {
-                    let c = self.created_by_key(&r.g, key);
-                    last_created = Some((key, c.clone()));
-                    c
-                }
+            loc
+        };
+    }
+
+    /// Locates row `i` of `p` if no window did (a G on a thread, one that
+    /// has not started, a dead one).
+    fn locate_rest(&self, p: &mut Pending, i: usize) {
+        let r = &mut p.rows[i];
+        if Rc::ptr_eq(&r.loc, &p.unset) {
+            r.loc = if self.rt.is_dead(&r.g) {
+                p.dash.clone()
+            } else {
+                self.location(&r.g, r.thread, r.on_cpu, None)
             };
         }
-        if prof {
-            eprintln!("gdbx profile: read_gs {t1:?}, +rows {:?}", t0.elapsed());
-        }
-        Ok((rows, bad))
     }
 
     /// `waiting (chan receive, 2m5s)`: the status, the wait reason and,
@@ -831,168 +1026,94 @@ impl View<'_> {
         sink: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(), ReadError> {
         let dead = f.dead;
-        let (mut rows, bad) = self.rows(|g| dead || !self.rt.is_dead(g))?;
-        // `rows` already left out the dead unless asked for; only a status
-        // or location filter has more to drop (in place: a Row is a few
-        // hundred bytes, and there may be 100,000 of them).
-        if !f.status.is_empty() || f.location.is_some() {
-            rows.retain(|r| f.keep(r, self.lay().status_name(r.g.status).unwrap_or("???")));
-        }
+        let mut p = self.pending_rows(|g| dead || !self.rt.is_dead(g))?;
+        // The pending rows already leave out the dead unless asked for;
+        // only a status or location filter has more to drop.
+        let keep = |r: &Row| f.keep(r, self.lay().status_name(r.g.status).unwrap_or("???"));
         let mut out = String::new();
-        if f.group {
-            // Per location: how many, how many per (status, wait reason)
-            // with one G of each to name it by, and the first goid.
-            type ByStatus<'r> = FastMap<(u32, u64), (usize, &'r GInfo)>;
-            let mut groups: FastMap<&str, (usize, ByStatus, i64)> = FastMap::default();
-            for r in &rows {
-                let e = groups
-                    .entry(&*r.loc)
-                    .or_insert((0, FastMap::default(), r.g.goid));
-                e.0 += 1;
-                e.1.entry((r.g.status, r.g.reason)).or_insert((0, &r.g)).0 += 1;
-            }
-            let mut gv: Vec<_> = groups.into_iter().collect();
-            gv.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.1.2.cmp(&b.1.2)));
-            let _ = writeln!(out, "{:>8}  {:<60}  Statuses", "Count", "Location");
-            let total = gv.len();
-            for (loc, (n, sts, _)) in gv.iter().take(f.limit.unwrap_or(usize::MAX)) {
-                // Named once per kind; kinds that read alike are one.
-                let mut named: std::collections::BTreeMap<String, usize> = Default::default();
-                for (count, g) in sts.values() {
-                    *named.entry(self.status_reason(g)).or_insert(0) += count;
+        if !f.group && f.location.is_none() && f.limit.is_none() && p.rows.len() >= STREAM_ROWS {
+            // A long table is written as its rows are located, while the
+            // stack windows of the next ones are read on a second thread
+            // (the reading and gdb's writing each take about half of the
+            // time at 100,000). The Location column is then as wide as it
+            // gets: the locations are not known when the header is written.
+            let mut table = Table::new(self, p.rows.iter().filter(|r| keep(r)), Some(LOC_WIDTH));
+            out.reserve(
+                piece
+                    .saturating_add(table.row_room())
+                    .min(STREAM_ROWS * table.row_room()),
+            );
+            table.header(&mut out);
+            let reqs = std::mem::take(&mut p.reqs);
+            let (mut next, mut open) = (0, true);
+            // Writes the rows before `end`, all located once their windows
+            // are (the others are located here).
+            let mut write_to = |p: &mut Pending, end: usize, out: &mut String| {
+                while next < end {
+                    self.locate_rest(p, next);
+                    let r = &p.rows[next];
+                    if open && keep(r) {
+                        table.row(self, r, out);
+                        if out.len() >= piece {
+                            open = sink(out);
+                            out.clear();
+                        }
+                    }
+                    next += 1;
                 }
-                let s: Vec<String> = named.iter().map(|(k, v)| format!("{v} {k}")).collect();
-                let _ = writeln!(out, "{n:>8}  {loc:<60}  {}", s.join(", "));
+            };
+            self.mem.each_piece_ahead(&reqs, &mut |k, w| {
+                self.locate_window(&mut p, k, w, reqs[k].0);
+                let end = p.row_of_req[k] + 1;
+                write_to(&mut p, end, &mut out);
+            });
+            let n = p.rows.len();
+            write_to(&mut p, n, &mut out);
+            if !open {
+                recycle(p.rows);
+                return Ok(());
             }
-            if total > f.limit.unwrap_or(usize::MAX) {
-                let _ = writeln!(
-                    out,
-                    "({} more locations not shown; -limit N to change)",
-                    total - f.limit.unwrap_or(0)
-                );
-            }
-            let _ = writeln!(out, "{} goroutines in {} locations", rows.len(), total);
         } else {
-            let limit = f.limit.unwrap_or(usize::MAX);
-            let shown = &rows[..rows.len().min(limit)];
-            // Built by hand rather than with `format!` per row: 100,000 rows.
-            // A row is its id and then a tail (status, M/thread, location,
-            // creator) that most rows share with many others: each tail is
-            // formatted once. Statuses are keyed by what their text depends
-            // on (the wait, to the second).
-            let key = |r: &Row| {
-                let waited = self.now.map_or(0, |n| {
-                    if r.g.waitsince > 0 {
-                        (n - r.g.waitsince) / 1_000_000_000
-                    } else {
-                        -1
-                    }
-                });
-                (r.g.status, r.g.reason, waited)
-            };
-            let mt = |r: &Row| match (r.m_id, r.thread) {
-                (Some(m), Some(t)) => format!("M{m} thread {t}"),
-                (Some(m), None) => format!("M{m}"),
-                (None, Some(t)) => format!("thread {t}"),
-                (None, None) => "-".into(),
-            };
-            // The status texts, and columns as wide as their widest cell (and
-            // the header), in one pass over the rows (100,000 of them are
-            // tens of MB): a status or location shared with the row before
-            // is looked up and measured once.
-            let mut statuses: FastMap<StatusKey, String> = FastMap::default();
-            let mut last_status = None;
-            let (mut max_goid, mut w_mt, mut w_loc, mut w_created) = (0, 8, 0, 0);
-            let mut last_loc: *const u8 = std::ptr::null();
-            for r in shown {
-                let k = key(r);
-                if last_status != Some(k) {
-                    statuses.entry(k).or_insert_with(|| self.status_text(&r.g));
-                    last_status = Some(k);
-                }
-                max_goid = max_goid.max(r.g.goid);
-                if r.m_id.is_some() || r.thread.is_some() {
-                    w_mt = w_mt.max(mt(r).len());
-                }
-                if r.loc.as_ptr() != last_loc {
-                    w_loc = w_loc.max(width(&r.loc));
-                    last_loc = r.loc.as_ptr();
-                }
-                w_created = w_created.max(r.created.len());
+            self.locate_all(&mut p);
+            if !f.status.is_empty() || f.location.is_some() {
+                // In place: a Row is a few hundred bytes.
+                p.rows.retain(|r| keep(r));
             }
-            let w_id = max_goid.to_string().len().max(2);
-            let w_st = statuses
-                .values()
-                .map(|s| width(s))
-                .max()
-                .unwrap_or(0)
-                .max(6);
-            let w_loc = w_loc.clamp(8, 60);
-            // Room for a piece and the widest row, so that the text is
-            // never copied to grow (at most all of it, for one piece).
-            let all = shown.len() + 1;
-            let row = 2 + w_id + 1 + w_st * 4 + 1 + w_mt + 1 + w_loc * 4 + 2 + w_created + 1;
-            out.reserve(piece.min(all * row) + row);
-            out.push_str("  ");
-            pad(&mut out, "Id", w_id);
-            out.push(' ');
-            pad(&mut out, "Status", w_st);
-            out.push(' ');
-            pad(&mut out, "M/thread", w_mt);
-            out.push(' ');
-            pad(&mut out, "Location", w_loc);
-            out.push_str("  Created at\n");
-            let tail = |r: &Row, out: &mut String| {
-                pad(out, &statuses[&key(r)], w_st);
-                out.push(' ');
-                pad(out, &mt(r), w_mt);
-                out.push(' ');
-                pad(out, &r.loc, w_loc);
-                out.push_str("  ");
-                out.push_str(&r.created);
-                out.push('\n');
-            };
-            // Tails of rows on no M and no thread, by status and by which
-            // location and creator strings (shared `Rc`s) they show.
-            let mut tails: FastMap<(StatusKey, *const u8, *const u8), String> = FastMap::default();
-            let mut num = String::new();
-            for r in shown {
-                if out.len() >= piece {
-                    if !sink(&out) {
-                        recycle(rows);
-                        return Ok(());
+            let rows = &p.rows;
+            if f.group {
+                self.group_table(rows, f, &mut out);
+            } else {
+                let limit = f.limit.unwrap_or(usize::MAX);
+                let shown = &rows[..rows.len().min(limit)];
+                let mut table = Table::new(self, shown, None);
+                // Room for a piece and the widest row, so that the text is
+                // never copied to grow (at most all of it, for one piece).
+                let room = table.row_room();
+                out.reserve(piece.min((shown.len() + 1).saturating_mul(room)) + room);
+                table.header(&mut out);
+                for r in shown {
+                    if out.len() >= piece {
+                        if !sink(&out) {
+                            recycle(p.rows);
+                            return Ok(());
+                        }
+                        out.clear();
                     }
-                    out.clear();
+                    table.row(self, r, &mut out);
                 }
-                out.push(if r.on_cpu { '*' } else { ' ' });
-                out.push(' ');
-                num.clear();
-                let _ = write!(num, "{}", r.g.goid);
-                pad(&mut out, &num, w_id);
-                out.push(' ');
-                if r.m_id.is_none() && r.thread.is_none() {
-                    let k = (key(r), r.loc.as_ptr(), r.created.as_ptr());
-                    out.push_str(tails.entry(k).or_insert_with(|| {
-                        let mut t = String::new();
-                        tail(r, &mut t);
-                        t
-                    }));
-                } else {
-                    tail(r, &mut out);
+                if rows.len() > limit {
+                    let _ = writeln!(
+                        out,
+                        "({} more goroutines not shown; -limit N to change)",
+                        rows.len() - limit
+                    );
                 }
-            }
-            if rows.len() > limit {
-                let _ = writeln!(
-                    out,
-                    "({} more goroutines not shown; -limit N to change)",
-                    rows.len() - limit
-                );
             }
         }
-        for b in bad {
+        for b in &p.bad {
             let _ = writeln!(out, "  ?       {b}");
         }
-        let missing = rows.iter().filter(|r| r.stack_missing).count();
+        let missing = p.rows.iter().filter(|r| r.stack_missing).count();
         if missing > 0 {
             let _ = writeln!(
                 out,
@@ -1003,8 +1124,58 @@ impl View<'_> {
         if !out.is_empty() {
             sink(&out);
         }
-        recycle(rows);
+        recycle(p.rows);
         Ok(())
+    }
+
+    /// `info goroutines -group`: per location, how many goroutines, how
+    /// many per (status, wait reason), the first goid first.
+    fn group_table(&self, rows: &[Row], f: &Filter, out: &mut String) {
+        // Per location: how many, how many per (status, wait reason) with
+        // one G of each to name it by, and the first goid.
+        type ByStatus<'r> = FastMap<(u32, u64), (usize, &'r GInfo)>;
+        let mut groups: FastMap<&str, (usize, ByStatus, i64)> = FastMap::default();
+        for r in rows {
+            let e = groups
+                .entry(&*r.loc)
+                .or_insert((0, FastMap::default(), r.g.goid));
+            e.0 += 1;
+            e.1.entry((r.g.status, r.g.reason)).or_insert((0, &r.g)).0 += 1;
+        }
+        let mut gv: Vec<_> = groups.into_iter().collect();
+        gv.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.1.2.cmp(&b.1.2)));
+        let _ = writeln!(out, "{:>8}  {:<60}  Statuses", "Count", "Location");
+        let total = gv.len();
+        for (loc, (n, sts, _)) in gv.iter().take(f.limit.unwrap_or(usize::MAX)) {
+            // Named once per kind; kinds that read alike are one.
+            let mut named: std::collections::BTreeMap<String, usize> = Default::default();
+            for (count, g) in sts.values() {
+                *named.entry(self.status_reason(g)).or_insert(0) += count;
+            }
+            let s: Vec<String> = named.iter().map(|(k, v)| format!("{v} {k}")).collect();
+            let _ = writeln!(out, "{n:>8}  {loc:<60}  {}", s.join(", "));
+        }
+        if total > f.limit.unwrap_or(usize::MAX) {
+            let _ = writeln!(
+                out,
+                "({} more locations not shown; -limit N to change)",
+                total - f.limit.unwrap_or(0)
+            );
+        }
+        let _ = writeln!(out, "{} goroutines in {} locations", rows.len(), total);
+    }
+
+    /// What the status text of a row depends on ([`StatusKey`]): the
+    /// wait is counted to the second.
+    fn status_key(&self, g: &GInfo) -> StatusKey {
+        let waited = self.now.map_or(0, |n| {
+            if g.waitsince > 0 {
+                (n - g.waitsince) / 1_000_000_000
+            } else {
+                -1
+            }
+        });
+        (g.status, g.reason, waited)
     }
 
     pub fn info_ms(&self, selected: Option<i64>) -> Result<String, ReadError> {

@@ -40,7 +40,9 @@ running) and where it was created.
   -location keep only goroutines whose location contains SUBSTRING
   -group    one line per location with the number of goroutines there
   -limit    show at most N lines
-  -all      include dead goroutines"""
+  -all      include dead goroutines
+From 10,000 goroutines on (without -location or -limit), the table is written
+while the stacks are read, and its Location column is 60 wide."""
 
     def __init__(self):
         super().__init__("info goroutines", gdb.COMMAND_STACK)

@@ -671,27 +671,58 @@ fn inside_the_signal_handler() {
 fn twenty_thousand_goroutines() {
     gdbx_tests::require_gdb!();
     // Big enough for the batched, two-thread stack reads of the native
-    // module (more than 16,384 pieces).
+    // module (more than 16,384 pieces), and for the table written while
+    // the windows are read (from 10,000 rows); every third goroutine in
+    // the twin of the others' function, the same stack shape.
     const MANY: usize = 20_000;
+    let twins = (0..MANY).filter(|i| i % 3 == 1).count();
     let mut g = gdb_ext(&parked());
-    g.ex("break main.ready").ex(format!("run {MANY}"));
+    g.ex("break main.ready").ex(format!("run {MANY} --twins"));
     g.block("group", &["info goroutines -group"])
-        .block("limit", &["info goroutines -location waiter -limit 2"]);
+        .block("limit", &["info goroutines -location waiter -limit 2"])
+        .block("streamed", &["info goroutines"])
+        // A location filter that keeps every row: the same table, located
+        // first and then written, its columns measured.
+        .block("measured", &["info goroutines -location ("]);
     let o = g.run();
     no_python_errors(&o);
     let group = o.block("group");
-    assert!(
-        group.lines().any(
-            |l| l.trim_start().starts_with(&format!("{MANY} ")) && l.contains("parked::waiter")
-        ),
-        "{group}"
-    );
+    for (n, at) in [
+        (MANY - twins, "parked::waiter "),
+        (twins, "parked::waiter_twin "),
+    ] {
+        assert!(
+            group
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{n} ")) && l.contains(at)),
+            "{n} at {at}:\n{group}"
+        );
+    }
     let l = o.block("limit");
     assert_eq!(goroutine_rows(l).len(), 2, "{l}");
     assert!(
         l.contains(&format!("({} more goroutines not shown", MANY - 2)),
         "{l}"
     );
+    let (streamed, measured) = (o.block("streamed"), o.block("measured"));
+    let cells = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(cells(streamed), cells(measured), "the same rows either way");
+    assert_eq!(goroutine_rows(streamed).len(), MANY + 2, "{streamed:.2000}");
+    // The written-while-read table's Location column is as wide as it
+    // gets (60); the measured one is as wide as its widest location.
+    let header = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("Created at"))
+            .unwrap_or("")
+            .to_string()
+    };
+    let gap = |h: &str| h.find("Created at").unwrap_or(0) - h.find("Location").unwrap_or(0);
+    assert_eq!(gap(&header(streamed)), 62, "{}", header(streamed));
+    assert!(gap(&header(measured)) < 62, "{}", header(measured));
 }
 
 #[test]
