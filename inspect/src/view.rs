@@ -54,8 +54,8 @@ type StatusKey = (u32, u64, i64);
 pub type CreatedKey = (u64, u64, u32, i64);
 
 thread_local! {
-    /// The rows of the last `info goroutines`, emptied, for the next
-    /// [`View::rows`]: 100,000 rows are 25 MB, and a fresh vector that big
+    /// The rows of the last `info goroutines`, emptied, for the next rows
+    /// read ([`View::pending_rows`]): 100,000 rows are 25 MB, and a fresh vector that big
     /// costs ~6,000 page faults (glibc maps a new block for it on every
     /// other call), a tenth of the command's time.
     static SPARE_ROWS: RefCell<Vec<Row>> = const { RefCell::new(Vec::new()) };
@@ -1018,7 +1018,9 @@ impl View<'_> {
     /// ends it), until `sink` returns false. At 100,000 goroutines the
     /// table is 13 MB: written a piece at a time (by gdb), each piece is
     /// still in the cache, and no 13 MB string is made twice (here and as
-    /// gdb's Python string).
+    /// gdb's Python string). From 10,000 rows (`STREAM_ROWS`), without a location
+    /// filter or a limit, the rows are written as they are located, while
+    /// the next stack windows are read ([`Memory::each_piece_ahead`]).
     pub fn info_goroutines_to(
         &self,
         f: &Filter,
