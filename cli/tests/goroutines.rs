@@ -95,6 +95,7 @@ impl Target {
                 own_dump.push_str(&l);
                 l.clear();
             }
+            wait_reading_stdin(child.id());
         }
         Target {
             child,
@@ -126,6 +127,25 @@ impl Drop for Target {
         if let Some(d) = self.dog.take() {
             d.disarm();
         }
+    }
+}
+
+/// Waits until a thread of `pid` is blocked in `read(0, ...)`: the Go
+/// twin's main goroutine, once it has printed "ready", waiting for its
+/// stdin (Go reads a pipe with a blocking system call). Until then it may
+/// be runnable, picked up by another M between the program's own dump and
+/// its core, and the two would rightly differ.
+fn wait_reading_stdin(pid: u32) {
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the program's threads");
+        for t in tasks.flatten() {
+            // `NR arg0 arg1 ...`: read is 0 on x86-64, fd 0 is `0x0`.
+            let sc = std::fs::read_to_string(t.path().join("syscall")).unwrap_or_default();
+            if sc.starts_with("0 0x0 ") {
+                return;
+            }
+        }
+        std::thread::yield_now();
     }
 }
 
