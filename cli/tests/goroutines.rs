@@ -25,7 +25,7 @@ use std::time::Duration;
 use common::{code, stderr, stdout, watched};
 use gdbx_tests::cores::{GO_PARKED, GO_STUCK, GoBuild, allow_core_dumps, gcore_at, go_parked};
 use gdbx_tests::watchdog::Watchdog;
-use gdbx_tests::{Variant, example_bin, go_program, scratch, workspace_root};
+use gdbx_tests::{Variant, example_bin, go_program, line_of, scratch, workspace_root};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -435,22 +435,6 @@ fn go_core_from_gotraceback_crash_agrees_with_its_own_dump() {
         "no goroutine in the crash handler:\n{doc}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The 1-based number of the one line of `source` that contains `needle`.
-fn line_of(source: &str, needle: &str) -> u32 {
-    let found: Vec<usize> = source
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.contains(needle))
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "{needle:?} must be on one line of the source"
-    );
-    found[0] as u32
 }
 
 /// Where a parked worker of `parked` stands, in one build's text dump.

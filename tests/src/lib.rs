@@ -53,6 +53,24 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The 1-based number of the one line of `source` that contains `needle`
+/// (a test names a place in a program by its text, so that editing the
+/// program does not silently move it).
+pub fn line_of(source: &str, needle: &str) -> u32 {
+    let found: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{needle:?} must be on one line of the source"
+    );
+    found[0] as u32
+}
+
 /// `<workspace>/target/fixtures`.
 pub fn fixtures_dir() -> PathBuf {
     workspace_root().join("target").join("fixtures")

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use gdbx_tests::gdb::{Gdb, GdbOutput as Output};
-use gdbx_tests::{Variant, example_bin, scratch};
+use gdbx_tests::{Variant, example_bin, line_of, scratch, workspace_root};
 
 /// Parked goroutines in the programs under test.
 const N: usize = 20;
@@ -895,9 +895,13 @@ fn dead_goroutines() {
     no_python_errors(&o);
     assert!(!o.block("live").contains(" dead "), "{}", o.block("live"));
     let dead = goroutine_rows(o.block("dead"));
+    // A waiter is known by its creator: parked.rs's `go` of the waiters.
+    let source = std::fs::read_to_string(workspace_root().join("examples/src/bin/parked.rs"))
+        .expect("parked.rs");
+    let go_line = line_of(&source, "runtime::go(move || waiter(ch, wg))");
     let leaving = goroutine_rows(o.block("live"))
         .into_iter()
-        .filter(|r| r.contains("examples/src/bin/parked.rs:42 by g1"))
+        .filter(|r| r.contains(&format!("examples/src/bin/parked.rs:{go_line} by g1")))
         .count();
     assert!(
         !dead.is_empty() && dead.len() + leaving >= N,
