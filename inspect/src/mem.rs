@@ -98,46 +98,27 @@ pub trait Memory {
     }
 
     /// Reads `reqs` in order, a few MiB at a time into one buffer that is
-    /// reused (from call to call on a thread), and hands each piece to `f` with its index (None when it
-    /// could not be read whole). Streaming rather than one buffer for all:
+    /// reused (from call to call on a thread), and hands each piece to `f`
+    /// with its index (None when it could not be read whole). Streaming rather than one buffer for all:
     /// at 100,000 goroutines the pieces are tens of MB, and a fresh buffer
     /// that size costs a page fault (and the kernel's zeroing) per 4 KiB,
     /// more than the reads themselves; a reused one stays mapped and
     /// mostly in cache.
     fn each_piece(&self, reqs: &[(u64, usize)], f: &mut dyn FnMut(usize, Option<&[u8]>)) {
         const CHUNK: usize = 4 << 20;
-        // The buffer of the last call on this thread (or a new one, when a
+        // The chunk of the last call on this thread (or a new one, when a
         // call is inside another's `f`), given back at the end.
-        let mut buf = SPARE_CHUNK.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        let mut offs = Vec::new();
-        let mut ok = Vec::new();
+        let mut c = SPARE_CHUNK.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let mut start = 0;
         while start < reqs.len() {
-            offs.clear();
-            let mut total = 0usize;
-            let mut end = start;
-            while end < reqs.len() && (end == start || total + reqs[end].1 <= CHUNK) {
-                offs.push(total);
-                total += reqs[end].1;
-                end += 1;
+            c.lay_out(reqs, start, CHUNK);
+            c.read_with(self, reqs);
+            for k in c.start..c.end {
+                f(k, c.piece(reqs, k));
             }
-            offs.push(total);
-            // Grown once, never cleared: a piece is shown only when it was
-            // read whole, so what earlier chunks left in the buffer is never
-            // seen.
-            if buf.len() < total {
-                buf.resize(total, 0);
-            }
-            ok.clear();
-            ok.resize(end - start, false);
-            self.read_pieces(&reqs[start..end], &offs, &mut buf[..total], &mut ok);
-            for (k, &good) in ok.iter().enumerate() {
-                let piece = good.then(|| &buf[offs[k]..offs[k] + reqs[start + k].1]);
-                f(start + k, piece);
-            }
-            start = end;
+            start = c.end;
         }
-        SPARE_CHUNK.with(|s| *s.borrow_mut() = buf);
+        SPARE_CHUNK.with(|s| *s.borrow_mut() = c);
     }
 
     /// Reads `addrs.len()` objects of `len` bytes each and hands each to
@@ -175,8 +156,9 @@ pub trait Memory {
 /// How many bytes [`Memory::each_piece_ahead`] reads ahead at a time.
 const AHEAD_CHUNK: usize = 1 << 20;
 
-/// One chunk of [`read_ahead`]: pieces `start..end` of its requests,
-/// their offsets in `buf` (and the end), and which were read whole.
+/// One chunk of [`Memory::each_piece`] or [`read_ahead`]: pieces
+/// `start..end` of its requests, their offsets in `buf` (and the end),
+/// and which were read whole.
 #[derive(Default)]
 struct Chunk {
     start: usize,
@@ -184,6 +166,58 @@ struct Chunk {
     offs: Vec<usize>,
     buf: Vec<u8>,
     ok: Vec<bool>,
+}
+
+impl Chunk {
+    /// Makes it the pieces from `start` that fit in `limit` bytes (at
+    /// least one). The buffer grows and is never cleared: a piece is
+    /// shown only when it was read whole, so what an earlier chunk left in
+    /// it is never seen.
+    fn lay_out(&mut self, reqs: &[(u64, usize)], start: usize, limit: usize) {
+        self.offs.clear();
+        let mut total = 0usize;
+        let mut end = start;
+        while end < reqs.len() && (end == start || total + reqs[end].1 <= limit) {
+            self.offs.push(total);
+            total += reqs[end].1;
+            end += 1;
+        }
+        self.offs.push(total);
+        if self.buf.len() < total {
+            self.buf.resize(total, 0);
+        }
+        self.ok.clear();
+        self.ok.resize(end - start, false);
+        (self.start, self.end) = (start, end);
+    }
+
+    /// Reads its pieces through `mem`.
+    fn read_with<M: Memory + ?Sized>(&mut self, mem: &M, reqs: &[(u64, usize)]) {
+        let total = self.offs[self.offs.len() - 1];
+        mem.read_pieces(
+            &reqs[self.start..self.end],
+            &self.offs,
+            &mut self.buf[..total],
+            &mut self.ok,
+        );
+    }
+
+    /// Reads piece `k` (of `reqs`) through `mem` if it was not read.
+    fn read_again<M: Memory + ?Sized>(&mut self, mem: &M, reqs: &[(u64, usize)], k: usize) {
+        let i = k - self.start;
+        if !self.ok[i] {
+            let (addr, len) = reqs[k];
+            let o = self.offs[i];
+            self.ok[i] = mem.read(addr, &mut self.buf[o..o + len]).is_ok();
+        }
+    }
+
+    /// Piece `k` of `reqs`, when it was read whole.
+    fn piece(&self, reqs: &[(u64, usize)], k: usize) -> Option<&[u8]> {
+        let i = k - self.start;
+        let o = self.offs[i];
+        self.ok[i].then(|| &self.buf[o..o + reqs[k].1])
+    }
 }
 
 /// [`Memory::each_piece_ahead`] on a shared backend: a reader thread reads
@@ -220,38 +254,18 @@ fn read_ahead<M: Memory + ?Sized>(
             let mut start = 0;
             while start < reqs.len() {
                 let Ok(mut c) = free_rx.recv() else { return };
-                c.offs.clear();
-                let mut total = 0usize;
-                let mut end = start;
-                while end < reqs.len() && (end == start || total + reqs[end].1 <= AHEAD_CHUNK) {
-                    c.offs.push(total);
-                    total += reqs[end].1;
-                    end += 1;
-                }
-                c.offs.push(total);
-                // Grown, never cleared: a piece is shown only when it was
-                // read whole.
-                if c.buf.len() < total {
-                    c.buf.resize(total, 0);
-                }
-                c.ok.clear();
-                c.ok.resize(end - start, false);
-                (c.start, c.end) = (start, end);
-                ahead.read_pieces(&reqs[start..end], &c.offs, &mut c.buf[..total], &mut c.ok);
+                c.lay_out(reqs, start, AHEAD_CHUNK);
+                c.read_with(ahead, reqs);
+                start = c.end;
                 if full_tx.send(c).is_err() {
                     return;
                 }
-                start = end;
             }
         });
         for mut c in full_rx {
-            for k in 0..c.end - c.start {
-                let (addr, len) = reqs[c.start + k];
-                let o = c.offs[k];
-                if !c.ok[k] {
-                    c.ok[k] = mem.read(addr, &mut c.buf[o..o + len]).is_ok();
-                }
-                f(c.start + k, c.ok[k].then(|| &c.buf[o..o + len]));
+            for k in c.start..c.end {
+                c.read_again(mem, reqs, k);
+                f(k, c.piece(reqs, k));
             }
             let _ = free_tx.send(c);
         }
@@ -263,10 +277,10 @@ thread_local! {
     /// second thread, so [`in_two_halves`] does not split its reads again.
     static READING_AHEAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 
-    /// The buffer of [`Memory::each_piece`], kept for its next call on the
-    /// thread: a fresh 4 MiB is a thousand page faults (and as many
+    /// The chunk of [`Memory::each_piece`], kept for its next call on the
+    /// thread: a fresh 4 MiB buffer is a thousand page faults (and as many
     /// zeroed pages) per call, and a command makes two calls.
-    static SPARE_CHUNK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SPARE_CHUNK: std::cell::RefCell<Chunk> = std::cell::RefCell::new(Chunk::default());
 }
 
 /// Objects of `len` bytes at the addresses `sorted` (ascending) grouped
@@ -961,11 +975,14 @@ mod tests {
         assert!(me.u64(8).is_err());
     }
 
+    /// 12 MiB of this process in pieces of 3000 bytes, one of them at an
+    /// address nobody can read and one only the chain's second backend
+    /// serves: several chunks, pieces across chunk ends, the reused
+    /// buffer's old bytes never shown; in order, with `each_piece` and with
+    /// `each_piece_ahead` (its reader thread, and what that cannot serve
+    /// read again on the calling thread).
     #[test]
-    fn each_piece_streams_over_many_chunks_in_order() {
-        // 12 MiB in pieces of 3000 bytes, one of them unreadable: several
-        // chunks, pieces across chunk ends, the reused buffer's old bytes
-        // never shown.
+    fn each_piece_and_each_piece_ahead_stream_over_many_chunks_in_order() {
         let me = LiveProcess::open(std::process::id()).expect("/proc/self/mem");
         let data: Vec<u8> = (0..12usize << 20).map(|i| (i % 251) as u8).collect();
         let base = data.as_ptr() as u64;
@@ -973,15 +990,36 @@ mod tests {
             .map(|k| (base + 3000 * k as u64, 3000))
             .collect();
         reqs[2000] = (8, 3000);
-        let mut seen = 0;
-        me.each_piece(&reqs, &mut |i, b| {
-            assert_eq!(i, seen, "in order");
-            seen += 1;
-            match b {
-                None => assert_eq!(i, 2000),
-                Some(b) => assert_eq!(b, &data[3000 * i..3000 * (i + 1)]),
-            }
+        reqs[3000] = (16, 3000);
+        let second = Callback(|addr: u64, buf: &mut [u8]| {
+            buf.fill(0xab);
+            addr == 16
         });
-        assert_eq!(seen, reqs.len());
+        let chain = Chain(&me, &second);
+        type Each<'a> = &'a dyn Fn(&mut dyn FnMut(usize, Option<&[u8]>));
+        let ways: [(&str, Each); 3] = [
+            ("each_piece", &|f| chain.each_piece(&reqs, f)),
+            ("each_piece_ahead", &|f| chain.each_piece_ahead(&reqs, f)),
+            ("each_piece_ahead, live process alone", &|f| {
+                me.each_piece_ahead(&reqs, f)
+            }),
+        ];
+        assert!(chain.shared().is_some(), "a live process reads ahead");
+        for (way, each) in ways {
+            let alone = way.ends_with("alone");
+            let mut seen = 0;
+            each(&mut |i, b| {
+                assert_eq!(i, seen, "{way}: in order");
+                seen += 1;
+                match (i, b) {
+                    (2000, b) => assert!(b.is_none(), "{way}"),
+                    (3000, None) => assert!(alone, "{way}: the second backend serves it"),
+                    (3000, Some(b)) => assert!(!alone && b == [0xab; 3000], "{way}"),
+                    (i, Some(b)) => assert_eq!(b, &data[3000 * i..3000 * (i + 1)], "{way}"),
+                    (i, None) => panic!("{way}: piece {i} unread"),
+                }
+            });
+            assert_eq!(seen, reqs.len(), "{way}");
+        }
     }
 }
