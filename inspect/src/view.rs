@@ -91,6 +91,23 @@ struct Pending {
     planned: std::time::Duration,
 }
 
+impl Pending {
+    /// With `GDBX_PROFILE` set: the phases so far, `reqs` its windows.
+    fn profile(&self, reqs: &[(u64, usize)]) {
+        if std::env::var_os("GDBX_PROFILE").is_some() {
+            let bytes: usize = reqs.iter().map(|r| r.1).sum();
+            eprintln!(
+                "gdbx profile: {} shapes, {} windows, {bytes} bytes; Gs read and decoded at {:?}, rows placed and their windows planned at {:?}, all located at {:?}",
+                self.walked.len(),
+                reqs.len(),
+                self.decoded,
+                self.planned,
+                self.started.elapsed()
+            );
+        }
+    }
+}
+
 /// The widest a Location column gets (a longer location overflows it).
 const LOC_WIDTH: usize = 60;
 
@@ -162,6 +179,14 @@ impl Table {
         }
     }
 
+    /// A buffer for pieces of about `piece` bytes of at most `rows` rows:
+    /// room for a piece and the widest row, so that the text is never
+    /// copied to grow.
+    fn buffer(&self, piece: usize, rows: usize) -> String {
+        let room = self.row_room();
+        String::with_capacity(piece.min(rows.saturating_mul(room)) + room)
+    }
+
     /// The most bytes a row takes (its cells at their widest, in UTF-8).
     fn row_room(&self) -> usize {
         2 + self.w_id
@@ -199,12 +224,15 @@ impl Table {
         let key = view.status_key(&r.g);
         if r.m_id.is_none() && r.thread.is_none() {
             let k = (key, r.loc.as_ptr(), r.created.as_ptr());
-            if !self.tails.contains_key(&k) {
-                let mut t = String::new();
-                self.tail(key, r, &mut t);
-                self.tails.insert(k, t);
+            match self.tails.get(&k) {
+                Some(t) => out.push_str(t),
+                None => {
+                    let mut t = String::new();
+                    self.tail(key, r, &mut t);
+                    out.push_str(&t);
+                    self.tails.insert(k, t);
+                }
             }
-            out.push_str(&self.tails[&k]);
         } else {
             self.tail(key, r, out);
         }
@@ -230,6 +258,34 @@ fn m_thread(r: &Row) -> String {
         (Some(m), None) => format!("M{m}"),
         (None, Some(t)) => format!("thread {t}"),
         (None, None) => "-".into(),
+    }
+}
+
+/// Text handed to a sink in pieces of whole lines, each about `piece`
+/// bytes, until the sink says stop.
+struct Pieces<'s> {
+    out: String,
+    piece: usize,
+    sink: &'s mut dyn FnMut(&str) -> bool,
+    open: bool,
+}
+
+impl Pieces<'_> {
+    /// Hands over what is written when it is a piece; false once the sink
+    /// has said stop (write no more).
+    fn line_done(&mut self) -> bool {
+        if self.open && self.out.len() >= self.piece {
+            self.open = (self.sink)(&self.out);
+            self.out.clear();
+        }
+        self.open
+    }
+
+    /// Hands over the rest.
+    fn finish(self) {
+        if self.open && !self.out.is_empty() {
+            (self.sink)(&self.out);
+        }
     }
 }
 
@@ -801,17 +857,7 @@ impl View<'_> {
         for i in 0..p.rows.len() {
             self.locate_rest(p, i);
         }
-        if std::env::var_os("GDBX_PROFILE").is_some() {
-            let bytes: usize = reqs.iter().map(|r| r.1).sum();
-            eprintln!(
-                "gdbx profile: {} shapes, {} windows, {bytes} bytes; Gs read and decoded at {:?}, rows placed and their windows planned at {:?}, all located at {:?}",
-                p.walked.len(),
-                reqs.len(),
-                p.decoded,
-                p.planned,
-                p.started.elapsed()
-            );
-        }
+        p.profile(&reqs);
     }
 
     /// The rows of every G `want` keeps, placed and with their creators,
@@ -1032,7 +1078,12 @@ impl View<'_> {
         // The pending rows already leave out the dead unless asked for;
         // only a status or location filter has more to drop.
         let keep = |r: &Row| f.keep(r, self.lay().status_name(r.g.status).unwrap_or("???"));
-        let mut out = String::new();
+        let mut text = Pieces {
+            out: String::new(),
+            piece,
+            sink,
+            open: true,
+        };
         if !f.group && f.location.is_none() && f.limit.is_none() && p.rows.len() >= STREAM_ROWS {
             // A long table is written as its rows are located, while the
             // stack windows of the next ones are read on a second thread
@@ -1040,26 +1091,19 @@ impl View<'_> {
             // time at 100,000). The Location column is then as wide as it
             // gets: the locations are not known when the header is written.
             let mut table = Table::new(self, p.rows.iter().filter(|r| keep(r)), Some(LOC_WIDTH));
-            out.reserve(
-                piece
-                    .saturating_add(table.row_room())
-                    .min(STREAM_ROWS * table.row_room()),
-            );
-            table.header(&mut out);
+            text.out = table.buffer(piece, p.rows.len() + 1);
+            table.header(&mut text.out);
             let reqs = std::mem::take(&mut p.reqs);
-            let (mut next, mut open) = (0, true);
+            let mut next = 0;
             // Writes the rows before `end`, all located once their windows
             // are (the others are located here).
-            let mut write_to = |p: &mut Pending, end: usize, out: &mut String| {
+            let mut write_to = |p: &mut Pending, end: usize, text: &mut Pieces| {
                 while next < end {
                     self.locate_rest(p, next);
                     let r = &p.rows[next];
-                    if open && keep(r) {
-                        table.row(self, r, out);
-                        if out.len() >= piece {
-                            open = sink(out);
-                            out.clear();
-                        }
+                    if text.open && keep(r) {
+                        table.row(self, r, &mut text.out);
+                        text.line_done();
                     }
                     next += 1;
                 }
@@ -1067,14 +1111,11 @@ impl View<'_> {
             self.mem.each_piece_ahead(&reqs, &mut |k, w| {
                 self.locate_window(&mut p, k, w, reqs[k].0);
                 let end = p.row_of_req[k] + 1;
-                write_to(&mut p, end, &mut out);
+                write_to(&mut p, end, &mut text);
             });
             let n = p.rows.len();
-            write_to(&mut p, n, &mut out);
-            if !open {
-                recycle(p.rows);
-                return Ok(());
-            }
+            write_to(&mut p, n, &mut text);
+            p.profile(&reqs);
         } else {
             self.locate_all(&mut p);
             if !f.status.is_empty() || f.location.is_some() {
@@ -1083,29 +1124,22 @@ impl View<'_> {
             }
             let rows = &p.rows;
             if f.group {
-                self.group_table(rows, f, &mut out);
+                self.group_table(rows, f, &mut text.out);
             } else {
                 let limit = f.limit.unwrap_or(usize::MAX);
                 let shown = &rows[..rows.len().min(limit)];
                 let mut table = Table::new(self, shown, None);
-                // Room for a piece and the widest row, so that the text is
-                // never copied to grow (at most all of it, for one piece).
-                let room = table.row_room();
-                out.reserve(piece.min((shown.len() + 1).saturating_mul(room)) + room);
-                table.header(&mut out);
+                text.out = table.buffer(piece, shown.len() + 1);
+                table.header(&mut text.out);
                 for r in shown {
-                    if out.len() >= piece {
-                        if !sink(&out) {
-                            recycle(p.rows);
-                            return Ok(());
-                        }
-                        out.clear();
+                    table.row(self, r, &mut text.out);
+                    if !text.line_done() {
+                        break;
                     }
-                    table.row(self, r, &mut out);
                 }
                 if rows.len() > limit {
                     let _ = writeln!(
-                        out,
+                        text.out,
                         "({} more goroutines not shown; -limit N to change)",
                         rows.len() - limit
                     );
@@ -1113,19 +1147,17 @@ impl View<'_> {
             }
         }
         for b in &p.bad {
-            let _ = writeln!(out, "  ?       {b}");
+            let _ = writeln!(text.out, "  ?       {b}");
         }
         let missing = p.rows.iter().filter(|r| r.stack_missing).count();
         if missing > 0 {
             let _ = writeln!(
-                out,
+                text.out,
                 "gdbx: {missing} goroutine stacks are not in memory (a core that left them out); {}",
                 self.flavour().missing_stacks_advice()
             );
         }
-        if !out.is_empty() {
-            sink(&out);
-        }
+        text.finish();
         recycle(p.rows);
         Ok(())
     }
