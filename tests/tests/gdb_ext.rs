@@ -679,11 +679,8 @@ fn twenty_thousand_goroutines() {
     let mut g = gdb_ext(&parked());
     g.ex("break main.ready").ex(format!("run {MANY} --twins"));
     g.block("group", &["info goroutines -group"])
-        .block("limit", &["info goroutines -location waiter -limit 2"])
-        .block("streamed", &["info goroutines"])
-        // A location filter that keeps every row: the same table, located
-        // first and then written, its columns measured.
-        .block("measured", &["info goroutines -location ("]);
+        .block("limit", &["info goroutines -location waiter -limit 2"]);
+    streamed_blocks(&mut g);
     let o = g.run();
     no_python_errors(&o);
     let group = o.block("group");
@@ -704,16 +701,41 @@ fn twenty_thousand_goroutines() {
         l.contains(&format!("({} more goroutines not shown", MANY - 2)),
         "{l}"
     );
+    check_streamed(&o, MANY + 2, true, "ours, debug, live");
+}
+
+/// The whole table (from 10,000 rows: written while the stacks are read)
+/// and the same table located first, then written (a location filter
+/// that keeps every row): blocks "streamed" and "measured".
+fn streamed_blocks(g: &mut Gdb) {
+    g.block("streamed", &["info goroutines"])
+        .block("measured", &["info goroutines -location ("]);
+}
+
+/// The two tables of [`streamed_blocks`] have the same `rows` rows, cell
+/// for cell; the written-while-read one's Location column is as wide as
+/// it gets (60), the measured one's as wide as its widest location:
+/// narrower when `narrower` (ours: no location is 60 long; Go's runtime
+/// has longer ones, so both are 60 wide).
+fn check_streamed(o: &Output, rows: usize, narrower: bool, name: &str) {
     let (streamed, measured) = (o.block("streamed"), o.block("measured"));
+    // Wait durations are left out: the clock moves between the two.
     let cells = |t: &str| -> Vec<String> {
-        t.lines()
+        without_wait_durations(t)
+            .lines()
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect()
     };
-    assert_eq!(cells(streamed), cells(measured), "the same rows either way");
-    assert_eq!(goroutine_rows(streamed).len(), MANY + 2, "{streamed:.2000}");
-    // The written-while-read table's Location column is as wide as it
-    // gets (60); the measured one is as wide as its widest location.
+    assert_eq!(
+        cells(streamed),
+        cells(measured),
+        "{name}: the same rows either way"
+    );
+    assert_eq!(
+        goroutine_rows(streamed).len(),
+        rows,
+        "{name}: {streamed:.2000}"
+    );
     let header = |t: &str| {
         t.lines()
             .find(|l| l.contains("Created at"))
@@ -721,8 +743,55 @@ fn twenty_thousand_goroutines() {
             .to_string()
     };
     let gap = |h: &str| h.find("Created at").unwrap_or(0) - h.find("Location").unwrap_or(0);
-    assert_eq!(gap(&header(streamed)), 62, "{}", header(streamed));
-    assert!(gap(&header(measured)) < 62, "{}", header(measured));
+    assert_eq!(gap(&header(streamed)), 62, "{name}: {}", header(streamed));
+    let measured_gap = gap(&header(measured));
+    assert!(
+        if narrower {
+            measured_gap < 62
+        } else {
+            measured_gap == 62
+        },
+        "{name}: {}",
+        header(measured)
+    );
+}
+
+/// A long table written while it is read, on the other runtime and
+/// build: our release build live, and a Go program (the `-N -l` build,
+/// built fresh) live and on its core, which is read through the core
+/// file on the second thread.
+#[test]
+fn long_tables_release_and_go_live_and_on_a_core() {
+    use gdbx_tests::cores::{GoBuild, go_parked};
+    gdbx_tests::require_gdb!();
+    const MANY: usize = 10_000;
+    let mut g = gdb_ext(&example_bin("parked", Variant::Release));
+    g.ex("break main.ready").ex(format!("run {MANY} --twins"));
+    streamed_blocks(&mut g);
+    let o = g.run();
+    no_python_errors(&o);
+    check_streamed(&o, MANY + 2, true, "ours, release, live");
+
+    let bin = go_parked(GoBuild::NoOpt);
+    let core = scratch("gdb_ext_go_long").join("parked.core");
+    let mut g = gdb_ext(&bin);
+    g.ex("break main.ready").ex(format!("run {MANY}"));
+    streamed_blocks(&mut g);
+    g.ex(format!("gcore {}", core.display()));
+    let live = g.run();
+    no_python_errors(&live);
+    // Go's own goroutines besides main and the workers (the collector's,
+    // the finaliser's, ...): as many as the table shows beyond them.
+    let rows = goroutine_rows(live.block("measured")).len();
+    assert!(rows > MANY, "{}", live.block("measured"));
+    check_streamed(&live, rows, false, "Go, live");
+    let mut g = gdb_ext(&bin);
+    g.core(&core);
+    streamed_blocks(&mut g);
+    let dead = g.run();
+    let _ = std::fs::remove_file(&core);
+    no_python_errors(&dead);
+    check_streamed(&dead, rows, false, "Go, core");
 }
 
 #[test]
