@@ -8,6 +8,8 @@ threads (State.threads_for_printer); the functions, which gdb calls while
 it evaluates an expression, may read the threads themselves.
 """
 
+import struct
+
 import gdb
 
 from . import require_state
@@ -24,6 +26,124 @@ def _lookup_type(st, short):
         return None
 
 
+# What the runtime's roots held at this stop (see _roots), by
+# (generation, target): the generation moves on at every stop, resume,
+# exit and memory write.
+_ROOTS = {}
+_GENERATION = [0]
+
+
+def _new_generation(*_):
+    _GENERATION[0] += 1
+    _ROOTS.clear()
+
+
+class _Roots:
+    """The addresses of the runtime's own objects at this stop: every G of
+    `runtime.allgs[0..allglen]`, every M of the `runtime.allm` list (and
+    its g0, which is in no allgs), every P of `allp[0..gomaxprocs]`. A
+    printer decodes an object only when its address is one of these: any
+    other address (a cast of a garbage pointer) decodes into plausible
+    nonsense. Both runtimes keep the array's address in the first word of
+    `runtime.allgs` and `runtime.allp` (ours: a pointer; Go: a slice).
+    `why` says why a root could not be read (the runtime not initialised
+    yet, or memory that cannot be read)."""
+
+    # Bounds past which a root is garbage (inspect/src/model.rs's MAX_GS
+    # and MAX_MS).
+    MAX_GS = 50_000_000
+    MAX_MS = 100_000
+
+    def __init__(self, st):
+        self.gs, self.ms, self.ps, self.g0s = set(), set(), set(), {}
+        self.why = {}
+        read = st.reader()
+
+        def word(addr, n=8, signed=False):
+            return int.from_bytes(read(addr, n), "little", signed=signed)
+
+        def words(addr, n):
+            return struct.unpack("<%dQ" % n, read(addr, n * 8))
+
+        try:
+            arr, n = word(st.prog.symbol("runtime.allgs")), word(st.prog.symbol("runtime.allglen"))
+            if arr == 0 or n == 0:
+                self.why["G"] = "the runtime is not initialised yet (runtime.allgs is empty)"
+            elif n > self.MAX_GS:
+                self.why["G"] = "runtime.allglen is %d: garbage" % n
+            else:
+                self.gs = set(words(arr, n))
+        except (gdb.error, TypeError) as e:
+            self.why["G"] = "cannot read runtime.allgs: %s" % e
+        try:
+            arr, n = word(st.prog.symbol("runtime.allp")), word(st.prog.symbol("runtime.gomaxprocs"), 4, True)
+            if arr == 0 or n <= 0:
+                self.why["P"] = "the runtime is not initialised yet (runtime.allp is empty)"
+            elif n > self.MAX_MS:
+                self.why["P"] = "runtime.gomaxprocs is %d: garbage" % n
+            else:
+                self.ps = set(words(arr, n))
+        except (gdb.error, TypeError) as e:
+            self.why["P"] = "cannot read runtime.allp: %s" % e
+        try:
+            m_t = _lookup_type(st, "M")
+            if m_t is None:
+                raise TypeError("no type %s" % st.prog.type_name("M"))
+            link, g0 = (m_t[f].bitpos // 8 for f in ("alllink", "g0"))
+            m = word(st.prog.symbol("runtime.allm"))
+            if m == 0:
+                self.why["M"] = "the runtime is not initialised yet (runtime.allm is empty)"
+            while m != 0 and m not in self.ms and len(self.ms) < self.MAX_MS:
+                self.ms.add(m)
+                self.g0s[word(m + g0)] = m
+                m = word(m + link)
+        except (gdb.error, TypeError, KeyError) as e:
+            self.why["M"] = "cannot read runtime.allm: %s" % e
+        if "M" in self.why and "G" not in self.why:
+            self.why["G"] = self.why["M"]  # a g0 cannot be told from garbage
+
+    def refusal(self, st, kind, addr):
+        """None when `addr` is one of the runtime's objects of this `kind`,
+        else the one line that says it is not (and why it is not decoded)."""
+        if kind == "Sched":
+            sched = st.prog.symbol("runtime.sched")
+            if addr == sched:
+                return None
+            return "<not runtime.sched: %#x is not its address (%#x)>" % (addr, sched)
+        what, root = {
+            "G": ("a goroutine", "allgs"),
+            "M": ("an M", "allm"),
+            "P": ("a P", "allp"),
+        }[kind]
+        if addr % 8:
+            return "<not %s of this program: %#x is misaligned>" % (what, addr)
+        found = {"G": self.gs, "M": self.ms, "P": self.ps}[kind]
+        if addr in found or (kind == "G" and addr in self.g0s):
+            return None
+        if kind in self.why:
+            return "<%s at %#x: %s>" % (kind, addr, self.why[kind])
+        return "<not %s of this program: %#x is in no %s entry>" % (what, addr, root)
+
+
+def _roots(st):
+    key = (_GENERATION[0], id(st), st.target_key)
+    roots = _ROOTS.get(key)
+    if roots is None:
+        _ROOTS.clear()
+        roots = _ROOTS[key] = _Roots(st)
+    return roots
+
+
+def _describe(st, kind, addr):
+    """The printers' one line for the G, M, P or Sched at `addr`: decoded
+    only when it is one of the runtime's own (see _Roots)."""
+    st.sync_target()
+    refused = _roots(st).refusal(st, kind, addr)
+    if refused is not None:
+        return refused
+    return st.prog.describe(st.reader(), st.threads_for_printer(), kind, addr)
+
+
 class _Printer:
     def __init__(self, kind, val):
         self.kind = kind
@@ -35,8 +155,7 @@ class _Printer:
         if st is None or addr is None:
             return None
         try:
-            st.sync_target()
-            return st.prog.describe(st.reader(), st.threads_for_printer(), self.kind, int(addr))
+            return _describe(st, self.kind, int(addr))
         except (RuntimeError, ValueError, gdb.error) as e:
             return "%s at %#x: %s" % (self.kind, int(addr), e)
 
@@ -55,8 +174,7 @@ class _Ptr:
             return "(*%s) 0x0" % self.kind
         st = _state()
         try:
-            st.sync_target()
-            desc = st.prog.describe(st.reader(), st.threads_for_printer(), self.kind, addr)
+            desc = _describe(st, self.kind, addr)
         except (RuntimeError, ValueError, gdb.error) as e:
             desc = str(e)
         return "(*%s) %#x: %s" % (self.kind, addr, desc)
@@ -374,6 +492,10 @@ def register():
         return
     _REGISTERED.append(True)
     gdb.pretty_printers.append(_lookup)
+    for event in ("stop", "cont", "exited", "memory_changed", "new_objfile", "inferior_call"):
+        registry = getattr(gdb.events, event, None)
+        if registry is not None:
+            registry.connect(_new_generation)
     GFunc()
     GoidFunc()
     MFunc()

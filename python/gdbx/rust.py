@@ -11,8 +11,6 @@ import os
 import subprocess
 import sys
 
-import gdb
-
 
 def _sysroot():
     env = os.environ.get("RUSTC_SYSROOT")
@@ -71,23 +69,39 @@ def _guarded(printer):
 
 class _Guard:
     """One of rustc's printers whose reads may fail (a value optimised out
-    in a release build): the failure prints as gdb prints it, `<...>`."""
+    in a release build): the failure prints as gdb prints it,
+    `<error reading variable: ...>`, and never as the contents of a string.
+    gdb asks for the display hint before the text, so the text is read
+    first, once: a printer whose text cannot be read has no hint (under the
+    `string` hint gdb would quote the error as if the program held it)."""
 
     def __init__(self, inner):
         self.inner = inner
+        self._text = None
         if hasattr(inner, "children"):
             self.children = self._children
         if hasattr(inner, "display_hint"):
-            self.display_hint = inner.display_hint
+            self.display_hint = self._display_hint
+
+    def _read(self):
+        if self._text is None:
+            try:
+                self._text = (True, self.inner.to_string())
+            except Exception as e:  # gdb.error, and rustc's own on odd values
+                self._text = (False, "<error reading variable: %s>" % e)
+        return self._text
+
+    def _display_hint(self):
+        ok, _ = self._read()
+        return self.inner.display_hint() if ok else None
 
     def to_string(self):
-        try:
-            return self.inner.to_string()
-        except gdb.error as e:
-            return "<%s>" % e
+        return self._read()[1]
 
     def _children(self):
+        if not self._read()[0]:
+            return
         try:
             yield from self.inner.children()
-        except gdb.error:
+        except Exception:
             return

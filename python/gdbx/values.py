@@ -76,19 +76,30 @@ def _split_params(text):
 
 
 class StringPrinter:
-    """A Go string: its bytes as text."""
+    """A Go string: its bytes as text. One that cannot be read (a field
+    optimised out, memory that is not there) prints as gdb prints such a
+    value, `<error reading variable: ...>`, and without the `string` hint
+    (read first: gdb asks for the hint before the text), under which gdb
+    would quote the error as if the program held it."""
 
     def __init__(self, val):
         self.val = val
+        self._text = None
+
+    def _read(self):
+        if self._text is None:
+            try:
+                n = int(self.val["len"])
+                self._text = (True, self.val["str"].string("utf-8", "replace", n) if n else "")
+            except gdb.error as e:
+                self._text = (False, "<error reading variable: %s>" % e)
+        return self._text
 
     def display_hint(self):
-        return "string"
+        return "string" if self._read()[0] else None
 
     def to_string(self):
-        n = int(self.val["len"])
-        if n == 0:
-            return ""
-        return self.val["str"].string("utf-8", "replace", n)
+        return self._read()[1]
 
 
 class SlicePrinter:
@@ -317,8 +328,24 @@ class InterfacePrinter:
         return v
 
 
+def _go_names(t):
+    """The Go names of a value's type: those of its typedef chain, outermost
+    first (`main.C`, then `chan int`), and the name of the type it ends at
+    (`string`, `[]int`). A pointer to a Go value has none of them: Go's DWARF
+    names `chan int` a typedef of `*hchan<int>`, so `&ch` is `chan int *`, a
+    pointer like any other, whose printing is gdb's own."""
+    names = []
+    while t.code == gdb.TYPE_CODE_TYPEDEF:
+        if t.name:
+            names.append(str(t.name))
+        t = t.target()
+    if t.name:
+        names.append(str(t.name))
+    return names
+
+
 def _matches(val, pattern):
-    return pattern.match(_type_name(val)) is not None
+    return any(pattern.match(n) for n in _go_names(val.type))
 
 
 def lookup(val):
@@ -326,10 +353,10 @@ def lookup(val):
     t = val.type.strip_typedefs()
     try:
         if t.code == gdb.TYPE_CODE_STRUCT:
-            name = _type_name(val)
-            if name == "string":
+            names = _go_names(val.type)
+            if "string" in names:
                 return StringPrinter(val)
-            if _SLICE_RE.match(name):
+            if any(_SLICE_RE.match(n) for n in names):
                 # Optimised code may keep only some fields: gdb shows which.
                 if val["len"].is_optimized_out or val["cap"].is_optimized_out:
                     return None
@@ -347,26 +374,65 @@ def lookup(val):
 
 
 def _go_value(obj):
-    name = _type_name(obj)
+    names = _go_names(obj.type)
     t = obj.type.strip_typedefs()
-    if name == "string" and t.code == gdb.TYPE_CODE_STRUCT:
+
+    def named(pattern):
+        return any(pattern.match(n) for n in names)
+
+    if t.code == gdb.TYPE_CODE_STRUCT and "string" in names:
         return "string"
-    if _SLICE_RE.match(name) and t.code == gdb.TYPE_CODE_STRUCT:
+    if t.code == gdb.TYPE_CODE_STRUCT and named(_SLICE_RE):
         return "slice"
-    if _MAP_RE.match(name) and t.code == gdb.TYPE_CODE_PTR:
+    if t.code == gdb.TYPE_CODE_PTR and named(_MAP_RE):
         return "map"
-    if _CHAN_RE.match(name) and t.code == gdb.TYPE_CODE_PTR:
+    if t.code == gdb.TYPE_CODE_PTR and named(_CHAN_RE):
         return "chan"
+    if t.code == gdb.TYPE_CODE_ARRAY:
+        return "array"
+    if t.code == gdb.TYPE_CODE_PTR and t.target().strip_typedefs().code == gdb.TYPE_CODE_ARRAY:
+        return "array pointer"
     return None
 
 
+def _array_len(obj):
+    """Go's len of an array `[N]T` (or of a pointer to one): N. A string
+    literal typed in the expression (`$len("abc")`: gdb makes it an array
+    of chars that ends in a NUL and is in no memory) has the length Go gives
+    "abc", without that NUL."""
+    t = obj.type.strip_typedefs()
+    if t.code == gdb.TYPE_CODE_PTR:
+        t = t.target().strip_typedefs()
+    lo, hi = t.range()
+    n = hi - lo + 1
+    elem = t.target().strip_typedefs()
+    if obj.address is None and n > 0 and elem.code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR) and elem.sizeof == 1:
+        if int(obj[hi]) == 0:
+            n -= 1
+    return gdb.Value(n)
+
+
+def _one_arg(name, usage, args):
+    """The one argument of `$name(v)`, or the gdb error naming its usage."""
+    if len(args) != 1:
+        raise gdb.GdbError("$%s takes one argument (%d given): %s" % (name, len(args), usage))
+    return args[0]
+
+
+_LEN_USAGE = "$len(v), v a Go string, slice, array, map or channel"
+_CAP_USAGE = "$cap(v), v a Go slice, array or channel"
+_DTYPE_USAGE = "$dtype(v), v an interface value"
+
+
 class LenFunc(gdb.Function):
-    """$len(v): the length of a Go string, slice, map or channel."""
+    """$len(v): the length of a Go string, slice, array, map or channel (as
+Go's len); of a string literal, its length without the NUL gdb adds."""
 
     def __init__(self):
         super().__init__("len")
 
-    def invoke(self, obj):
+    def invoke(self, *args):
+        obj = _one_arg("len", _LEN_USAGE, args)
         kind = _go_value(obj)
         if kind in ("string", "slice"):
             return obj["len"]
@@ -374,22 +440,27 @@ class LenFunc(gdb.Function):
             if int(obj) == 0:
                 return gdb.Value(0)
             return obj.dereference()["count" if kind == "map" else "qcount"]
-        raise gdb.GdbError("$len: %s is not a Go string, slice, map or channel" % obj.type)
+        if kind in ("array", "array pointer"):
+            return _array_len(obj)
+        raise gdb.GdbError("$len: %s is not a Go string, slice, array, map or channel" % obj.type)
 
 
 class CapFunc(gdb.Function):
-    """$cap(v): the capacity of a Go slice or channel."""
+    """$cap(v): the capacity of a Go slice, array or channel (as Go's cap)."""
 
     def __init__(self):
         super().__init__("cap")
 
-    def invoke(self, obj):
+    def invoke(self, *args):
+        obj = _one_arg("cap", _CAP_USAGE, args)
         kind = _go_value(obj)
         if kind == "slice":
             return obj["cap"]
         if kind == "chan":
             return gdb.Value(0) if int(obj) == 0 else obj.dereference()["dataqsiz"]
-        raise gdb.GdbError("$cap: %s is not a Go slice or channel" % obj.type)
+        if kind == "array pointer" or (kind == "array" and obj.address is not None):
+            return _array_len(obj)  # a literal ("abc") has no capacity
+        raise gdb.GdbError("$cap: %s is not a Go slice, array or channel" % obj.type)
 
 
 class DTypeFunc(gdb.Function):
@@ -398,7 +469,8 @@ class DTypeFunc(gdb.Function):
     def __init__(self):
         super().__init__("dtype")
 
-    def invoke(self, obj):
+    def invoke(self, *args):
+        obj = _one_arg("dtype", _DTYPE_USAGE, args)
         if not _is_iface(obj):
             return obj
         v = dynamic_value(obj)

@@ -323,3 +323,206 @@ fn interfaces_by_dynamic_type() {
         o.all
     );
 }
+
+/// Locals of every kind the value printers and functions meet, in
+/// `main.main` (`-N -l`: all in memory) while it calls `stop`.
+const LOCALS_SOURCE: &str = r#"package main
+
+//go:noinline
+func stop() {
+	println("stop")
+}
+
+func main() {
+	ch := make(chan int, 2)
+	ch <- 5
+	var nilch chan int
+	m := map[string]int{"a": 1}
+	arr := [3]int{1, 2, 3}
+	stop()
+	close(ch)
+	println(len(ch), nilch == nil, len(m), arr[0])
+}
+"#;
+
+fn at_locals() -> Gdb {
+    let bin = go_build("locals", LOCALS_SOURCE, &["-gcflags", "-N -l"]);
+    let mut g = gdb_on(&bin);
+    g.ex("break main.stop").ex("run").ex("up");
+    g
+}
+
+/// A pointer to a chan or a map is a pointer (as plain gdb and
+/// runtime-gdb.py print it): the chan and map printers are for the value
+/// itself. (They took `chan int *` for a chan: `p &nilch` read the hchan
+/// at 0 + 8.)
+#[test]
+fn a_pointer_to_a_chan_or_map_prints_as_a_pointer() {
+    gdbx_tests::require_gdb!();
+    let o = at_locals()
+        .block("&nilch", &["print &nilch"])
+        .block("&ch", &["print &ch"])
+        .block("&m", &["print &m"])
+        .block("*&ch", &["print *&ch"])
+        .block("nilch", &["print nilch"])
+        .block("m", &["print m"])
+        .block("len &ch", &["print $len(&ch)"])
+        .run();
+    o.assert_no_python_errors();
+    let v = |b: &str| without_history_number(o.block(b)).to_string();
+    for (name, ty) in [
+        ("&nilch", "chan int"),
+        ("&ch", "chan int"),
+        ("&m", "map[string]int"),
+    ] {
+        let p = v(name);
+        let addr = p.strip_prefix(&format!("({ty} *) 0x"));
+        assert!(
+            addr.is_some_and(|a| a.chars().all(|c| c.is_ascii_hexdigit())),
+            "{name}: {p}\n{}",
+            o.all
+        );
+    }
+    assert_eq!(v("*&ch"), "chan int = {5}", "{}", o.all);
+    assert_eq!(v("nilch"), "chan int nil", "{}", o.all);
+    assert_eq!(v("m"), r#"map[string]int = {["a"] = 1}"#, "{}", o.all);
+    assert_eq!(
+        v("len &ch"),
+        "$len: chan int * is not a Go string, slice, array, map or channel",
+        "{}",
+        o.all
+    );
+}
+
+/// `$len`, `$cap`, `$dtype` called with the wrong number of arguments say
+/// so in one line naming the usage (they raised a TypeError, shown with a
+/// Python traceback line); `$len` of an array is its length, and of a
+/// string literal the length Go gives it (not the NUL gdb adds).
+#[test]
+fn len_cap_dtype_usage_and_arrays() {
+    gdbx_tests::require_gdb!();
+    let o = at_locals()
+        .block("len()", &["print $len()"])
+        .block("len(m, m)", &["print $len(m, m)"])
+        .block("cap()", &["print $cap()"])
+        .block("dtype()", &["print $dtype()"])
+        .block("len arr", &["print $len(arr)"])
+        .block("cap arr", &["print $cap(arr)"])
+        .block("len abc", &["print $len(\"abc\")"])
+        .block("len ''", &["print $len(\"\")"])
+        .block("len ch", &["print $len(ch) + 10 * $cap(ch)"])
+        .run();
+    o.assert_no_python_errors();
+    let v = |b: &str| without_history_number(o.block(b)).to_string();
+    let len = "$len(v), v a Go string, slice, array, map or channel";
+    assert_eq!(
+        v("len()"),
+        format!("$len takes one argument (0 given): {len}"),
+        "{}",
+        o.all
+    );
+    assert_eq!(
+        v("len(m, m)"),
+        format!("$len takes one argument (2 given): {len}"),
+        "{}",
+        o.all
+    );
+    assert_eq!(
+        v("cap()"),
+        "$cap takes one argument (0 given): $cap(v), v a Go slice, array or channel",
+        "{}",
+        o.all
+    );
+    assert_eq!(
+        v("dtype()"),
+        "$dtype takes one argument (0 given): $dtype(v), v an interface value",
+        "{}",
+        o.all
+    );
+    assert_eq!(v("len arr"), "3", "{}", o.all);
+    assert_eq!(v("cap arr"), "3", "{}", o.all);
+    assert_eq!(v("len abc"), "3", "{}", o.all);
+    assert_eq!(v("len ''"), "0", "{}", o.all);
+    assert_eq!(v("len ch"), "21", "{}", o.all);
+}
+
+/// The G, M, P and Sched printers decode only the runtime's own objects:
+/// a G of `allgs` (or an M's g0), an M of `allm`, a P of `allp`,
+/// `runtime.sched` itself. Any other address (a cast of a garbage or
+/// misaligned pointer) is one line saying so, where they printed
+/// plausible rows (`goroutine 0 [idle] at ?`, `M0 LWP 6379672128588873728`,
+/// and the real runtime.sched for any `*(runtime.schedt*)`).
+#[test]
+fn runtime_printers_refuse_what_is_not_the_runtimes() {
+    gdbx_tests::require_gdb!();
+    let o = at_locals()
+        .ex("set language c")
+        .block("g", &["print *$g()"])
+        .block("m", &["print *$m()"])
+        .block("p", &["print *$p()"])
+        .block("g0", &["print *$m()->g0"])
+        .block("sched", &["print 'runtime.sched'"])
+        .block(
+            "bad g",
+            &["print *('runtime.g' *)((char *)&'runtime.sched' + 8)"],
+        )
+        .block(
+            "odd g",
+            &["print *('runtime.g' *)((char *)&'runtime.sched' + 3)"],
+        )
+        .block(
+            "bad m",
+            &["print *('runtime.m' *)((char *)&'runtime.sched' + 8)"],
+        )
+        .block(
+            "bad p",
+            &["print *('runtime.p' *)((char *)&'runtime.sched' + 8)"],
+        )
+        .block(
+            "bad sched",
+            &["print *('runtime.schedt' *)((char *)&'runtime.sched' + 8)"],
+        )
+        .run();
+    o.assert_no_python_errors();
+    check_refusals(&o);
+    assert!(
+        without_history_number(o.block("g")).starts_with("goroutine 1 [running] at main.stop "),
+        "{}",
+        o.all
+    );
+}
+
+/// The checks of [`runtime_printers_refuse_what_is_not_the_runtimes`]
+/// (tests/tests/rust_values.rs has the same for our runtime).
+fn check_refusals(o: &GdbOutput) {
+    let v = |b: &str| without_history_number(o.block(b)).to_string();
+    let refused = |b: &str, what: &str, tail: &str| {
+        let line = v(b);
+        assert!(
+            line.starts_with(&format!("<not {what}: 0x")) && line.ends_with(tail),
+            "{b}: {line}\n{}",
+            o.all
+        );
+    };
+    assert!(
+        v("m").starts_with('M') && v("m").contains(" curg g1"),
+        "{}",
+        o.all
+    );
+    assert!(
+        v("p").starts_with('P') && v("p").contains(" running M"),
+        "{}",
+        o.all
+    );
+    assert!(v("g0").starts_with("g0 of M"), "{}", o.all);
+    assert!(v("sched").starts_with("global run queue: "), "{}", o.all);
+    refused(
+        "bad g",
+        "a goroutine of this program",
+        " is in no allgs entry>",
+    );
+    refused("odd g", "a goroutine of this program", " is misaligned>");
+    refused("bad m", "an M of this program", " is in no allm entry>");
+    refused("bad p", "a P of this program", " is in no allp entry>");
+    refused("bad sched", "runtime.sched", ")>");
+}
