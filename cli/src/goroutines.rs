@@ -14,11 +14,12 @@
 //! from their saved context (`G.sched`, or where they entered a system
 //! call), by the native unwinder ([`inspect::unwind`]).
 //!
-//! Exit status: 0 dump printed; 2 bad usage or bad input (a binary that is
-//! neither Go 1.19 nor ours, a core of another binary, a truncated or
-//! garbage core); 3 the runtime's state could not be read (not initialised
-//! yet, or corrupt); 4 ptrace refused; 5 no such process, or it exited
-//! during the dump; 6 the core holds no goroutine stacks.
+//! Exit status: 0 dump printed (also when no goroutine matches the
+//! filters); 2 bad usage or bad input (a binary that is neither Go 1.19
+//! nor ours, a core of another binary, a truncated or garbage core); 3 the
+//! runtime's state could not be read (not initialised yet, or corrupt); 4
+//! ptrace refused; 5 no such process, or it exited during the dump; 6 the
+//! core holds no goroutine stacks, or none of the process's private memory.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -39,11 +40,17 @@ pub const EXIT_GONE: u8 = 5;
 pub const EXIT_NO_STACKS: u8 = 6;
 
 /// The exit statuses, for `--help`.
-pub const EXIT_HELP: &str = "Exit status: 0 dump printed; 2 bad usage or bad input (neither a Go 1.19 program nor one \
-on the gdbx runtime, a core of another binary, a truncated or garbage core); 3 the runtime's state \
-could not be read (not initialised yet, or corrupt); 4 ptrace refused (another user's process, \
-yama ptrace_scope, another debugger attached); 5 no such process, or it exited during the dump; \
-6 the core holds no goroutine stacks.";
+pub const EXIT_HELP: &str = "Exit status: 0 dump printed (also when no goroutine matches the filters: a line says so); \
+2 bad usage or bad input (neither a Go 1.19 program nor one on the gdbx runtime, a core of another \
+binary, a truncated or garbage core); 3 the runtime's state could not be read (not initialised yet, \
+or corrupt); 4 ptrace refused (another user's process, one not dumpable, yama ptrace_scope, another \
+debugger attached, a security module: the message says which, and suggests --nonblocking only \
+where it works); 5 no such process, or it exited during the dump; 6 the core holds no goroutine \
+stacks, or none of the process's private memory (coredump_filter).\n\n\
+JSON (--format json): one document with the target, the pause, total/matched/not_shown counts, \
+goroutines (id, status, location, frames, created_by, thread, m; with --no-stacks no frames), or \
+with --group groups (location, count, statuses, goroutine ids) instead, and threads, ms, ps; \
+README.md lists every field.";
 
 /// Go prints at most this many frames of a goroutine.
 const MAX_FRAMES: usize = 100;
@@ -81,7 +88,9 @@ pub struct Args {
     /// One line per goroutine (as `info goroutines`), no stacks.
     #[arg(long)]
     pub no_stacks: bool,
-    /// Output format: Go's traceback text, or one JSON document.
+    /// Output format: Go's traceback text, or one JSON document (its
+    /// goroutines with their frames; with --no-stacks without frames; with
+    /// --group the groups instead: location, count, statuses, goroutine ids).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Read a live process without stopping it (the dump may be inconsistent).
@@ -139,8 +148,8 @@ struct GoroutineOut {
     m: Option<i64>,
     location: String,
     /// How the stack was found: "registers", "saved", "syscall", "entry",
-    /// or "unavailable".
-    unwound_from: &'static str,
+    /// or "unavailable"; None with --no-stacks (not unwound).
+    unwound_from: Option<&'static str>,
     frames: Vec<FrameOut>,
     /// More frames than shown.
     elided: bool,
@@ -177,6 +186,17 @@ struct POut {
     runnext: Option<i64>,
 }
 
+/// One location of `--group`, as a row of `info goroutines -group`.
+#[derive(Debug, Clone, Serialize)]
+struct GroupOut {
+    location: String,
+    count: usize,
+    /// How many in each status (with its wait reason, as in Go's header).
+    statuses: std::collections::BTreeMap<String, usize>,
+    /// The goroutines there, by id.
+    goroutines: Vec<i64>,
+}
+
 #[derive(Debug, Serialize)]
 struct Document<'a> {
     target: String,
@@ -191,7 +211,21 @@ struct Document<'a> {
     paused_ms: Option<f64>,
     /// False when read without stopping (--nonblocking).
     consistent: bool,
-    goroutines: Vec<GoroutineOut>,
+    /// The goroutines (without the dead unless asked for by --status).
+    total: usize,
+    /// Those that pass --status and --location.
+    matched: usize,
+    /// Of those, how many the document leaves out (--limit).
+    not_shown: usize,
+    /// The goroutines shown (absent with --group).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    goroutines: Option<Vec<GoroutineOut>>,
+    /// With --group, the locations shown, most goroutines first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<GroupOut>>,
+    /// With --group, how many locations --limit leaves out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups_not_shown: Option<usize>,
     threads: &'a [ThreadOut],
     ms: &'a [MOut],
     ps: &'a [POut],
@@ -202,7 +236,8 @@ struct Document<'a> {
 /// A goroutine's stack as read (raw frames), before symbolising.
 struct Read {
     row: Row,
-    from: &'static str,
+    /// None: not unwound (--no-stacks, --group).
+    from: Option<&'static str>,
     frames: Vec<RawFrame>,
     no_stack: Option<String>,
     created: Option<CreatedOut>,
@@ -211,8 +246,10 @@ struct Read {
 /// Everything read while the process was stopped.
 struct Dump {
     reads: Vec<Read>,
-    /// The `info goroutines` text (--no-stacks, --group).
+    /// The `info goroutines` text (--no-stacks, --group, in text).
     table: Option<String>,
+    /// The goroutines that pass --status and --location.
+    matched: usize,
     threads: Vec<ThreadOut>,
     ms: Vec<MOut>,
     ps: Vec<POut>,
@@ -292,6 +329,7 @@ fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8,
     })?;
     check_core_of(&prog, &core, binary, core_path)?;
     prog.set_bias(prog.bias_for_entry(core.entry()), &core);
+    check_core_has_data(&prog, &core, core_path)?;
     let vdso = core
         .vdso()
         .and_then(|b| Some((b, inspect::mem::vdso_image(&core, b)?)));
@@ -342,10 +380,15 @@ fn exit_without_freeing<T>(state: T) {
     std::mem::forget(state);
 }
 
-/// Refuses a core that was not dumped from `binary`: the core's copy of
-/// the executable's first page (ELF headers and notes, which the kernel
-/// dumps) must match the file's, build id included; without that page, the
-/// process's entry point must be the binary's.
+/// Refuses a core that was not dumped from `binary`. The core's copy of
+/// its executable's first page (ELF headers and notes, which the kernel
+/// dumps), found where the core's `NT_FILE` note maps the start of the file
+/// that holds the entry point (else where the binary would be at the
+/// entry's bias), must match the file's, build id included. Without that
+/// page: the process's entry point (`AT_ENTRY`) must be the binary's — for
+/// a PIE, at a page-aligned bias —, at the same offset of the file the
+/// core maps there, and its program headers (`AT_PHDR`) where the binary
+/// has them at that bias.
 fn check_core_of(
     prog: &Program,
     core: &CoreFile,
@@ -363,6 +406,7 @@ fn check_core_of(
             ),
         )
     };
+    let pie = |yes: bool| if yes { "a PIE" } else { "not a PIE" };
     let entry = core.entry();
     if let Some(e) = entry
         && !bin.is_pie()
@@ -373,32 +417,144 @@ fn check_core_of(
             bin.entry()
         )));
     }
-    let Some(first) = first_load_vaddr(bin) else {
-        return Ok(());
-    };
-    let base = first.wrapping_add(prog.bias_for_entry(entry));
+    let bias = prog.bias_for_entry(entry);
+    // The core's executable: the file it maps at the entry point.
+    let exe = entry.and_then(|e| core.files().iter().find(|m| m.lo <= e && e < m.hi));
+    let header = exe
+        .and_then(|x| {
+            core.files()
+                .iter()
+                .filter(|m| m.path == x.path && m.offset == 0)
+                .map(|m| m.lo)
+                .min()
+        })
+        .or_else(|| first_load_vaddr(bin).map(|v| v.wrapping_add(bias)));
     let file = bin.data();
     let n = file.len().min(4096);
     let mut page = vec![0u8; n];
-    if core.read(base, &mut page).is_ok() && page != file[..n] {
+    if let Some(base) = header
+        && core.read(base, &mut page).is_ok()
+        && page != file[..n]
+    {
         let theirs = build_id(&page).map_or("none".to_string(), hex);
         let ours = build_id(file).map_or("none".to_string(), hex);
+        // ELF's e_type: ET_DYN (3) is a PIE; said when that differs too.
+        let dyn_ = |d: &[u8]| d.get(16..18) == Some(&[3, 0][..]);
+        let (k1, k2) = if dyn_(&page) != bin.is_pie() {
+            (
+                format!(" ({})", pie(dyn_(&page))),
+                format!(" ({})", pie(bin.is_pie())),
+            )
+        } else {
+            Default::default()
+        };
         return Err(mismatch(format!(
-            "the core's build id is {theirs}, the binary's {ours}"
+            "the core's build id is {theirs}{k1}, the binary's {ours}{k2}"
+        )));
+    }
+    let Some(e) = entry else {
+        return Ok(());
+    };
+    if bin.is_pie() && !bias.is_multiple_of(4096) {
+        return Err(mismatch(format!(
+            "its entry point {e:#x} is not where the binary (a PIE, entry +{:#x}) can be loaded: \
+             the core is of another program, perhaps one that is not a PIE",
+            bin.entry()
+        )));
+    }
+    if let Some(x) = exe
+        && let Some(at) = file_offset(bin, bin.entry())
+        && e - x.lo + x.offset != at
+    {
+        return Err(mismatch(format!(
+            "its entry point is at offset {:#x} of {}, the binary's at {at:#x}",
+            e - x.lo + x.offset,
+            x.path
+        )));
+    }
+    if let Some(phdr) = core.phdr()
+        && let Some(ours) = phdr_vaddr(bin).map(|v| v.wrapping_add(bias))
+        && phdr != ours
+    {
+        return Err(mismatch(format!(
+            "its program headers were at {phdr:#x}, the binary's would be at {ours:#x} ({})",
+            pie(bin.is_pie())
         )));
     }
     Ok(())
 }
 
-/// The address of the `PT_LOAD` that maps the file's start.
-fn first_load_vaddr(bin: &debuginfo::Binary) -> Option<u64> {
+/// The binary's `PT_LOAD` program headers, as (vaddr, file offset, file
+/// size, memory size, writable).
+fn loads(bin: &debuginfo::Binary) -> Vec<(u64, u64, u64, u64, bool)> {
     use object::read::elf::ProgramHeader;
     let elf = bin.object();
     let endian = elf.endian();
     elf.elf_program_headers()
         .iter()
-        .find(|ph| ph.p_type(endian) == object::elf::PT_LOAD && ph.p_offset(endian) == 0)
-        .map(|ph| ph.p_vaddr(endian))
+        .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
+        .map(|ph| {
+            (
+                ph.p_vaddr(endian),
+                ph.p_offset(endian),
+                ph.p_filesz(endian),
+                ph.p_memsz(endian),
+                ph.p_flags(endian).contains(object::elf::PF_W),
+            )
+        })
+        .collect()
+}
+
+/// The address of the `PT_LOAD` that maps the file's start.
+fn first_load_vaddr(bin: &debuginfo::Binary) -> Option<u64> {
+    loads(bin).iter().find(|l| l.1 == 0).map(|l| l.0)
+}
+
+/// Where in the file the (link-time) address `addr` is.
+fn file_offset(bin: &debuginfo::Binary, addr: u64) -> Option<u64> {
+    loads(bin)
+        .iter()
+        .find(|l| l.0 <= addr && addr < l.0 + l.2)
+        .map(|l| addr - l.0 + l.1)
+}
+
+/// The (link-time) address of the program headers: the `PT_LOAD` that
+/// maps `e_phoff` (what the kernel puts in `AT_PHDR`, plus the bias).
+fn phdr_vaddr(bin: &debuginfo::Binary) -> Option<u64> {
+    let phoff = u64::from_le_bytes(bin.data().get(0x20..0x28)?.try_into().ok()?);
+    loads(bin)
+        .iter()
+        .find(|l| l.1 <= phoff && phoff < l.1 + l.2)
+        .map(|l| phoff - l.1 + l.0)
+}
+
+/// Refuses a core without the runtime's own state: when none of the
+/// binary's writable segments (its `.data` and `.bss`, where the runtime
+/// keeps `allgs`, `sched`, `allm`) has a byte in the core, the dumper left
+/// out all the process's private memory — its heap and stacks with it.
+fn check_core_has_data(prog: &Program, core: &CoreFile, core_path: &Path) -> Result<(), Fail> {
+    let bias = prog.bias();
+    let data: Vec<(u64, u64)> = loads(prog.binary())
+        .iter()
+        .filter(|l| l.4 && l.3 > 0)
+        .map(|l| (l.0.wrapping_add(bias), l.0.wrapping_add(bias) + l.3))
+        .collect();
+    if data.is_empty() || data.iter().any(|&(lo, hi)| core.holds_any(lo, hi)) {
+        return Ok(());
+    }
+    let (lo, hi) = data[0];
+    Err(Fail(
+        EXIT_NO_STACKS,
+        format!(
+            "{}: the core holds none of the process's private memory (its data at {lo:#x}..{hi:#x}, \
+             its heap, the goroutine stacks): the dumper left it out, as the kernel does for a \
+             process whose /proc/PID/coredump_filter clears bit 0 (anonymous private memory); \
+             dump it with the default filter 0x33 (`echo 0x33 > /proc/PID/coredump_filter`, \
+             inherited by its children), or take a core of the live process with \
+             `gdbx gdb -p PID -batch -ex 'set use-coredump-filter off' -ex gcore`",
+            core_path.display()
+        ),
+    ))
 }
 
 /// The GNU or Go build id in the notes of an ELF image that starts at
@@ -613,8 +769,14 @@ fn read_all(
         .into_iter()
         .filter(|r| f.keep(r, lay.status_name(r.g.status).unwrap_or("???")))
         .collect();
-    let table = if a.no_stacks || a.group {
-        Some(view.info_goroutines(f).map_err(|e| e.to_string())?)
+    let matched = rows.len();
+    // Without stacks: the table of `info goroutines` for the text, the
+    // rows themselves (without unwinding) for JSON.
+    let stacks = !(a.no_stacks || a.group);
+    let table = if !stacks && a.format == Format::Text {
+        let t = view.info_goroutines(f).map_err(|e| e.to_string())?;
+        // The table speaks gdb's option spelling; this is the CLI.
+        Some(t.replace("; -limit N to change)", "; --limit N to change)"))
     } else {
         None
     };
@@ -665,7 +827,18 @@ fn read_all(
         .collect();
     let mut reads = Vec::new();
     let (mut stackless, mut saved) = (0, 0);
-    if table.is_none() {
+    if !stacks && table.is_none() {
+        for row in rows {
+            let created = created(prog, &row.g, mem);
+            reads.push(Read {
+                row,
+                from: None,
+                frames: Vec::new(),
+                no_stack: None,
+                created,
+            });
+        }
+    } else if table.is_none() {
         let regs_of = |num: i64| regs.get((num - 1) as usize).and_then(|r| r.1);
         // Where each goroutine's unwinding starts.
         let starts: Vec<Start> = rows
@@ -699,7 +872,7 @@ fn read_all(
             let created = created(prog, &row.g, mem);
             reads.push(Read {
                 row,
-                from,
+                from: Some(from),
                 frames,
                 no_stack,
                 created,
@@ -709,6 +882,7 @@ fn read_all(
     Ok(Dump {
         reads,
         table,
+        matched,
         threads: threads_out,
         ms: ms_out,
         ps: ps_out,
@@ -968,6 +1142,17 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: &Dump, now: Option<i64
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out.lock());
     if a.format == Format::Json {
+        let (goroutines, groups, groups_not_shown, not_shown) = if a.group {
+            let mut groups = group(&dump.reads, |g| view_status(g));
+            let n = a.limit.unwrap_or(usize::MAX).min(groups.len());
+            let hidden: usize = groups[n..].iter().map(|g| g.count).sum();
+            let more = groups.len() - n;
+            groups.truncate(n);
+            (None, Some(groups), Some(more), hidden)
+        } else {
+            let gs = dump.reads.iter().take(shown).map(to_out).collect();
+            (Some(gs), None, None, dump.reads.len() - shown)
+        };
         let doc = Document {
             target,
             binary: binary.clone(),
@@ -977,7 +1162,12 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: &Dump, now: Option<i64
             core,
             paused_ms,
             consistent,
-            goroutines: dump.reads.iter().take(shown).map(to_out).collect(),
+            total: dump.total,
+            matched: dump.matched,
+            not_shown,
+            goroutines,
+            groups,
+            groups_not_shown,
             threads: &dump.threads,
             ms: &dump.ms,
             ps: &dump.ps,
@@ -1002,9 +1192,30 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: &Dump, now: Option<i64
         dump.total,
         dump.threads.len()
     );
+    let none_matched =
+        (dump.matched == 0 && (a.location.is_some() || !a.status.is_empty())).then(|| {
+            let mut by = Vec::new();
+            if !a.status.is_empty() {
+                by.push(format!("--status {}", a.status.join(",")));
+            }
+            if let Some(l) = &a.location {
+                by.push(format!("--location {l:?}"));
+            }
+            format!(
+                "no goroutine matches {} (of {} goroutines)",
+                by.join(" "),
+                dump.total
+            )
+        });
     if let Some(table) = &dump.table {
         let _ = write!(out, "{table}");
+        if let Some(l) = &none_matched {
+            let _ = writeln!(out, "{l}");
+        }
         return;
+    }
+    if let Some(l) = &none_matched {
+        let _ = writeln!(out, "\n{l}");
     }
     // 100,000 goroutines share a few dozen pcs: each raw frame's lines
     // are formatted once.
@@ -1087,4 +1298,39 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: &Dump, now: Option<i64
     for b in &dump.bad {
         let _ = writeln!(out, "gdbx: could not decode: {b}");
     }
+}
+
+/// The goroutines of `reads` per location, as `info goroutines -group`
+/// orders them: most goroutines first, then by the first goroutine's id;
+/// `status` is a goroutine's status as Go's header writes it.
+fn group(reads: &[Read], status: impl Fn(&inspect::G) -> String) -> Vec<GroupOut> {
+    let mut at: std::collections::HashMap<&str, usize> = Default::default();
+    let mut out: Vec<GroupOut> = Vec::new();
+    let mut statuses: std::collections::HashMap<(u32, u64), String> = Default::default();
+    for r in reads {
+        let g = &r.row.g;
+        let i = *at.entry(&r.row.loc).or_insert_with(|| {
+            out.push(GroupOut {
+                location: r.row.loc.to_string(),
+                count: 0,
+                statuses: Default::default(),
+                goroutines: Vec::new(),
+            });
+            out.len() - 1
+        });
+        let st = statuses
+            .entry((g.status, g.reason))
+            .or_insert_with(|| status(g))
+            .clone();
+        let e = &mut out[i];
+        e.count += 1;
+        *e.statuses.entry(st).or_insert(0) += 1;
+        e.goroutines.push(g.goid);
+    }
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.goroutines.first().cmp(&b.goroutines.first()))
+    });
+    out
 }

@@ -1021,3 +1021,286 @@ fn core_without_goroutine_stacks_is_refused() {
     assert_fails(&out, 6, "holds none of the");
     assert!(stderr(&out).contains("GOTRACEBACK=crash"));
 }
+
+/// `--format json` with `--no-stacks` holds every goroutine that passes
+/// the filters, each with its location and no frames (not unwound); with
+/// `--group`, the groups (location, count, statuses, goroutine ids)
+/// instead; with `--limit`, how many it leaves out. Cost: one short run
+/// of `stuck`.
+#[test]
+fn json_without_stacks_or_grouped_holds_the_goroutines() {
+    let bin = ours_stuck();
+    let t = Target::start(&bin, false, &["6"], None, &[]);
+    let pid = t.pid();
+    let full = json(&[&pid]);
+    let all: Vec<i64> = full["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_i64().unwrap())
+        .collect();
+    let doc = json(&[&pid, "--no-stacks"]);
+    let gs = doc["goroutines"].as_array().expect("goroutines");
+    let ids: Vec<i64> = gs.iter().map(|g| g["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, all, "{doc}");
+    assert_eq!(doc["matched"], all.len());
+    assert_eq!(doc["not_shown"], 0);
+    for g in gs {
+        assert!(
+            !g["location"].as_str().unwrap().is_empty()
+                && g["frames"].as_array().unwrap().is_empty()
+                && g["unwound_from"].is_null(),
+            "{g}"
+        );
+    }
+    let waiters = |gs: &[serde_json::Value]| {
+        gs.iter()
+            .filter(|g| g["location"].as_str().unwrap().starts_with("stuck::waiter"))
+            .count()
+    };
+    assert_eq!(waiters(gs), 6, "{doc}");
+    // Limited: how many matched, how many were left out.
+    let doc = json(&[&pid, "--no-stacks", "--location", "waiter", "--limit", "2"]);
+    assert_eq!(doc["goroutines"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(
+        (doc["matched"].as_u64(), doc["not_shown"].as_u64()),
+        (Some(6), Some(4))
+    );
+    // Grouped: the six waiters are one location.
+    let doc = json(&[&pid, "--group"]);
+    assert!(doc.get("goroutines").is_none(), "{doc}");
+    let groups = doc["groups"].as_array().expect("groups");
+    let sum: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
+    assert_eq!(sum as usize, all.len(), "{doc}");
+    let first = &groups[0];
+    assert!(
+        first["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("stuck::waiter"),
+        "{doc}"
+    );
+    assert_eq!(first["count"], 6);
+    assert_eq!(first["statuses"]["chan receive"], 6, "{first}");
+    let mut gids: Vec<i64> = first["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_i64().unwrap())
+        .collect();
+    gids.sort_unstable();
+    let mut want: Vec<i64> = full["goroutines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["location"].as_str().unwrap().starts_with("stuck::waiter"))
+        .map(|g| g["id"].as_i64().unwrap())
+        .collect();
+    want.sort_unstable();
+    assert_eq!(gids, want);
+    let doc = json(&[&pid, "--group", "--limit", "1"]);
+    assert_eq!(doc["groups"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["groups_not_shown"], groups.len() - 1);
+    assert_eq!(doc["not_shown"], all.len() - 6);
+}
+
+/// Every hint of `gdbx goroutines` speaks the CLI's spelling (`--limit`,
+/// not gdb's `-limit`), and a filter that matches nothing says so (exit
+/// status 0, as for a dump). Cost: one short run of `stuck`.
+#[test]
+fn limit_hints_and_empty_matches_speak_the_cli() {
+    let bin = ours_stuck();
+    let t = Target::start(&bin, false, &["6"], None, &[]);
+    let pid = t.pid();
+    for args in [
+        &[&pid, "--group", "--limit", "1"][..],
+        &[&pid, "--no-stacks", "--limit", "2"][..],
+        &[&pid, "--limit", "2"][..],
+    ] {
+        let out = gdbx(args);
+        let text = stdout(&out);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(
+            text.contains("not shown; --limit N to change)") && !text.contains("; -limit"),
+            "{args:?}:\n{text}"
+        );
+    }
+    for extra in [&[][..], &["--no-stacks"][..], &["--group"][..]] {
+        let mut args = vec![pid.as_str(), "--location", "no-such-function"];
+        args.extend(extra);
+        let out = gdbx(&args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("no goroutine matches --location \"no-such-function\" (of ")),
+            "{args:?}:\n{text}"
+        );
+    }
+    let doc = json(&[&pid, "--location", "no-such-function"]);
+    assert_eq!(doc["matched"], 0);
+    assert!(doc["goroutines"].as_array().unwrap().is_empty());
+}
+
+/// A core of the non-PIE build of the Go twin given with its PIE build:
+/// refused as a core of another binary (exit 2), as every other pairing
+/// of the fixture cores and builds is, not read at the PIE's addresses.
+/// Cost: the Plain and PIE builds of `parked` and their fixture cores
+/// (shared with `cores_of_release_plain_pie_and_cgo_builds`).
+#[test]
+fn pie_binary_with_a_core_of_another_build_is_refused() {
+    gdbx_tests::require_gdb!();
+    const N: usize = 20;
+    let builds = [GoBuild::Plain, GoBuild::Pie];
+    let cores: Vec<(PathBuf, PathBuf)> = builds
+        .iter()
+        .map(|&b| {
+            let bin = go_parked(b);
+            let core = gcore_at(
+                &bin,
+                &[&N.to_string()],
+                "main.ready",
+                &format!("go-parked-{b:?}"),
+            );
+            (bin, core)
+        })
+        .collect();
+    let (plain, plain_core) = &cores[0];
+    let (pie, pie_core) = &cores[1];
+    let out = gdbx(&[pie.to_str().unwrap(), plain_core.to_str().unwrap()]);
+    assert_fails(&out, 2, "was not dumped from");
+    assert!(
+        stderr(&out).contains("(not a PIE), the binary's ") && stderr(&out).contains("(a PIE)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = gdbx(&[plain.to_str().unwrap(), pie_core.to_str().unwrap()]);
+    assert_fails(&out, 2, "was not dumped from");
+}
+
+/// A kernel core of a process whose `coredump_filter` was 0 (no private
+/// memory dumped: not the runtime's data, heap or stacks) is refused with
+/// the cause and the way out (exit 6), not as an unreadable runtime; and
+/// given with the PIE build (no header page in that core to compare) it is
+/// refused as a core of another binary, from its entry point. Cost: one
+/// short run of the Go twin (a core of about 100 KB), the PIE build.
+#[test]
+fn go_core_with_coredump_filter_0_names_the_filter() {
+    let bin = go_stuck();
+    let dir = scratch("goroutines-coredump-filter");
+    let t = Target::start(&bin, true, &["3"], Some(&dir), &[("GOTRACEBACK", "crash")]);
+    std::fs::write(format!("/proc/{}/coredump_filter", t.pid()), "0").unwrap();
+    let err = t.quit();
+    let core = dir.join("core");
+    assert!(core.is_file(), "no core in {}:\n{err}", dir.display());
+    let out = gdbx(&[bin.to_str().unwrap(), core.to_str().unwrap()]);
+    assert_fails(&out, 6, "holds none of the process's private memory");
+    let e = stderr(&out);
+    assert!(
+        e.contains("coredump_filter") && e.contains("0x33") && e.contains("gcore"),
+        "{e}"
+    );
+    let pie = go_program("stuck-pie", GO_STUCK, true);
+    let out = gdbx(&[pie.to_str().unwrap(), core.to_str().unwrap()]);
+    assert_fails(&out, 2, "was not dumped from");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `gdbx goroutines ARGS...` as user nobody (from a copy of gdbx in a
+/// folder nobody may enter); None unless this test runs as root.
+fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("gdbx-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("gdbx");
+    std::fs::copy(env!("CARGO_BIN_EXE_gdbx"), &copy).unwrap();
+    for p in [&dir, &copy] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let mut cmd = Command::new(&copy);
+    cmd.arg("goroutines").args(args);
+    // SAFETY: setgid/setuid are async-signal-safe; in the child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = watched(&mut cmd);
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(out)
+}
+
+/// A refused look into a process names its real cause, and suggests
+/// `--nonblocking` only where that works (reading the memory needs the
+/// same permission as ptrace, except for another tracer): another user's
+/// process (root's, looked at as nobody) says run as root or as that user,
+/// also with `--nonblocking`; a process already traced suggests it, and it
+/// works; a process root may not look into (PID 1 of a sandbox) is not
+/// called another user's. Cost: one short run of `stuck`.
+#[test]
+fn ptrace_refusals_name_the_cause_and_suggest_only_what_works() {
+    let bin = ours_stuck();
+    let t = Target::start(&bin, false, &["2"], None, &[]);
+    let pid = t.pid();
+    for extra in [&[][..], &["--nonblocking"][..]] {
+        let mut args = vec![pid.as_str()];
+        args.extend(extra);
+        if let Some(out) = as_nobody(&args) {
+            assert_fails(
+                &out,
+                4,
+                "it belongs to another user, root (uid 0; you are uid 65534)",
+            );
+            let e = stderr(&out);
+            assert!(
+                e.contains("run as root or as that user") && !e.contains("with --nonblocking"),
+                "{args:?}: {e}"
+            );
+        }
+    }
+    // Traced already (by this thread): the one refusal --nonblocking gets
+    // past, and it does.
+    let p: libc::pid_t = pid.parse().unwrap();
+    // SAFETY: plain system calls on our own child; the seize is undone
+    // below (interrupt, wait for the stop, detach) on this same thread.
+    let seized = unsafe { libc::ptrace(libc::PTRACE_SEIZE, p, 0usize, 0usize) == 0 };
+    assert!(seized, "PTRACE_SEIZE: {}", std::io::Error::last_os_error());
+    let refused = watched(goroutines().arg(&pid));
+    let read = watched(goroutines().args([&pid, "--nonblocking"]));
+    // SAFETY: as above.
+    unsafe {
+        libc::ptrace(libc::PTRACE_INTERRUPT, p, 0usize, 0usize);
+        libc::waitpid(p, std::ptr::null_mut(), libc::__WALL);
+        libc::ptrace(libc::PTRACE_DETACH, p, 0usize, 0usize);
+    }
+    assert_fails(&refused, 4, "it is already traced by ");
+    assert!(
+        stderr(&refused).ends_with("with --nonblocking\n"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(code(&read), 0, "{}", stderr(&read));
+    assert!(
+        parse_dump(&stdout(&read))
+            .values()
+            .any(|s| s.user.as_deref() == Some("stuck::waiter")),
+        "{}",
+        stdout(&read)
+    );
+    // PID 1: another user's unless we are root; refused to root all the
+    // same where a security policy guards it, and then not called so.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let out = gdbx(&["1"]);
+    if code(&out) == 4 {
+        let e = stderr(&out);
+        assert_eq!(root, !e.contains("another user"), "{e}");
+        assert!(!e.contains("with --nonblocking"), "{e}");
+    }
+}

@@ -58,23 +58,132 @@ impl std::fmt::Display for FreezeError {
 
 impl std::error::Error for FreezeError {}
 
-/// What to do about a refused ptrace of process `pid`, from what this
-/// machine says: the process's tracer (`TracerPid` in its status), yama's
-/// `ptrace_scope`.
+/// What to do about a refused ptrace (or a refused read of the memory or
+/// the executable, which the kernel checks the same way) of process
+/// `pid`, from what this machine says of it: its owner, whether it is
+/// dumpable, its capabilities, its tracer, yama's `ptrace_scope`.
 pub fn ptrace_hint(pid: u32) -> String {
-    let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok());
-    hint(scope, tracer_of(pid))
+    hint(&Access::of(pid))
+}
+
+/// What decides whether this process may trace `pid` and read its memory
+/// (the kernel's `__ptrace_may_access`: the same user or
+/// `CAP_SYS_PTRACE`, a dumpable process, its capabilities a subset of
+/// ours or `CAP_SYS_PTRACE`, yama; and for ptrace alone, one tracer at a
+/// time). `process_vm_readv` and `/proc/PID/mem` need the same
+/// permission as `PTRACE_SEIZE`, so `--nonblocking` gets past nothing but
+/// another tracer.
+#[derive(Debug, Clone, Default)]
+struct Access {
+    /// The process's tracer (a debugger), as (pid, command name).
+    tracer: Option<(u32, String)>,
+    /// yama's `ptrace_scope` (None: no yama).
+    scope: Option<u32>,
+    /// Whether this process has `CAP_SYS_PTRACE` (root, usually).
+    cap_ptrace: bool,
+    /// Whether this process runs as root.
+    root: bool,
+    /// This process's (real) uid and gid.
+    me: (u32, u32),
+    /// The process's uids and gids (real, effective, saved), and its
+    /// owner's name.
+    owner: Option<([u32; 3], [u32; 3], String)>,
+    /// Its `/proc/PID` belongs to root though it runs as another user:
+    /// the kernel does that for a process that is not dumpable.
+    not_dumpable: bool,
+    /// It holds capabilities this process lacks.
+    more_caps: bool,
+    /// This process is its ancestor (what yama's scope 1 allows).
+    ancestor: bool,
+}
+
+/// The field `key` of `/proc/PID/status` (`Uid:`, `CapPrm:`, ...).
+fn status_field(status: &str, key: &str) -> Option<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim().to_string())
+}
+
+impl Access {
+    fn of(pid: u32) -> Access {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let mine = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let ids = |key: &str| -> Option<[u32; 3]> {
+            let v: Vec<u32> = status_field(&status, key)?
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            Some([*v.first()?, *v.get(1)?, *v.get(2)?])
+        };
+        let caps = |status: &str, key: &str| {
+            status_field(status, key).and_then(|v| u64::from_str_radix(&v, 16).ok())
+        };
+        let (my_caps, their_caps) = (caps(&mine, "CapEff:"), caps(&status, "CapPrm:"));
+        const CAP_SYS_PTRACE: u64 = 1 << 19;
+        let owner = ids("Uid:")
+            .zip(ids("Gid:"))
+            .map(|(u, g)| (u, g, user_name(u[1])));
+        let proc_uid = std::fs::metadata(format!("/proc/{pid}"))
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+        // SAFETY: getuid, getgid, geteuid and getpid have no preconditions.
+        let (uid, gid, euid, me) = unsafe {
+            (
+                libc::getuid(),
+                libc::getgid(),
+                libc::geteuid(),
+                libc::getpid() as u32,
+            )
+        };
+        let mut ancestor = false;
+        let mut p = pid;
+        for _ in 0..64 {
+            let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            match status_field(&st, "PPid:").and_then(|v| v.parse::<u32>().ok()) {
+                Some(pp) if pp == me => {
+                    ancestor = true;
+                    break;
+                }
+                Some(pp) if pp > 1 => p = pp,
+                _ => break,
+            }
+        }
+        Access {
+            tracer: tracer_of(pid),
+            scope: std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok()),
+            cap_ptrace: my_caps.is_some_and(|c| c & CAP_SYS_PTRACE != 0),
+            root: euid == 0,
+            me: (uid, gid),
+            not_dumpable: owner
+                .as_ref()
+                .is_some_and(|(u, _, _)| u[1] != 0 && proc_uid == Some(0)),
+            owner,
+            more_caps: matches!((my_caps, their_caps), (Some(m), Some(t)) if t & !m != 0),
+            ancestor,
+        }
+    }
+}
+
+/// The name of user `uid` (from /etc/passwd), or its number.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let (name, _, id) = (f.next()?, f.next()?, f.next()?);
+            (id.parse() == Ok(uid)).then(|| name.to_string())
+        })
+        .unwrap_or_else(|| uid.to_string())
 }
 
 /// The process that traces `pid` (a debugger), as (pid, command name).
 fn tracer_of(pid: u32) -> Option<(u32, String)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let tracer: u32 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))?
-        .trim()
+    let tracer: u32 = status_field(&status, "TracerPid:")?
         .parse()
         .ok()
         .filter(|&t| t != 0)?;
@@ -83,23 +192,79 @@ fn tracer_of(pid: u32) -> Option<(u32, String)> {
     Some((tracer, comm))
 }
 
-/// [`ptrace_hint`] from what it found: yama's `ptrace_scope` and the
-/// process's tracer, if any.
-fn hint(scope: Option<u32>, tracer: Option<(u32, String)>) -> String {
-    let why = match (tracer, scope) {
-        // Only one tracer at a time, whatever yama says.
-        (Some((t, comm)), _) => format!(
-            "it is already traced by {comm} (pid {t}), and a process has one tracer at a time; detach that debugger (gdb: `detach`), or look from inside it (gdb with gdbx's extension: `info goroutines`)"
-        ),
-        (None, Some(3)) => {
-            "yama ptrace_scope is 3 (no process may be traced until reboot)".to_string()
+/// [`ptrace_hint`] from what [`Access::of`] found: each cause that applies
+/// with its way out; `--nonblocking` only where it can work (another
+/// tracer is the only cause, or the way out of the others is taken).
+fn hint(a: &Access) -> String {
+    let mut why: Vec<String> = Vec::new();
+    // The way out of the causes other than a tracer.
+    let mut way = "run as root";
+    let other_user = !a.cap_ptrace
+        && a.owner.as_ref().is_some_and(|(u, g, _)| {
+            u.iter().any(|&u| u != a.me.0) || g.iter().any(|&g| g != a.me.1)
+        });
+    if other_user && let Some((u, _, name)) = &a.owner {
+        why.push(format!(
+            "it belongs to another user, {name} (uid {}; you are uid {})",
+            u[1], a.me.0
+        ));
+        way = "run as root or as that user";
+    } else if !a.cap_ptrace && a.not_dumpable {
+        why.push(
+            "it is not dumpable (a set-user-ID or set-capability program, or one that called \
+             prctl(PR_SET_DUMPABLE, 0)), and only root (CAP_SYS_PTRACE) may look into such a process"
+                .to_string(),
+        );
+    } else if !a.cap_ptrace && a.more_caps {
+        why.push(
+            "it holds capabilities you lack, and only root (CAP_SYS_PTRACE) may look into such a process"
+                .to_string(),
+        );
+    }
+    match a.scope {
+        Some(3) => {
+            why.push("yama ptrace_scope is 3 (no process may be traced until reboot)".into());
+            way = "nothing gets past that until reboot";
         }
-        (None, Some(s @ 1..=2)) => format!(
-            "yama ptrace_scope is {s} (only a parent or root may trace); run as root, or `sysctl kernel.yama.ptrace_scope=0`"
+        Some(2) if !a.cap_ptrace => {
+            why.push("yama ptrace_scope is 2 (only root, CAP_SYS_PTRACE, may trace)".into())
+        }
+        Some(1) if !a.cap_ptrace && !a.ancestor => {
+            why.push("yama ptrace_scope is 1 (only an ancestor or root may trace)".into());
+            if !other_user {
+                way = "run as root, or `sysctl kernel.yama.ptrace_scope=0`";
+            }
+        }
+        _ => {}
+    }
+    match (&a.tracer, why.is_empty()) {
+        // Only one tracer at a time, and nothing else in the way: reading
+        // without stopping works.
+        (Some((t, comm)), true) => format!(
+            "it is already traced by {comm} (pid {t}), and a process has one tracer at a time; \
+             detach that debugger (gdb: `detach`), look from inside it (gdb with gdbx's \
+             extension: `info goroutines`), or read it without stopping it with --nonblocking"
         ),
-        (None, _) => "the process belongs to another user; run as root or as its user".to_string(),
-    };
-    format!("{why}; or read it without stopping it with --nonblocking")
+        (Some((t, comm)), false) => format!(
+            "{}, and it is already traced by {comm} (pid {t}); {way} with --nonblocking, or \
+             detach that debugger first",
+            why.join(", and ")
+        ),
+        (None, false) => format!(
+            "{}; {way} (--nonblocking needs the same permission)",
+            why.join(", and ")
+        ),
+        (None, true) => format!(
+            "no user, capability or yama rule forbids it ({}), so a security module refuses it \
+             (SELinux, AppArmor, a BPF LSM) or the kernel is hardened; its policy has to allow it \
+             (--nonblocking needs the same permission)",
+            if a.root && a.cap_ptrace {
+                "you are root with CAP_SYS_PTRACE".to_string()
+            } else {
+                format!("you are uid {}, as the process", a.me.0)
+            }
+        ),
+    }
 }
 
 /// Testing seam: `GDBX_PTRACE_REFUSE=1` makes [`Frozen::freeze`] fail as
@@ -325,7 +490,7 @@ pub fn process_alive(pid: u32) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{exited, hint};
+    use super::{Access, exited, hint};
 
     /// A zombie (a child that has exited, not yet reaped) and a thread
     /// that is gone count as exited; a running process does not.
@@ -356,26 +521,89 @@ mod tests {
         zombie.wait().unwrap();
     }
 
-    /// Each cause of a refused ptrace gets its own way out; a tracer is
-    /// named whatever yama says, since it alone explains the refusal.
+    /// Each cause of a refused ptrace gets its own way out, and
+    /// `--nonblocking` is suggested only where it gets past the refusal:
+    /// when another tracer is all that is in the way.
     #[test]
     fn each_refusal_names_its_cause_and_the_way_out() {
-        let traced = hint(Some(1), Some((42, "gdb".into())));
+        let me = Access {
+            me: (1000, 1000),
+            owner: Some(([1000; 3], [1000; 3], "me".into())),
+            ..Access::default()
+        };
+        let traced = hint(&Access {
+            tracer: Some((42, "gdb".into())),
+            scope: Some(1),
+            ancestor: true,
+            ..me.clone()
+        });
         assert!(
-            traced.starts_with("it is already traced by gdb (pid 42)") && traced.contains("detach"),
+            traced.starts_with("it is already traced by gdb (pid 42)")
+                && traced.contains("detach")
+                && traced.ends_with("with --nonblocking"),
             "{traced}"
         );
-        let scope1 = hint(Some(1), None);
+        let scope1 = hint(&Access {
+            scope: Some(1),
+            ..me.clone()
+        });
         assert!(
             scope1.contains("ptrace_scope is 1") && scope1.contains("kernel.yama.ptrace_scope=0"),
             "{scope1}"
         );
-        assert!(hint(Some(3), None).contains("until reboot"));
-        for scope in [None, Some(0)] {
-            assert!(hint(scope, None).contains("another user"));
-        }
-        for h in [traced, scope1, hint(None, None)] {
-            assert!(h.ends_with("with --nonblocking"), "{h}");
+        assert!(
+            hint(&Access {
+                scope: Some(3),
+                ..me.clone()
+            })
+            .contains("until reboot")
+        );
+        let root_owned = Access {
+            owner: Some(([0; 3], [0; 3], "root".into())),
+            ..me.clone()
+        };
+        let other = hint(&root_owned);
+        assert!(
+            other.contains("another user, root (uid 0; you are uid 1000)")
+                && other.contains("run as root or as that user"),
+            "{other}"
+        );
+        // Another user's process that a debugger traces: only root or its
+        // user get in, and then without stopping it.
+        let both = hint(&Access {
+            tracer: Some((42, "gdb".into())),
+            ..root_owned.clone()
+        });
+        assert!(
+            both.contains("another user")
+                && both.contains("run as root or as that user with --nonblocking"),
+            "{both}"
+        );
+        let dumpable = hint(&Access {
+            not_dumpable: true,
+            ..me.clone()
+        });
+        assert!(dumpable.contains("not dumpable"), "{dumpable}");
+        // Root, with CAP_SYS_PTRACE, refused all the same (PID 1 of a
+        // sandbox): not another user; a security module.
+        let lsm = hint(&Access {
+            root: true,
+            cap_ptrace: true,
+            me: (0, 0),
+            owner: Some(([0; 3], [0; 3], "root".into())),
+            more_caps: true,
+            ..Access::default()
+        });
+        assert!(
+            !lsm.contains("another user") && lsm.contains("security module"),
+            "{lsm}"
+        );
+        for h in [scope1, other, dumpable, lsm] {
+            assert!(
+                !h.contains("with --nonblocking")
+                    && h.contains("--nonblocking needs the same permission"),
+                "{h}"
+            );
         }
     }
 }

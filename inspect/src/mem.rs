@@ -550,6 +550,9 @@ pub struct CoreFile {
     entry: Option<u64>,
     /// `AT_SYSINFO_EHDR` of the dumped process: its vDSO.
     vdso: Option<u64>,
+    /// `AT_PHDR` of the dumped process: where its executable's program
+    /// headers were.
+    phdr: Option<u64>,
     /// The files the process had mapped (`NT_FILE`).
     files: Vec<crate::libs::FileMap>,
 }
@@ -608,6 +611,7 @@ impl CoreFile {
         let mut threads = Vec::new();
         let mut entry = None;
         let mut vdso = None;
+        let mut phdr = None;
         let mut files = Vec::new();
         for ph in phdrs {
             match ph.p_type(endian) {
@@ -644,6 +648,7 @@ impl CoreFile {
                         } else if ty == object::elf::NT_AUXV {
                             entry = auxv_entry(note.desc());
                             vdso = auxv_value(note.desc(), AT_SYSINFO_EHDR);
+                            phdr = auxv_value(note.desc(), AT_PHDR);
                         } else if ty == object::elf::NT_FILE {
                             files = crate::libs::parse_nt_file(note.desc());
                         }
@@ -659,6 +664,7 @@ impl CoreFile {
             threads,
             entry,
             vdso,
+            phdr,
             files,
         })
     }
@@ -691,6 +697,21 @@ impl CoreFile {
         self.entry
     }
 
+    /// Where the dumped process had its executable's program headers
+    /// (`AT_PHDR`).
+    pub fn phdr(&self) -> Option<u64> {
+        self.phdr
+    }
+
+    /// Whether the file holds any byte of `[lo, hi)`: a segment that was
+    /// dumped (not only described, as a kernel's `coredump_filter` leaves
+    /// the mappings it excludes) overlaps it.
+    pub fn holds_any(&self, lo: u64, hi: u64) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.filesz > 0 && s.vaddr < hi && lo < s.vaddr.saturating_add(s.filesz))
+    }
+
     /// Whether `[addr, addr + len)` lies in a segment of the file but was
     /// not dumped (beyond the segment's `filesz`).
     pub fn is_omitted(&self, addr: u64, len: u64) -> bool {
@@ -707,6 +728,8 @@ pub fn auxv_entry(auxv: &[u8]) -> Option<u64> {
     auxv_value(auxv, AT_ENTRY)
 }
 
+/// `AT_PHDR`: where the program's program headers are mapped.
+const AT_PHDR: u64 = 3;
 /// `AT_ENTRY`: the program's entry point.
 const AT_ENTRY: u64 = 9;
 /// `AT_SYSINFO_EHDR`: where the kernel mapped the vDSO's ELF image.
