@@ -1,5 +1,10 @@
-"""gdb commands: info goroutines, goroutine, info ms, info ps, info sched."""
+"""gdb commands: info goroutines, goroutine, info ms, info ps, info sched, gcore.
 
+Every command's invoke is wrapped by _one_line_errors: whatever escapes it
+(gdb's own errors from the commands it runs, the native module's) reaches
+the user as one gdb error line, never as a Python exception."""
+
+import functools
 import re
 
 import gdb
@@ -25,6 +30,28 @@ def _call(fn, *args):
         raise gdb.GdbError("gdbx: %s" % e) from None
 
 
+def _one_line_errors(invoke):
+    """Wraps a command's invoke: a gdb.error (from a gdb command it ran, a
+    memory read) becomes a gdb.GdbError with its message, which gdb prints
+    as one error line; the native module's errors likewise, with `gdbx: `;
+    anything else (a bug) as one line naming it."""
+
+    @functools.wraps(invoke)
+    def wrapper(self, arg, from_tty):
+        try:
+            return invoke(self, arg, from_tty)
+        except (gdb.GdbError, KeyboardInterrupt):
+            raise
+        except gdb.error as e:
+            raise gdb.GdbError(str(e)) from None
+        except (RuntimeError, ValueError) as e:
+            raise gdb.GdbError("gdbx: %s" % e) from None
+        except Exception as e:
+            raise gdb.GdbError("gdbx: internal error (%s: %s); please report it" % (type(e).__name__, e)) from None
+
+    return wrapper
+
+
 class InfoGoroutines(gdb.Command):
     """List goroutines, sorted by id.
 
@@ -47,6 +74,7 @@ while the stacks are read, and its Location column is 60 wide."""
     def __init__(self):
         super().__init__("info goroutines", gdb.COMMAND_STACK)
 
+    @_one_line_errors
     def invoke(self, arg, from_tty):
         st = _st()
         args = gdb.string_to_argv(arg)
@@ -62,6 +90,7 @@ class InfoMs(gdb.Command):
     def __init__(self):
         super().__init__("info ms", gdb.COMMAND_STACK)
 
+    @_one_line_errors
     def invoke(self, arg, from_tty):
         st = _st()
         try:
@@ -77,6 +106,7 @@ class InfoPs(gdb.Command):
     def __init__(self):
         super().__init__("info ps", gdb.COMMAND_STACK)
 
+    @_one_line_errors
     def invoke(self, arg, from_tty):
         st = _st()
         gdb.write(_call(st.prog.info_ps, st.reader(), st.threads(pcs=False)))
@@ -88,6 +118,7 @@ class InfoSched(gdb.Command):
     def __init__(self):
         super().__init__("info sched", gdb.COMMAND_STACK)
 
+    @_one_line_errors
     def invoke(self, arg, from_tty):
         st = _st()
         gdb.write(_call(st.prog.info_sched, st.reader(), st.threads(pcs=False)))
@@ -95,6 +126,7 @@ class InfoSched(gdb.Command):
 
 _BT_RE = re.compile(r"^(bt|backtrace|where)\b")
 _FRAME_NUM_RE = re.compile(r"^#(\d+)", re.M)
+_LEVEL_RE = re.compile(r"\blevel (\d+)")
 
 
 def _renumber(text, hidden):
@@ -103,8 +135,48 @@ def _renumber(text, hidden):
     return _FRAME_NUM_RE.sub(lambda m: "#%-*d" % (len(m.group(1)), int(m.group(1)) - hidden), text)
 
 
-_GOEXIT_RE = re.compile(r" in runtime[.\[]goexit\b")
-_FRAME_LINE_RE = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?(\S+) \(")
+def _renumber_levels(text, hidden):
+    """gdb's `level N` in an error message, in the goroutine's numbering."""
+    if not hidden:
+        return text
+    return _LEVEL_RE.sub(lambda m: "level %d" % (int(m.group(1)) - hidden), text)
+
+
+_FRAME_HEAD_RE = re.compile(r"^#(\d+)\s+(?:(0x[0-9a-fA-F]+) in )?")
+
+
+def _frame_line(line):
+    """A backtrace's frame line `#N  [0xPC in ]NAME (ARGS) ...`: (level,
+    pc or None, start and end of NAME), or None. A Rust name may hold
+    spaces and parentheses inside its <...> (`catch_unwind<(), F>`): NAME
+    ends at the first ` (` outside them."""
+    m = _FRAME_HEAD_RE.match(line)
+    if not m:
+        return None
+    depth = 0
+    i = m.end()
+    while i < len(line):
+        c = line[i]
+        if c == "<":
+            depth += 1
+        elif c == ">" and depth and line[i - 1] != "-":  # not `fn() -> T`
+            depth -= 1
+        elif c == " " and depth == 0 and line.startswith(" (", i):
+            break
+        elif c == "\n":
+            break
+        i += 1
+    if i == m.end():
+        return None
+    pc = int(m.group(2), 16) if m.group(2) else None
+    return int(m.group(1)), pc, m.end(), i
+
+
+def _newest_pc():
+    try:
+        return int(gdb.newest_frame().pc())
+    except gdb.error:
+        return 0
 
 
 def _name_frames(st, lines):
@@ -116,51 +188,105 @@ def _name_frames(st, lines):
     last being the real function."""
     chains = []
     for i, line in enumerate(lines):
-        m = _FRAME_LINE_RE.match(line)
-        if not m:
+        f = _frame_line(line)
+        if not f:
             continue
-        if m.group(2) or not chains:
-            pc = int(m.group(2), 16) if m.group(2) else 0
-            chains.append((pc, []))
-        chains[-1][1].append((i, m))
-    for pc, members in chains:
-        if pc <= 0:
+        if f[1] is not None:
+            # A return address: its call is looked up.
+            chains.append((f[1] - 1, []))
+        elif not chains:
+            # Frame #0 (or an inlined frame in it) has no address: its pc.
+            chains.append((_newest_pc() if f[0] == 0 else 0, []))
+        chains[-1][1].append((i, f))
+    for probe, members in chains:
+        if probe <= 0:
             continue
-        for j, (i, m) in enumerate(members):
-            name = st.prog.frame_name(pc - 1, len(members) - 1 - j)
-            if name and name != m.group(3):
-                line = lines[i]
-                lines[i] = line[: m.start(3)] + name + line[m.end(3) :]
+        for j, (i, (_, _, start, end)) in enumerate(members):
+            name = st.prog.frame_name(probe, len(members) - 1 - j)
+            line = lines[i]
+            if name and name != line[start:end]:
+                lines[i] = line[:start] + name + line[end:]
+
+
+_MORE = "(More stack frames follow...)\n"
+_COUNT_RE = re.compile(r"^-?\d+$")
+# Frames of the runtime's panic plumbing that a goroutine's stack may hold
+# beyond those a count asks for: asked of gdb on top, so that the count
+# counts the frames shown.
+_PLUMBING_SLACK = 8
+
+
+def _bt_frames(st, words, limit, hidden, raw):
+    """Runs the backtrace `words` (with `limit` frames, or all) and cuts its
+    text into the goroutine's frames, each a list of lines (a frame line and
+    those `bt -full` prints under it): without the thread's own frames
+    (levels < hidden), nothing past runtime.goexit, and, unless `raw`, with
+    the symboliser's names and without the runtime's panic plumbing.
+    Returns (frames, whether gdb said more frames follow)."""
+    cmd = " ".join(words + ([str(limit)] if limit is not None else []))
+    text = gdb.execute(cmd, from_tty=False, to_string=True)
+    frames, more, ended = [], False, False
+    keep, before = False, []
+    for line in text.splitlines(True):
+        if line == _MORE:
+            more = not ended
+            continue
+        f = _frame_line(line)
+        if f is not None or line.startswith("#"):
+            keep = not ended and not (f is not None and f[0] < hidden)
+            if keep:
+                frames.append([line])
+                ended = f is not None and unwind.is_goexit(line[f[2] : f[3]])
+        elif keep:
+            frames[-1].append(line)
+        elif not frames and f is None and not line.startswith((" ", "\t")):
+            # What gdb says before the first frame (a warning): kept.
+            before.append(line)
+    if before:
+        frames.insert(0, before)
+    if ended:
+        more = False
+    if raw:
+        return frames, more
+    heads = [fr[0] for fr in frames]
+    plumbing = []
+    for head in heads:
+        f = _frame_line(head)
+        plumbing.append(f is not None and unwind.is_panic_plumbing(head[f[2] : f[3]]))
+    _name_frames(st, heads)
+    out = []
+    for fr, head, drop in zip(frames, heads, plumbing):
+        if not drop:
+            out.append([head] + fr[1:])
+    return out, more
 
 
 def _fast_bt(st, cmd, hidden):
     """`bt` of a goroutine without frame filters (gdb's fast path): the
-    thread's own frames (levels < hidden) are cut from the text, frames get
-    the symboliser's names (unless `-no-filters` asks for gdb's own) and
-    are renumbered from #0. `bt`'s options pass through; a frame count
-    counts the goroutine's frames."""
+    thread's own frames (levels < hidden) are cut from the text, as is what
+    gdb finds past runtime.goexit; frames get the symboliser's names and
+    the runtime's panic plumbing is left out, as plain `bt`'s frame filter
+    does (unless `-no-filters` asks for gdb's own frames); they are
+    renumbered from #0. `bt`'s options pass through; a frame count (N, or
+    -N for the outermost N) counts the goroutine's frames shown."""
     words = cmd.split()
     raw = "-no-filters" in words[1:]
-    if words[1:] and words[-1].isdigit():
-        words[-1] = str(int(words[-1]) + hidden)
+    count = int(words.pop()) if len(words) > 1 and _COUNT_RE.match(words[-1]) else None
     if not raw:
         words.insert(1, "-no-filters")
-    text = gdb.execute(" ".join(words), from_tty=False, to_string=True)
-    out = []
-    keep = True
-    ended = False
-    for line in text.splitlines(True):
-        if line.startswith("#"):
-            num = line[1:].split(" ", 1)[0]
-            # A goroutine's stack ends at runtime.goexit: what gdb unwinds
-            # past it is no frame (`0x0 in ?? ()`).
-            keep = not (num.isdigit() and int(num) < hidden) and not ended
-            ended = ended or (keep and _GOEXIT_RE.search(line) is not None)
-        if keep:
-            out.append(line)
-    if not raw:
-        _name_frames(st, out)
-    return _renumber("".join(out), hidden)
+    limit = None
+    if count is not None and count >= 0:
+        limit = count + hidden + (0 if raw else _PLUMBING_SLACK)
+    frames, more = _bt_frames(st, words, limit, hidden, raw)
+    if limit is not None and more and len(frames) < count:
+        frames, more = _bt_frames(st, words, None, hidden, raw)
+    if count is not None and count >= 0:
+        more = more or len(frames) > count
+        frames = frames[:count]
+    elif count is not None:
+        frames, more = frames[max(len(frames) + count, 0) :], False
+    text = "".join("".join(fr) for fr in frames) + (_MORE if more else "")
+    return _renumber(text, hidden)
 
 
 # Commands that select or describe a frame by its number: the number is the
@@ -170,44 +296,164 @@ _FRAME_CMD_RE = re.compile(r"^(frame|f|select-frame)(\s+level)?(\s+(\d+))?\s*$")
 _FRAME_WORDS = ("frame", "f", "select-frame", "up", "down", "info frame")
 _STACK_LEVEL_RE = re.compile(r"^Stack level (\d+)", re.M)
 _INLINED_INTO_RE = re.compile(r"inlined into frame (\d+)")
+_LEVEL_SPEC_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+def _find_function_frame(st, name, hidden, top):
+    """`frame function NAME` among the goroutine's frames (gdb's own would
+    find the thread's frame first when it runs the same function): the
+    level of the innermost one running NAME (gdb's name or the Go name)."""
+    f = gdb.newest_frame()
+    while f is not None and f.level() <= top:
+        if f.level() >= hidden:
+            names = {f.name(), unwind.shown_name(st.prog, f)}
+            func = f.function()
+            if func is not None:
+                names.update((func.name, func.print_name))
+            if name in names:
+                return f.level()
+        f = f.older()
+    raise gdb.GdbError('No frame for function "%s".' % name)
+
+
+def _frame_apply(words, hidden, top):
+    """`frame apply all|N|-N|level L... CMD` over the goroutine's frames:
+    the gdb command with their levels (`frame apply level A-B CMD`)."""
+    rest = words[2:]
+    if not rest:
+        return None
+    if rest[0] == "all":
+        return "frame apply level %d-%d %s" % (hidden, top, " ".join(rest[1:]))
+    if _COUNT_RE.match(rest[0]):
+        n = int(rest[0])
+        lo, hi = (hidden, min(hidden + n - 1, top)) if n >= 0 else (max(top + n + 1, hidden), top)
+        return "frame apply level %d-%d %s" % (lo, hi, " ".join(rest[1:]))
+    if rest[0] == "level":
+        specs = []
+        i = 1
+        while i < len(rest) and _LEVEL_SPEC_RE.match(rest[i]):
+            m = _LEVEL_SPEC_RE.match(rest[i])
+            lo = int(m.group(1)) + hidden
+            hi = int(m.group(2)) + hidden if m.group(2) else lo
+            if hi > top:
+                raise gdb.GdbError("No frame at level %d." % (hi - hidden))
+            specs.append("%d-%d" % (lo, hi))
+            i += 1
+        return "frame apply level %s %s" % (" ".join(specs), " ".join(rest[i:]))
+    return None
 
 
 def _frame_cmd(st, cmd, hidden):
     """Runs a frame command in the goroutine's numbering; returns its text,
-    or None when `cmd` is no frame command."""
+    or None when `cmd` is no frame command. Only the goroutine's frames can
+    be selected: from its innermost (the thread's own frames are hidden) to
+    its runtime.goexit."""
     words = cmd.split()
     if not any(cmd == w or cmd.startswith(w + " ") for w in _FRAME_WORDS):
         return None
+    top = unwind.outermost_level(hidden)
     m = _FRAME_CMD_RE.match(cmd)
     level = None
     if m and m.group(4):
         level = int(m.group(4)) + hidden
+        if level > top:
+            raise gdb.GdbError("No frame at level %s." % m.group(4))
     elif words[0] in ("up", "down") and (len(words) == 1 or len(words) == 2 and words[1].isdigit()):
         n = int(words[1]) if len(words) == 2 else 1
-        level = gdb.selected_frame().level() + (n if words[0] == "up" else -n)
-        level = max(level, hidden)
+        cur = unwind.selected_level()
+        if words[0] == "up":
+            if cur >= top and len(words) == 1:
+                raise gdb.GdbError("Initial frame selected; you cannot go up.")
+            level = min(cur + n, top)
+        else:
+            if cur <= hidden and len(words) == 1:
+                raise gdb.GdbError("Bottom (innermost) frame selected; you cannot go down.")
+            level = max(cur - n, hidden)
+    elif words[:2] in (["frame", "function"], ["f", "function"]) and len(words) > 2:
+        level = _find_function_frame(st, cmd.split(None, 2)[2].strip(), hidden, top)
+    elif words[:2] in (["frame", "apply"], ["f", "apply"]):
+        cmd = _frame_apply(words, hidden, top) or cmd
     elif words[:2] == ["info", "frame"] and len(words) == 3 and words[2].isdigit():
-        cmd = "info frame %d" % (int(words[2]) + hidden)
+        if int(words[2]) + hidden > top:
+            raise gdb.GdbError("No frame at level %s." % words[2])
+        cmd = "info frame level %d" % (int(words[2]) + hidden)
     if level is not None:
         # Selected quietly, then shown: a command that changes the selection
         # prints through gdb's observer, which to_string cannot capture.
-        gdb.execute("select-frame %d" % level, from_tty=False)
+        unwind.select_level(level)
         if words[0] == "select-frame":
             return ""
         cmd = "frame"
     text = gdb.execute(cmd, from_tty=False, to_string=True)
+    if unwind.selected_level() < hidden:
+        # `frame address` of one of the thread's own frames.
+        unwind.select_level(hidden)
+        raise gdb.GdbError("gdbx: that frame is the thread's own, not the goroutine's (its frames start at #0)")
     text = _STACK_LEVEL_RE.sub(lambda m: "Stack level %d" % (int(m.group(1)) - hidden), text)
     text = _INLINED_INTO_RE.sub(lambda m: "inlined into frame %d" % (int(m.group(1)) - hidden), text)
     lines = text.splitlines(True)
-    m = _FRAME_LINE_RE.match(lines[0]) if lines else None
-    name = unwind.shown_name(st.prog, gdb.selected_frame()) if m else None
-    if name and name != m.group(3):
-        lines[0] = lines[0][: m.start(3)] + name + lines[0][m.end(3) :]
+    f = _frame_line(lines[0]) if lines and cmd == "frame" else None
+    name = unwind.shown_name(st.prog, gdb.selected_frame()) if f else None
+    if name and name != lines[0][f[2] : f[3]]:
+        lines[0] = lines[0][: f[2]] + name + lines[0][f[3] :]
     return _renumber("".join(lines), hidden)
 
 
-def _run_on(st, info, cmd, header, level=None, restore_after=True):
-    """Runs `cmd` with the goroutine `info` as the current context."""
+# The gdb commands that resume the program (or pop the selected frame):
+# run in a parked goroutine's context they would act on the thread it is
+# unwound on. Known by the text of their `help`, so that every alias and
+# abbreviation gdb accepts (`c`, `fin`, `s`, `u`, `adv`) is known too.
+_RESUME_COMMANDS = (
+    "continue", "finish", "step", "next", "stepi", "nexti", "until", "advance", "jump", "return",
+    "signal", "reverse-continue", "reverse-finish", "reverse-step", "reverse-next", "reverse-stepi",
+    "reverse-nexti",
+)  # fmt: skip
+_RESUME_HELP = {}
+
+
+def _help(word):
+    try:
+        return gdb.execute("help %s" % word, to_string=True)
+    except gdb.error:
+        return None
+
+
+def _resume_command(cmd):
+    """The resuming gdb command `cmd` runs (its full name), or None."""
+    if not cmd or not cmd.split():
+        return None
+    if not _RESUME_HELP:
+        for name in _RESUME_COMMANDS:
+            text = _help(name)
+            if text:
+                _RESUME_HELP[text] = name
+    word = cmd.split()[0]
+    if not re.match(r"^[A-Za-z][\w-]*$", word):
+        return None
+    return _RESUME_HELP.get(_help(word))
+
+
+def _refuse_resume(info, resume, thread):
+    raise gdb.GdbError(
+        "gdbx: goroutine %d is not running on a thread (%s): `%s` would resume thread %d instead; "
+        "to stop the goroutine where it runs next, set a breakpoint there (`break FILE:LINE`) and `continue`"
+        % (info["goid"], info["status"], resume, thread)
+    )
+
+
+def _interrupted_context(target):
+    """Where Go's signal handler interrupted the goroutine running on thread
+    `target` (unwind.signal_context), or None when it is not in the handler."""
+    if not unwind.go_signal_frames_possible():
+        return None
+    with unwind.kept_selection():
+        target.switch()
+        return unwind.signal_context()
+
+
+def _run_on(st, info, cmd, header, level=None, restore_after=True, resume=None):
+    """Runs `cmd` with the goroutine `info` as the current context
+    (`resume`: the resuming command `cmd` is, from _resume_command)."""
     goid = info["goid"]
     if header:
         gdb.write("goroutine %d [%s]:\n" % (goid, info["status"]))
@@ -215,57 +461,96 @@ def _run_on(st, info, cmd, header, level=None, restore_after=True):
         gdb.write("gdbx: goroutine %d is dead\n" % goid)
         return
     thread = info["thread"]
+    in_handler = False
     if thread is not None and (info["on_cpu"] or info["pc"] == 0):
         # Running: its context is its thread's registers.
-        cur = gdb.selected_thread()
         target = next((t for t in gdb.selected_inferior().threads() if t.num == thread), None)
         if target is None:
             gdb.write("gdbx: goroutine %d runs on thread %d, which gdb does not list\n" % (goid, thread))
             return
-        if not cmd:
+        if resume:
+            # On its thread, which the program resumes: the selection of a
+            # goroutine ends there, and the frames of the old stop are gone.
             unwind.deselect_goroutine(quiet=True)
-            target.switch()
-            gdb.write("[goroutine %d is running on thread %d: switched to it]\n" % (goid, thread))
-            return
-        with unwind.thread_frames(), unwind.past_main():
+            cur = gdb.selected_thread()
             target.switch()
             try:
                 gdb.execute(cmd, from_tty=False)
             finally:
-                cur.switch()
-        return
-    if not info["pc"]:
-        gdb.write("gdbx: goroutine %d has no saved context (%s)\n" % (goid, info["status"]))
-        return
-    if not info["started"]:
-        # Its saved context is the entry's first instruction, which gdb
-        # would read as a return address into whatever precedes it, and its
-        # stack holds only what the stack's previous owner left.
-        if cmd is not None and _BT_RE.match(cmd):
-            gdb.write(_entry_frame(st, info["startpc"]))
-        gdb.write("[goroutine %d has not started: it will run %s]\n" % (goid, info["entry"]))
-        return
-    if info["stack_missing"]:
-        gdb.write(
-            "gdbx: goroutine %d: its stack is not in memory (a core that left it out); %s\n"
-            % (goid, _call(st.prog.missing_stacks_advice, st.reader()))
-        )
-        return
+                if cur is not None and cur.is_valid():
+                    cur.switch()
+            return
+        interrupted = _interrupted_context(target)
+        if interrupted is None:
+            if not cmd:
+                unwind.deselect_goroutine(quiet=True)
+                target.switch()
+                gdb.write("[goroutine %d is running on thread %d: switched to it]\n" % (goid, thread))
+                return
+            with unwind.kept_selection(), unwind.thread_frames(), unwind.past_main():
+                target.switch()
+                if _BT_RE.match(cmd):
+                    gdb.write(_fast_bt(st, cmd, 0))
+                else:
+                    gdb.execute(cmd, from_tty=False)
+            return
+        # In Go's signal handler (a crash core of GOTRACEBACK=crash): its
+        # frames are those the signal interrupted, unwound as a parked
+        # goroutine's from the registers the kernel saved.
+        info = dict(info, **interrupted)
+        in_handler = True
+        if not cmd:
+            unwind.deselect_goroutine(quiet=True)
+            target.switch()
+    else:
+        if not info["pc"]:
+            gdb.write("gdbx: goroutine %d has no saved context (%s)\n" % (goid, info["status"]))
+            return
+        if not info["started"]:
+            # Its saved context is the entry's first instruction, which gdb
+            # would read as a return address into whatever precedes it, and
+            # its stack holds only what the stack's previous owner left.
+            if cmd is not None and _BT_RE.match(cmd):
+                gdb.write(_entry_frame(st, info["startpc"]))
+            gdb.write("[goroutine %d has not started: it will run %s]\n" % (goid, info["entry"]))
+            return
+        if info["stack_missing"]:
+            gdb.write(
+                "gdbx: goroutine %d: its stack is not in memory (a core that left it out); %s\n"
+                % (goid, _call(st.prog.missing_stacks_advice, st.reader()))
+            )
+            return
+        if resume:
+            _refuse_resume(info, resume, gdb.selected_thread().num)
     if cmd is None:
         hidden = unwind.select_goroutine(info)
+        if in_handler:
+            gdb.write(
+                "[goroutine %d is in Go's signal handler on thread %d: switched to it; its frames from where "
+                "the signal interrupted it start at frame #%d; `goroutine off` to leave]\n" % (goid, thread, hidden)
+            )
+            return
         gdb.write(
             "[goroutine %d (%s): its frames from its saved context start at frame #%d; `goroutine off` to leave]\n"
             % (goid, info["status"], hidden)
         )
         return
     bt = _BT_RE.match(cmd) is not None
-    with unwind.goroutine_context(info, level, select=not bt, restore_after=restore_after), unwind.past_main():
+    if in_handler and bt:
+        gdb.write(
+            "[goroutine %d is in Go's signal handler on thread %d (`thread %d`, `bt` shows the handler): "
+            "its frames from where the signal interrupted it]\n" % (goid, thread, thread)
+        )
+    with unwind.goroutine_context(info, level, select=not bt, restore_after=restore_after):
         hidden = unwind.hidden_frames()
-        text = _fast_bt(st, cmd, hidden) if bt else _frame_cmd(st, cmd, hidden)
-        if text is None:
-            gdb.execute(cmd, from_tty=False)
-        else:
-            gdb.write(text)
+        try:
+            text = _fast_bt(st, cmd, hidden) if bt else _frame_cmd(st, cmd, hidden)
+            if text is None:
+                gdb.execute(cmd, from_tty=False)
+            else:
+                gdb.write(text)
+        except gdb.error as e:
+            raise gdb.GdbError(_renumber_levels(str(e), hidden)) from None
 
 
 def _entry_frame(st, pc):
@@ -289,12 +574,20 @@ Usage: goroutine ID [COMMAND]     e.g. goroutine 5 bt, goroutine 5 info locals
 
 For a goroutine that is parked, gdb unwinds from its saved context (G.sched:
 sp, pc, bp) through a frame unwinder: no register is written, so this works on
-core files too. A running goroutine is its thread: the command runs there.
-`goroutine ID` alone selects the goroutine, like `thread N`."""
+core files too. COMMAND runs in the goroutine's innermost frame, frame numbers
+are the goroutine's (#0 is its innermost), and the selected thread and frame
+are left as they were. Commands that resume the program (continue, step,
+finish, ...) are refused for a parked goroutine: they would resume the thread
+it is unwound on. A running goroutine is its thread: the command runs there;
+one caught in Go's signal handler (a GOTRACEBACK=crash core) is unwound from
+where the signal interrupted it.
+`goroutine ID` alone selects the goroutine, like `thread N` (and `$g()`,
+`$goid()` are then that goroutine's)."""
 
     def __init__(self):
         super().__init__("goroutine", gdb.COMMAND_STACK)
 
+    @_one_line_errors
     def invoke(self, arg, from_tty):
         arg = arg.strip()
         if not arg:
@@ -307,20 +600,23 @@ core files too. A running goroutine is its thread: the command runs there.
         cmd = cmd.strip() or None
         st = _st()
         threads = st.threads(pcs=False)
+        resume = _resume_command(cmd)
         if first == "all":
             if cmd is None:
                 raise gdb.GdbError("usage: goroutine all COMMAND")
+            if resume:
+                raise gdb.GdbError(
+                    "gdbx: `goroutine all %s` would resume the program once per goroutine; "
+                    "run `%s` on one goroutine's thread (`thread N`, see `info goroutines`)" % (cmd, resume)
+                )
             infos = _call(st.prog.goroutines, st.reader(), threads, None)
             level = unwind.inline_depth()
-            saved = unwind.current()
-            try:
+            with unwind.kept_selection():
                 for info in infos:
                     try:
                         _run_on(st, info, cmd, True, level, restore_after=False)
-                    except gdb.error as e:
+                    except (gdb.error, gdb.GdbError) as e:
                         gdb.write("gdbx: goroutine %d: %s\n" % (info["goid"], e))
-            finally:
-                unwind.restore(saved)
             return
         try:
             goid = int(first, 0)
@@ -331,8 +627,7 @@ core files too. A running goroutine is its thread: the command runs there.
         infos = _call(st.prog.goroutines, st.reader(), threads, [goid])
         if not infos:
             raise gdb.GdbError("gdbx: no goroutine %d (see `info goroutines`)" % goid)
-        _run_on(st, infos[0], cmd, False)
-
+        _run_on(st, infos[0], cmd, False, resume=resume)
 
     def show_current(self):
         """`goroutine` alone: the current goroutine, as Delve shows it: the
@@ -409,6 +704,7 @@ copied in page by page from the live process (guard pages stay zero)."""
     def __init__(self):
         super().__init__("gcore", gdb.COMMAND_FILES, gdb.COMPLETE_FILENAME)
 
+    @_one_line_errors
     def invoke(self, arg, from_tty):
         inf = gdb.selected_inferior()
         args = gdb.string_to_argv(arg)
@@ -447,7 +743,8 @@ def take_over_from_go_script():
     goroutines` and `goroutine` (and its printers, `$len`, `$cap`, `$dtype`,
     `iface`), and say so, once. gdb runs the script after our new_objfile
     hook, so this is called again at the next event (another objfile, a
-    stop, a prompt) and does its work when the script ran since."""
+    stop, a prompt, the end of a `source`: _install_source_hook) and does
+    its work when the script ran since."""
     script = _go_script()
     if script is None or script is _TAKEN_FROM[0]:
         return
@@ -465,10 +762,37 @@ def take_over_from_go_script():
         )
 
 
+# gdb runs a user command `hookpost-source` after each `source`; gdb's Python
+# has no event for "a script defined a command" (gdb 13's gdb.events: no
+# new_objfile, stop or prompt follows a `source` in batch mode), so this
+# hook is what makes the take-over happen before the next command runs
+# when a script or -ex sources runtime-gdb.py. A hookpost-source of the
+# user's own is left alone (adding `python import gdbx.commands;
+# gdbx.commands.take_over_from_go_script()` to it does the same).
+_SOURCE_HOOK = "define hookpost-source\npython import gdbx.commands; gdbx.commands.take_over_from_go_script()\nend"
+_HOOKED = []
+
+
+def _install_source_hook():
+    if _HOOKED:
+        return
+    _HOOKED.append(True)
+    try:
+        gdb.execute("show user hookpost-source", to_string=True)
+        return  # the user's own
+    except gdb.error:
+        pass
+    try:
+        gdb.execute(_SOURCE_HOOK, to_string=True)
+    except gdb.error:
+        pass
+
+
 _REGISTERED = []
 
 
 def register():
+    _install_source_hook()
     if _REGISTERED:
         return
     _REGISTERED.append(True)

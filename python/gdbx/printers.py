@@ -357,6 +357,13 @@ def _lookup(val):
 
 
 def selected_g(st):
+    """The current goroutine's G: the one `goroutine N` selected (or runs a
+    command as), else the selected thread's own g."""
+    from . import unwind
+
+    chosen = unwind.selected_g()
+    if chosen is not None:
+        return chosen
     t = gdb.selected_thread()
     if t is None:
         raise gdb.GdbError("no thread selected")

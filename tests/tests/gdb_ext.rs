@@ -1204,3 +1204,394 @@ fn go_live_and_core_every_build() {
         let _ = std::fs::remove_file(&core);
     }
 }
+
+/// Go's installation (`go env GOROOT` of the fixtures' Go): where its
+/// runtime-gdb.py is.
+fn goroot() -> PathBuf {
+    let go = gdbx_tests::go_tool().expect("no Go toolchain: apt-get install golang-1.19-go");
+    let out = std::process::Command::new(go)
+        .args(["env", "GOROOT"])
+        .output()
+        .expect("run go env GOROOT");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// `goroutine %d COMMAND` for gdb's `$w` (set to W, the worker of
+/// [`pick_worker`], by [`set_w`]), run through gdb's `eval`: its errors
+/// reach the output as the command gave them (a `python gdb.execute`
+/// wrapper would print them as its own Python exception).
+fn eval_w(command: &str) -> String {
+    format!("eval \"goroutine %d {command}\", $w")
+}
+
+/// `$w` = the Python global W.
+fn set_w(g: &mut Gdb) -> &mut Gdb {
+    g.ex("python gdb.set_convenience_variable('w', W)")
+}
+
+/// The frame lines (`#N ...`) of a block.
+fn frame_lines(block: &str) -> Vec<&str> {
+    block.lines().filter(|l| l.starts_with('#')).collect()
+}
+
+/// `goroutine W CMD` while the thread is in main.main, where gdb stops
+/// every backtrace unless `backtrace past-main` is on: the commands run in
+/// the goroutine's innermost frame (runtime.gopark), not in main.main; `up`
+/// and `down` stay within its frames; `bt -N` counts its frames; selected
+/// with `goroutine W`, its innermost frame is selected, a backtrace ends at
+/// runtime.goexit, and a frame of the thread's own (below it) is left for
+/// the goroutine's again before the prompt. One gdb run on the Go twin of
+/// parked (-N -l), stopped in main.main after main.ready, about 2 s.
+#[test]
+fn goroutine_commands_in_main_main_run_in_the_goroutines_frames() {
+    use gdbx_tests::cores::{GO_PARKED, GoBuild, go_parked};
+    gdbx_tests::require_gdb!();
+    let mut g = gdb_ext(&go_parked(GoBuild::NoOpt));
+    g.ex(format!("break main.go:{}", line_of(GO_PARKED, "close(c)")))
+        .ex(format!("run {N}"));
+    pick_worker(&mut g, "main.worker");
+    set_w(&mut g)
+        .block("where", &["frame"])
+        .block("pc", &[&eval_w("p $pc")])
+        .block("info", &[&eval_w("info frame")])
+        .block("up", &[&eval_w("up")])
+        .block("down", &[&eval_w("down")])
+        .block("bt", &[&eval_w("bt")])
+        .block("last", &[&eval_w("bt -2")])
+        .block("select", &[&eval_w(""), "frame"])
+        .block("selbt", &["bt"])
+        // What gdb runs before each prompt (batch mode has none).
+        .block(
+            "clamp",
+            &[
+                "frame 0",
+                "python gdbx.unwind.clamp_to_goroutine()",
+                "frame",
+            ],
+        )
+        .block("off", &["goroutine off", "frame"]);
+    let o = g.run();
+    no_python_errors(&o);
+    let w = worker_id(&o);
+    assert!(o.block("where").contains("main.main"), "{}", o.all);
+    let pc = o.block("pc");
+    assert!(pc.contains("<runtime.gopark+"), "goroutine {w}'s pc:\n{pc}");
+    let info = o.block("info");
+    assert!(
+        info.starts_with("Stack level 0, ") && info.contains("runtime.gopark"),
+        "{info}"
+    );
+    let bt = o.block("bt");
+    assert!(bt.contains("main.worker"), "{bt}");
+    let up = o.block("up");
+    assert!(
+        up.starts_with("#1 ") && up.contains("runtime.chanrecv"),
+        "{up}"
+    );
+    assert_eq!(
+        o.block("down").trim(),
+        "Bottom (innermost) frame selected; you cannot go down.",
+        "{}",
+        o.all
+    );
+    // The outermost two of the goroutine's frames (gdb's `bt -2` would
+    // count what it unwinds past goexit).
+    let frames = frame_lines(bt);
+    let last = frame_lines(o.block("last"));
+    assert_eq!(last, frames[frames.len() - 2..], "{}", o.all);
+    let sel = o.block("select");
+    assert!(
+        sel.contains("start at frame #1")
+            && sel
+                .lines()
+                .any(|l| l.starts_with("#1 ") && l.contains("runtime.gopark")),
+        "the goroutine's innermost frame is selected:\n{sel}"
+    );
+    let selbt = o.block("selbt");
+    assert!(
+        frame_lines(selbt)
+            .last()
+            .is_some_and(|l| l.contains("runtime.goexit")),
+        "the backtrace ends at goexit:\n{selbt}"
+    );
+    let clamp = o.block("clamp");
+    assert!(
+        clamp.contains("frame #0 is thread ")
+            && clamp.contains(&format!("'s own frame, not goroutine {w}'s"))
+            && frame_lines(clamp)
+                .last()
+                .is_some_and(|l| l.starts_with("#1 ") && l.contains("runtime.gopark")),
+        "{clamp}"
+    );
+    assert!(o.block("off").contains("main.main"), "{}", o.block("off"));
+}
+
+/// `$g()` and `$goid()` are the goroutine `goroutine N` selected (as in
+/// Delve), or that `goroutine N CMD` runs in; the thread's own otherwise.
+#[test]
+fn goid_follows_the_selected_goroutine() {
+    use gdbx_tests::cores::{GoBuild, go_parked};
+    gdbx_tests::require_gdb!();
+    let mut g = at_ready(&go_parked(GoBuild::NoOpt));
+    pick_worker(&mut g, "main.worker");
+    set_w(&mut g)
+        .block("in", &[&eval_w("print $goid()")])
+        .block("selected", &[&eval_w(""), "print $goid()", "print $g()"])
+        .block("off", &["goroutine off", "print $goid()"]);
+    let o = g.run();
+    no_python_errors(&o);
+    let w = worker_id(&o);
+    let value =
+        |b: &str| without_history_number(o.block(b).lines().last().unwrap_or("")).to_string();
+    assert_eq!(value("in"), w.to_string(), "{}", o.all);
+    let sel = o.block("selected");
+    assert!(
+        sel.contains(&format!("= {w}\n")) && sel.contains(&format!("goroutine {w} [waiting")),
+        "{sel}"
+    );
+    assert_eq!(value("off"), "1", "{}", o.all);
+}
+
+fn without_history_number(line: &str) -> &str {
+    match line.split_once(" = ") {
+        Some((lhs, rhs)) if lhs.starts_with('$') => rhs,
+        _ => line,
+    }
+}
+
+/// At main.ready of the Go twin: the user's frame selection outlives
+/// `goroutine N CMD` and `goroutine all CMD`; wrong frames and unknown
+/// functions get gdb's one error line, in the goroutine's numbering; the
+/// commands that would resume the thread the goroutine is unwound on are
+/// refused, and the program has not moved; a running goroutine's backtrace
+/// ends at goexit; and Go's runtime-gdb.py, sourced, is taken over before
+/// the next command. One gdb run, about 3 s.
+#[test]
+fn goroutine_commands_keep_the_frame_refuse_resuming_and_errors_are_one_line() {
+    use gdbx_tests::cores::{GoBuild, go_parked};
+    gdbx_tests::require_gdb!();
+    let script = goroot().join("src/runtime/runtime-gdb.py");
+    assert!(
+        script.is_file(),
+        "{} (comes with golang-1.19-go)",
+        script.display()
+    );
+    let mut g = at_ready(&go_parked(GoBuild::NoOpt));
+    pick_worker(&mut g, "main.worker");
+    set_w(&mut g)
+        .block("kept", &["frame 1", &eval_w("bt 1"), "frame"])
+        .block("keptall", &["goroutine all bt 1", "frame"])
+        .ex("frame 0")
+        .block("level", &[&eval_w("frame 9")])
+        .block("function", &[&eval_w("frame function main.ready")])
+        .block("worker", &[&eval_w("frame function main.worker")])
+        .block("address", &[&eval_w("frame address 0x1")])
+        .block("finish", &[&eval_w("finish")])
+        .block("cont", &[&eval_w("c")])
+        .block("all", &["goroutine all next"])
+        .block("still", &["frame", "info goroutines -location main.worker"])
+        .block("g1", &["goroutine 1 bt"])
+        .ex(format!("source {}", script.display()))
+        .block("table", &["info goroutines -status running"]);
+    let o = g.run();
+    no_python_errors(&o);
+    let w = worker_id(&o);
+    for b in ["kept", "keptall"] {
+        let last = frame_lines(o.block(b)).last().copied().unwrap_or("");
+        assert!(
+            last.starts_with("#1 ") && last.contains("main.main"),
+            "{b}: frame 1 stays selected:\n{}",
+            o.block(b)
+        );
+    }
+    assert_eq!(o.block("level").trim(), "No frame at level 9.", "{}", o.all);
+    assert_eq!(
+        o.block("function").trim(),
+        "No frame for function \"main.ready\".",
+        "the thread's own frame is not the goroutine's:\n{}",
+        o.all
+    );
+    assert!(
+        o.block("worker").starts_with('#') && o.block("worker").contains("main.worker"),
+        "{}",
+        o.block("worker")
+    );
+    assert_eq!(
+        o.block("address").trim(),
+        "No frame at address 0x1.",
+        "{}",
+        o.all
+    );
+    for (b, cmd) in [("finish", "finish"), ("cont", "continue")] {
+        let text = o.block(b).trim();
+        assert!(
+            text.starts_with(&format!("gdbx: goroutine {w} is not running on a thread"))
+                && text.contains(&format!("`{cmd}` would resume thread "))
+                && text.contains("break FILE:LINE")
+                && text.lines().count() == 1,
+            "{text}"
+        );
+    }
+    assert!(
+        o.block("all")
+            .contains("`goroutine all next` would resume the program"),
+        "{}",
+        o.block("all")
+    );
+    let still = o.block("still");
+    assert!(still.starts_with("#0  main.ready"), "{still}");
+    assert_eq!(goroutine_rows(still).len(), N, "{still}");
+    let g1 = o.block("g1");
+    assert!(
+        frame_lines(g1)
+            .last()
+            .is_some_and(|l| l.contains("runtime.goexit"))
+            && !g1.contains("?? ()"),
+        "a running goroutine's stack ends at goexit too:\n{g1}"
+    );
+    let table = o.block("table");
+    assert!(
+        table.contains("M/thread") && table.contains("main.ready ("),
+        "ours, not runtime-gdb.py's:\n{}",
+        o.all
+    );
+}
+
+/// `gcore` without a process: gdb's one line, not a Python exception.
+#[test]
+fn gcore_without_a_process_is_one_error_line() {
+    gdbx_tests::require_gdb!();
+    let file = scratch("gdb_ext_gcore_none").join("core");
+    let o = gdb_ext(&parked())
+        .block("gcore", &[&format!("gcore {}", file.display())])
+        .run_unchecked();
+    no_python_errors(&o);
+    assert_eq!(
+        o.block("gcore").trim(),
+        "You can't do that without a process to debug.",
+        "{}",
+        o.all
+    );
+}
+
+/// `goroutine N bt` on our runtime leaves out the runtime's panic plumbing
+/// (catch_unwind, __rust_try, run_goroutine) as plain `bt` does, counts
+/// the frames it shows, and shows the plumbing with `-no-filters`.
+#[test]
+fn goroutine_bt_hides_the_panic_plumbing() {
+    gdbx_tests::require_gdb!();
+    let mut g = at_ready(&parked());
+    pick_worker(&mut g, "waiter");
+    set_w(&mut g)
+        .block("bt", &[&eval_w("bt")])
+        .block("count", &[&eval_w("bt 7")])
+        .block("raw", &[&eval_w("bt -no-filters")])
+        .block("plain", &["bt -past-main on"]);
+    let o = g.run();
+    no_python_errors(&o);
+    let plumbing = ["__rust_try", "catch_unwind", "run_goroutine", "unwind_safe"];
+    for b in ["bt", "count", "plain"] {
+        let text = o.block(b);
+        assert!(
+            !plumbing.iter().any(|p| text.contains(p)),
+            "{b}: no plumbing:\n{text}"
+        );
+    }
+    let bt = o.block("bt");
+    assert!(
+        bt.contains("parked::waiter")
+            && frame_lines(bt)
+                .last()
+                .is_some_and(|l| l.contains("runtime.goexit")),
+        "{bt}"
+    );
+    assert_eq!(
+        frame_lines(o.block("count")),
+        frame_lines(bt)[..7],
+        "{}",
+        o.all
+    );
+    let raw = o.block("raw");
+    assert!(
+        plumbing.iter().all(|p| raw.contains(p)),
+        "-no-filters shows gdb's frames:\n{raw}"
+    );
+}
+
+/// A Go program that panics: under GOTRACEBACK=crash the runtime prints
+/// its report and dies of SIGABRT, raised again inside its signal handler.
+const GO_CRASH: &str = r#"package main
+
+import "os"
+
+func explode(n int) {
+	if n > 0 {
+		panic("boom")
+	}
+}
+
+func main() {
+	explode(len(os.Args))
+}
+"#;
+
+/// The kernel's core of a Go program that crashed with GOTRACEBACK=crash:
+/// the crashing goroutine's thread is in Go's signal handler, whose
+/// restorer gdb does not know (`0x7 in ?? ()` after runtime.sigreturn).
+/// gdb's backtrace goes on into the interrupted frame, and `goroutine 1 bt`
+/// shows the goroutine's frames from where the signal interrupted it:
+/// through gopanic to main.main and goexit, as Delve shows them.
+#[test]
+fn go_crash_core_unwinds_through_the_signal_handler() {
+    use gdbx_tests::cores::crash_core;
+    gdbx_tests::require_gdb!();
+    let bin = gdbx_tests::go_program("crash", GO_CRASH, false);
+    let core = crash_core(&bin, &[], &[], "go-crash");
+    let mut g = gdb_ext(&bin);
+    g.core(&core)
+        .block("bt", &["bt"])
+        .block("g1", &["goroutine 1 bt"])
+        .block("all", &["goroutine all bt"]);
+    let o = g.run();
+    no_python_errors(&o);
+    let bt = o.block("bt");
+    assert!(
+        bt.contains("runtime.sigtramp") && !bt.contains("?? ()"),
+        "through the restorer:\n{bt}"
+    );
+    let sigreturn = bt
+        .lines()
+        .position(|l| l.contains("runtime.sigreturn"))
+        .unwrap_or_else(|| panic!("{bt}"));
+    assert!(
+        bt.lines()
+            .nth(sigreturn + 1)
+            .is_some_and(|l| l.contains("in runtime.")),
+        "the interrupted frame after the restorer:\n{bt}"
+    );
+    for b in ["g1", "all"] {
+        let text = o.block(b);
+        let names: Vec<&str> = frame_lines(text)
+            .into_iter()
+            .filter_map(|l| {
+                l.split(" in ")
+                    .nth(1)
+                    .or_else(|| l.split_whitespace().nth(1))
+            })
+            .filter_map(|s| s.split(' ').next())
+            .collect();
+        let at = |f: &str| names.iter().position(|n| *n == f);
+        let order = [
+            at("runtime.gopanic"),
+            at("main.explode"),
+            at("main.main"),
+            at("runtime.main"),
+            at("runtime.goexit"),
+        ];
+        assert!(
+            order.iter().all(Option::is_some) && order.windows(2).all(|p| p[0] < p[1]),
+            "{b}: gopanic, main.explode, main.main, runtime.main, goexit:\n{text}"
+        );
+        assert!(text.contains("in Go's signal handler"), "{b}:\n{text}");
+    }
+}

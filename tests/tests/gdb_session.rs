@@ -249,13 +249,14 @@ fn output_details() {
         .count();
     assert_eq!(waiters, 3, "{allgs}");
 
-    // Go stacks end in a frame at pc 0: `?? ()`, through the frame filter
-    // (goroutine 1 runs on its thread) and without it (parked goroutines).
+    // A thread's own Go stack, unwound past main, ends in a frame at pc 0:
+    // `?? ()` through the frame filter (a goroutine's own backtrace stops
+    // at runtime.goexit); an unknown function is never `in  (`.
     let go = go_parked(GoBuild::NoOpt);
     let o = gdb_ext(&go)
         .ex("break main.ready")
         .ex("run 2")
-        .block("all", &["goroutine all bt"])
+        .block("all", &["goroutine all bt", "bt -past-main on"])
         .run();
     clean(&o);
     let all = o.block("all");
