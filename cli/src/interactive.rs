@@ -1,4 +1,4 @@
-//! `gdbx gdb [GDB-ARGS...] BINARY [CORE]` and `gdbx gdb [GDB-ARGS...] --args
+//! `gdbx gdb [GDB-ARGS...] [BINARY [CORE]]` and `gdbx gdb [GDB-ARGS...] --args
 //! BINARY ARGS...`: gdb with the project's extension — a pass-through
 //! wrapper, as rust-gdb is for Rust.
 //!
@@ -7,6 +7,11 @@
 //! puts in `~/.gdbinit`), which loads the extension for every Go 1.19
 //! program and every program on the gdbx runtime that gdb opens, and rustc's
 //! pretty printers for the latter.
+//!
+//! With no arguments it starts gdb with the extension, as rust-gdb does. A
+//! binary gdb can run but the extension cannot read (a Go binary linked
+//! with `-ldflags "-s -w"`, a C program) still starts gdb, after one line
+//! saying why gdbx's commands will not be there ([`binary_note`]).
 //!
 //! Trust: the binary file itself gets `add-auto-load-safe-path` (so that
 //! gdb runs its `.debug_gdb_scripts` entry rather than warning about it;
@@ -155,13 +160,72 @@ pub fn ext_module(ws: &Path) -> Option<PathBuf> {
         .map(|(_, p)| p)
 }
 
+/// What `gdbx gdb` says about the program before gdb starts: an error
+/// (exit 2) for a file gdb cannot open at all (missing, a directory), one
+/// line when gdb can run it but the extension cannot read it, where the
+/// extension itself stays silent (it says nothing about programs it does
+/// not recognise as Go's or the gdbx runtime's), nothing otherwise.
+pub fn binary_note(binary: &Path) -> Result<Option<String>, Fail> {
+    use debuginfo::Error;
+    let bin = match debuginfo::Binary::open(binary) {
+        Ok(bin) => bin,
+        Err(e @ (Error::Io(..) | Error::IsDirectory(_))) => return Err(Fail(2, e.to_string())),
+        Err(Error::GoNoSymbols {
+            path,
+            version,
+            ldflags,
+        }) => {
+            let go = version.as_deref().unwrap_or("version unknown");
+            let flag = |f: &str| {
+                ldflags
+                    .as_deref()
+                    .is_some_and(|l| l.split_whitespace().any(|w| w.trim_matches('"') == f))
+            };
+            let line = match (flag("-s"), flag("-w"), ldflags.as_deref()) {
+                (true, w, Some(flags)) => {
+                    let (what, removed) = if w {
+                        ("the symbol table and DWARF", "-s -w")
+                    } else {
+                        ("the symbol table", "-s")
+                    };
+                    format!(
+                        "{}: a Go binary ({go}) linked with -ldflags={flags}: gdb runs it, but the goroutine commands need {what} that {removed} left out; rebuild it without {removed} (plain `go build`)",
+                        path.display()
+                    )
+                }
+                _ => format!(
+                    "{}: a Go binary ({go}) stripped of its symbol table after the build (strip --strip-all?): gdb runs it, but the goroutine commands need the symbol table and DWARF; use the binary as `go build` wrote it",
+                    path.display()
+                ),
+            };
+            return Ok(Some(line));
+        }
+        // Not a program at all: gdb says so itself ("not in executable format").
+        Err(Error::NotElf(_)) => return Ok(None),
+        // gdb may still load it (another machine, no symbols); gdbx says
+        // why its commands will not be there.
+        Err(e) => return Ok(Some(format!("{e}; gdbx's commands are not installed"))),
+    };
+    if *bin.flavor() != debuginfo::Flavor::Other {
+        // Ours or Go: the extension says what it loaded, or what is missing.
+        return Ok(None);
+    }
+    let why = inspect::Flavour::detect(&bin).err().unwrap_or_default();
+    Ok(Some(format!(
+        "{}: {why}: gdbx's commands (info goroutines, goroutine, $g(), ...) are not installed",
+        binary.display()
+    )))
+}
+
 /// Replaces gdbx with gdb (returns only on failure).
 pub fn exec_gdb(gdb: Option<PathBuf>, args: &[String]) -> Result<u8, Fail> {
     let ops = operands(args);
-    // Validate first: a clear error beats gdb's.
-    if let Some(b) = &ops.binary {
-        debuginfo::Binary::open(b).map_err(|e| Fail(2, e.to_string()))?;
-    }
+    // What gdb cannot open is refused (a clear error beats gdb's); what
+    // gdb can run without the extension gets one line, then gdb.
+    let note = match &ops.binary {
+        Some(b) => binary_note(b)?,
+        None => None,
+    };
     if let Some(c) = &ops.core {
         // A second operand that is a number is a PID for gdb.
         let is_pid = c.to_str().is_some_and(|s| s.parse::<u32>().is_ok());
@@ -176,6 +240,9 @@ pub fn exec_gdb(gdb: Option<PathBuf>, args: &[String]) -> Result<u8, Fail> {
         }
     }
     let gdb = find_gdb(gdb)?;
+    if let Some(note) = note {
+        eprintln!("gdbx: {note}");
+    }
     let ws = workspace();
     let mut cmd = std::process::Command::new(&gdb);
     cmd.args(our_args(ops.binary.as_deref(), &ws))

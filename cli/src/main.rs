@@ -7,7 +7,7 @@
 //! - `gdbx tour [BINARY] [-- ARGS]` — stop at each bootstrap step in turn
 //!   and say what it did, with values read from the process (`--lang zh`:
 //!   in Chinese; `--format json`: one document).
-//! - `gdbx gdb [GDB-ARGS...] BINARY [CORE]` (or `--args BINARY ARGS...`) —
+//! - `gdbx gdb [GDB-ARGS...] [BINARY [CORE]]` (or `--args BINARY ARGS...`) —
 //!   gdb with the project's extension loaded, every argument passed through.
 //!
 //! - `gdbx goroutines PID | BINARY CORE` — every goroutine with its stack in
@@ -139,10 +139,10 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Run gdb with the gdbx extension loaded: `gdbx gdb [GDB-ARGS...] BINARY [CORE]`
+    /// Run gdb with the gdbx extension loaded: `gdbx gdb [GDB-ARGS...] [BINARY [CORE]]`
     /// or `gdbx gdb [GDB-ARGS...] --args BINARY ARGS...` (every argument goes to gdb).
     #[command(
-        override_usage = "gdbx gdb [--gdb PATH] [GDB-ARGS...] BINARY [CORE]\n       \
+        override_usage = "gdbx gdb [--gdb PATH] [GDB-ARGS...] [BINARY [CORE]]\n       \
                           gdbx gdb [--gdb PATH] [GDB-ARGS...] --args BINARY ARGS..."
     )]
     Gdb {
@@ -153,7 +153,6 @@ enum Cmd {
         #[arg(
             trailing_var_arg = true,
             allow_hyphen_values = true,
-            required = true,
             value_name = "GDB-ARGS"
         )]
         args: Vec<String>,

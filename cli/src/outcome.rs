@@ -36,6 +36,22 @@ pub struct Hit {
     pub time_ms: f64,
 }
 
+impl Hit {
+    /// The thread it was hit on: as the runtime knows it (`g1 on M2 (P1),
+    /// LWP 42`, `M1 (no P), LWP 43`) once the runtime has given it a g,
+    /// else as gdb numbers it (`thread 1 (LWP 42, main)`). The hit table
+    /// and the verdict's notes name threads this one way.
+    pub fn thread_name(&self) -> String {
+        let main = if self.main_thread { ", main" } else { "" };
+        match (&self.runtime_thread, self.lwp) {
+            (Some(rt), Some(l)) => format!("{rt}, LWP {l}{main}"),
+            (Some(rt), None) => rt.clone(),
+            (None, Some(l)) => format!("thread {} (LWP {l}{main})", self.thread),
+            (None, None) => format!("thread {}", self.thread),
+        }
+    }
+}
+
 /// How the program ended.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ProgramExit {

@@ -236,13 +236,7 @@ pub fn hits_and_verdict(res: &Resolution, out: &RunOutcome, v: &Verdict, style: 
 /// One hit; its thread as the runtime knows it (`M1 (no P)`, `g2 on M0
 /// (P0)`) once the runtime has given it a g, else as gdb numbers it.
 fn hit_line(h: &Hit, w: usize) -> String {
-    let main = if h.main_thread { ", main" } else { "" };
-    let thread = match (&h.runtime_thread, h.lwp) {
-        (Some(rt), Some(l)) => format!("{rt}, LWP {l}{main}"),
-        (Some(rt), None) => rt.clone(),
-        (None, Some(l)) => format!("thread {} (LWP {l}{main})", h.thread),
-        (None, None) => format!("thread {}", h.thread),
-    };
+    let thread = h.thread_name();
     let at = match (&h.file, h.line) {
         (Some(f), Some(l)) => format!("{}:{l}", short_path(f)),
         (Some(f), None) => short_path(f),

@@ -982,6 +982,11 @@ pub fn run(
 }
 
 /// Breakpoints on every step, then at each stop: read, print what is ready.
+/// With `step`, the prompt comes after the steps just printed, so that
+/// every step shows what it is for and what it did before the user is
+/// handed gdb: a step whose values are read at a later stop (what it did
+/// is visible once it is done) gets its prompt there, and a stop that
+/// completes no step has none.
 fn drive(
     session: &mut Session,
     tour: &mut Tour,
@@ -990,40 +995,44 @@ fn drive(
     lang: Lang,
     mut step: bool,
 ) -> Result<(), GdbError> {
-    let flush = |tour: &mut Tour| {
-        if print {
+    // Prints the steps whose values are in; the last one's plan index.
+    let flush = |tour: &mut Tour| -> Option<usize> {
+        let ready = tour.take_ready();
+        if print && !ready.is_empty() {
             use std::io::Write as _;
-            print!("{}", render(&tour.take_ready(), lang));
+            print!("{}", render(&ready, lang));
             let _ = std::io::stdout().flush();
         }
+        ready.last().map(|t| t.index)
     };
     let mut ext_loaded = false;
     if !session.ended() {
         session.break_at_steps()?;
         // A step the program was stopped on at its first instruction.
-        if !session.out.hits.is_empty() {
-            let index = session
-                .res
-                .steps
-                .iter()
-                .position(|s| s.name == session.out.hits[0].step);
-            if let Some(index) = index {
-                on_stop(session, tour, mem, index);
-            }
+        let first = session
+            .out
+            .hits
+            .first()
+            .and_then(|h| session.res.steps.iter().position(|s| s.name == h.step));
+        let mut stop = first;
+        if let Some(index) = first {
+            on_stop(session, tour, mem, index);
         }
         loop {
+            if let Some(index) = stop.take() {
+                let printed = flush(tour);
+                if step && let Some(last) = printed {
+                    step = prompt(session, index, last, lang, &mut ext_loaded)?;
+                }
+            }
             match session.next_event()? {
                 Event::Step { index } => {
                     on_stop(session, tour, mem, index);
-                    flush(tour);
-                    if step {
-                        step = prompt(session, index, lang, &mut ext_loaded)?;
-                    }
+                    stop = Some(index);
                 }
                 Event::Signal => {}
                 Event::Exited => break,
             }
-            flush(tour);
         }
     }
     let exit = &session.out.exit;
@@ -1039,13 +1048,17 @@ const RESUMING: &[&str] = &[
     "q",
 ];
 
-/// `--step`: the gdb prompt at a stop. A gdb command runs and its output is
-/// shown; an empty line, `next` or `continue` goes on to the next step;
-/// end of input runs the rest of the tour without stopping (the result).
-/// The time spent here does not count against `--timeout`.
+/// `--step`: the gdb prompt at the stop of plan step `index`, after the
+/// step printed last (1-based plan index `last`): when that is an earlier
+/// step, whose values were read at this stop, the prompt says so. A gdb
+/// command runs and its output is shown; an empty line, `next` or
+/// `continue` goes on to the next step; end of input runs the rest of the
+/// tour without stopping (the result). The time spent here does not count
+/// against `--timeout`.
 fn prompt(
     session: &mut Session,
     index: usize,
+    last: usize,
     lang: Lang,
     ext_loaded: &mut bool,
 ) -> Result<bool, GdbError> {
@@ -1071,14 +1084,20 @@ fn prompt(
         .map_or(String::new(), |(f, l)| {
             format!(" ({}:{l})", crate::report::short_path(f))
         });
-    println!(
-        "{}",
+    let line = if last == step.index {
         say!(
             lang,
             "-- stopped at {name}{at}; gdb commands, Enter for the next step --",
             "-- 停在 {name}{at}；可以输入 gdb 命令，回车进入下一步 --"
         )
-    );
+    } else {
+        say!(
+            lang,
+            "-- stopped at {name}{at}, where the values above were read; gdb commands, Enter for the next step --",
+            "-- 停在 {name}{at}，上面的值是在这里读到的；可以输入 gdb 命令，回车进入下一步 --"
+        )
+    };
+    println!("{line}");
     let stdin = std::io::stdin();
     let mut go_on = true;
     loop {

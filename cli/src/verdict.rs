@@ -170,11 +170,11 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
                         step: Some(step.name.clone()),
                         kind: "out_of_order",
                         message: format!(
-                            "step {} `{}` was hit as #{} on thread {}, before `{}` (#{}); {}",
+                            "step {} `{}` was hit as #{} ({}), before `{}` (#{}); {}",
                             step.index,
                             step.name,
                             hit.order,
-                            hit.thread,
+                            hit.thread_name(),
                             p.step,
                             p.order,
                             last_hit(hit.order)
@@ -183,10 +183,9 @@ pub fn judge(res: &Resolution, out: &RunOutcome) -> Verdict {
                 }
                 if step.thread == ThreadReq::Main && !hit.main_thread && hit.lwp.is_some() {
                     notes.push(format!(
-                        "`{}` ran on thread {} (LWP {}), not the main thread",
+                        "`{}` ran off the main thread: {}",
                         step.name,
-                        hit.thread,
-                        hit.lwp.unwrap_or(0)
+                        hit.thread_name()
                     ));
                 }
                 prev = Some(hit);
@@ -330,6 +329,27 @@ mod tests {
         let v = judge(&plan(), &outcome(&["a", "b", "c"]));
         assert_eq!(v.status, 0, "{v:?}");
         assert_eq!(v.notes, ["optional step `sysmon` not hit"]);
+    }
+
+    #[test]
+    fn a_chain_step_off_the_main_thread_is_named_as_the_runtime_knows_it() {
+        let mut o = outcome(&["a", "b", "c"]);
+        let c = &mut o.hits[2];
+        (c.thread, c.lwp, c.main_thread) = (3, Some(12), false);
+        c.runtime_thread = Some("g1 on M2 (P1)".into());
+        let v = judge(&plan(), &o);
+        assert_eq!(v.status, 0, "{v:?}");
+        assert_eq!(
+            v.notes,
+            [
+                "`c` ran off the main thread: g1 on M2 (P1), LWP 12",
+                "optional step `sysmon` not hit"
+            ]
+        );
+        // Before the runtime has given the thread a g: gdb's number.
+        o.hits[2].runtime_thread = None;
+        let v = judge(&plan(), &o);
+        assert_eq!(v.notes[0], "`c` ran off the main thread: thread 3 (LWP 12)");
     }
 
     #[test]

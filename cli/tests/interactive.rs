@@ -172,6 +172,95 @@ fn gdb_rejects_bad_binaries_and_cores_before_starting_gdb() {
         stderr(&out).trim_end(),
         "gdbx: /nonexistent/core: no such core file (usage: gdbx gdb [GDB-ARGS...] BINARY [CORE], or --args BINARY ARGS...)"
     );
-    let out = gdbx(["gdb"]);
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+/// `gdbx gdb` with no arguments is gdb with the extension, as `rust-gdb`
+/// with none is gdb: it reads commands from its stdin.
+#[test]
+fn gdb_with_no_arguments_starts_gdb_with_the_extension() {
+    gdbx_tests::require_gdb!();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gdbx"));
+    cmd.arg("gdb")
+        .env("GDBX_EXT_PATH", gdbx_tests::gdb::ext_module())
+        .env_remove("GDBX_GDB");
+    let input = "python import gdbx; print('GDBX=' + gdbx.__file__)\n";
+    let out = gdbx_tests::watchdog::output_with_input(&mut cmd, input.as_bytes(), WATCHDOG);
+    let text = stdout(&out) + &stderr(&out);
+    assert_eq!(code(&out), 0, "{text}");
+    let ws = workspace_root().canonicalize().unwrap();
+    assert!(
+        text.contains(&format!(
+            "GDBX={}",
+            ws.join("python/gdbx/__init__.py").display()
+        )),
+        "{text}"
+    );
+}
+
+/// What gdb can run but the extension cannot read still starts gdb, after
+/// one line saying why gdbx's commands are not there: a Go binary linked
+/// with `-ldflags "-s -w"` (what it lacks and how to rebuild, not
+/// break-bootstrap's recipe), a C program.
+#[test]
+fn gdb_runs_what_the_extension_cannot_read_and_says_why_in_one_line() {
+    gdbx_tests::require_gdb!();
+    let stripped = gdbx_tests::go_build("hello-s-w", gdbx_tests::GO_HELLO, &["-ldflags", "-s -w"]);
+    let d = scratch("gdb-cprog");
+    let src = d.join("c.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\nint main(void) { puts(\"C ran\"); return 0; }\n",
+    )
+    .unwrap();
+    let cbin = d.join("c");
+    gdbx_tests::run_tool(
+        "cc",
+        &[
+            "-g".as_ref(),
+            "-o".as_ref(),
+            cbin.as_os_str(),
+            src.as_os_str(),
+        ],
+    );
+    for (bin, ran, want) in [
+        (&stripped, "hello world!", "a Go binary (go1.19"),
+        (
+            &cbin,
+            "C ran",
+            "neither a program on the gdbx runtime nor a Go binary (no Go runtime symbols): gdbx's commands (info goroutines, goroutine, $g(), ...) are not installed",
+        ),
+    ] {
+        let out = gdbx_with_ext(&[
+            "gdb".as_ref(),
+            "-nx".as_ref(),
+            "-batch".as_ref(),
+            "-ex".as_ref(),
+            "run".as_ref(),
+            bin.as_os_str(),
+        ]);
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert_eq!(code(&out), 0, "{text}\n{err}");
+        assert!(text.contains(ran), "gdb did not run it:\n{text}\n{err}");
+        let all = text.clone() + &err;
+        let lines: Vec<&str> = all.lines().filter(|l| l.starts_with("gdbx:")).collect();
+        assert_eq!(lines.len(), 1, "{text}\n{err}");
+        assert!(lines[0].contains(want), "{}", lines[0]);
+    }
+    let out = gdbx_with_ext(&[
+        "gdb".as_ref(),
+        "-nx".as_ref(),
+        "-batch".as_ref(),
+        stripped.as_os_str(),
+    ]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "linked with -ldflags=\"-s -w\": gdb runs it, but the goroutine commands need the symbol table and DWARF that -s -w left out; rebuild it without -s -w (plain `go build`)"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains("breakpoints") && !err.contains("-N -l"),
+        "break-bootstrap's wording: {err}"
+    );
 }

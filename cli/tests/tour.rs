@@ -301,16 +301,32 @@ fn text_tour_in_english_and_chinese() {
     }
 }
 
+/// The step a line of the text tour heads (` 3. _rt0_amd64  file:line`),
+/// after the `(gdbx tour) ` prompt the line may follow.
+fn step_header(line: &str) -> Option<&str> {
+    let line = line.trim_start_matches("(gdbx tour) ").trim_start();
+    let (n, rest) = line.split_once(". ")?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| rest.split_whitespace().next())
+        .flatten()
+}
+
 /// `--step`: at each stop the gdb prompt is the user's, with the gdb
 /// extension loaded; Enter goes on, commands that would move the program
 /// are refused, end of input runs the rest of the tour without stopping.
+/// Every prompt comes after the step it follows is printed whole, what it
+/// is for and the values it set: `_rt0_amd64`'s g0 bounds and thread-local
+/// g (read once it has jumped on) come before the prompt at runtime.check.
 #[test]
 fn step_hands_the_gdb_prompt_over_at_each_stop() {
     gdbx_tests::require_gdb!();
     let bin = example_bin("hello", Variant::Debug);
-    // Stops 1-10 are the bootstrap up to mstart; the 11th is runtime.main, on g1.
+    // Prompts 1-9 follow the steps up to newproc (at _rt0_amd64_linux, main,
+    // then at check to mstart, each after the step before it: _rt0_amd64
+    // has no prompt of its own); the 10th, after mstart, is at
+    // runtime.main, on g1.
     let mut input = String::from("print 6*7\nstep\n");
-    input.push_str(&"\n".repeat(10));
+    input.push_str(&"\n".repeat(9));
     input.push_str("info goroutines\n");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gdbx"));
     cmd.args(["tour", "--step"])
@@ -339,6 +355,40 @@ fn step_hands_the_gdb_prompt_over_at_each_stop() {
             .any(|l| l.contains("* 1 ") && l.contains("running")),
         "g1 is not running at runtime.main:\n{text}"
     );
+    // Each prompt follows a step printed whole: no step's lines after it.
+    let mut block: Vec<&str> = Vec::new();
+    let mut prompts = 0;
+    for line in text.lines() {
+        let bare = line.trim_start_matches("(gdbx tour) ");
+        if step_header(line).is_some() {
+            block = vec![bare];
+        } else if bare.starts_with("-- stopped at ") {
+            assert!(
+                !block.is_empty(),
+                "a prompt with no step before it:\n{text}"
+            );
+            if block[0].contains(". _rt0_amd64 ") {
+                let block = block.join("\n");
+                assert!(
+                    block.contains("-> g0's stack: [0x")
+                        && block.contains("-> thread-local g = 0x"),
+                    "_rt0_amd64's values are not before its prompt:\n{block}\n{text}"
+                );
+                assert!(bare.starts_with("-- stopped at runtime.check ("), "{text}");
+            }
+            block.clear();
+            prompts += 1;
+        } else if bare.starts_with("    ") && !block.is_empty() {
+            block.push(bare);
+        } else {
+            assert!(
+                !bare.starts_with("    -> "),
+                "a step's values after the prompt:\n{text}"
+            );
+        }
+    }
+    assert_eq!(prompts, 10, "{text}");
+    assert!(!text.contains("-- stopped at _rt0_amd64 ("), "{text}");
     // After the end of input the tour ran to the end, every step described.
     assert!(text.contains("-> exit status 0"), "{text}");
     assert!(text.contains("the program exited with status 0"), "{text}");
