@@ -152,6 +152,69 @@ fn gotraceback_levels_like_go() {
     assert!(err.contains("\ngoroutine 1 [chan receive]:\n"), "{err}");
 }
 
+/// The ` fp=0x.. sp=0x.. pc=0x..` of a frame's file:line (Go's
+/// `gentraceback` at level 2), parsed; None for a line without them.
+fn frame_pointers(line: &str) -> Option<(u64, u64, u64)> {
+    let (_, rest) = line.split_once(" fp=0x")?;
+    let (fp, rest) = rest.split_once(" sp=0x")?;
+    let (sp, pc) = rest.split_once(" pc=0x")?;
+    let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    Some((hex(fp)?, hex(sp)?, hex(pc)?))
+}
+
+/// GOTRACEBACK=system (level 2) ends each frame's file:line with Go's
+/// ` fp=0x.. sp=0x.. pc=0x..`, as Go 1.19's `gentraceback` prints them for
+/// `level >= 2`: the frame's top (its caller's stack pointer), its stack
+/// pointer, its pc. So within a goroutine a frame's `sp` is the `fp` of the
+/// frame it called, `fp > sp`, and `pc` is at the printed offset into a
+/// function. Inlined calls (no frame of their own) and `created by` lines
+/// have none; below level 2 no line has them.
+#[test]
+fn gotraceback_system_prints_fp_sp_pc_like_go() {
+    let (code, _, _, err) = outcome(CRASH_PANIC, &[], &[("GOTRACEBACK", "system")]);
+    assert_eq!(code, Some(2), "{err}");
+    let mut framed = 0;
+    for (head, lines) in blocks(&err) {
+        let mut callee: Option<u64> = None;
+        for l in lines.iter().filter(|l| l.starts_with('\t')) {
+            let Some((fp, sp, pc)) = frame_pointers(l) else {
+                continue;
+            };
+            framed += 1;
+            assert!(fp > sp, "{head} {l}");
+            let off = l.split(" +0x").nth(1).and_then(|r| r.split(' ').next());
+            let off = u64::from_str_radix(off.expect("an offset"), 16).unwrap();
+            assert!(pc > off, "{head} {l}");
+            if let Some(callee_fp) = callee {
+                assert_eq!(sp, callee_fp, "{head}: sp is the callee's fp: {l}");
+            }
+            callee = Some(fp);
+        }
+        assert!(callee.is_some(), "{head}: no frame with fp/sp/pc:\n{err}");
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.starts_with("created by") && l.contains(" fp=")),
+            "{err}"
+        );
+    }
+    assert!(framed >= 10, "{err}");
+    // The panicking goroutine's own frames have them too.
+    let boom = err
+        .lines()
+        .position(|l| l == "crash_panic::boom(...)")
+        .expect(&err);
+    assert!(
+        frame_pointers(err.lines().nth(boom + 1).unwrap()).is_some(),
+        "{err}"
+    );
+    for level in ["single", "all"] {
+        let (_, _, _, err) = outcome(CRASH_PANIC, &[], &[("GOTRACEBACK", level)]);
+        assert!(err.contains("crash_panic::boom(...)"), "{err}");
+        assert!(!err.contains(" fp=0x"), "GOTRACEBACK={level}: {err}");
+    }
+}
+
 /// Every fatal path ends in `runtime.exit(2)`, the door a normal exit uses,
 /// so a debugger sees the program leave the same way. One gdb run per
 /// program (about a second each).
@@ -294,10 +357,14 @@ fn runtime_stack_matches_the_sigquit_dump() {
                 .iter()
                 .find(|(h, _)| h == head)
                 .unwrap_or_else(|| panic!("{head} missing from the SIGQUIT dump:\n{err}"));
+            // The dump is at level 2: its frames' lines end with Go's
+            // ` fp=.. sp=.. pc=..`, which runtime::stack (level 1) leaves out.
             let mut it = theirs.iter();
             for l in lines {
                 assert!(
-                    it.any(|t| t == l),
+                    it.any(|t| t == l
+                        || t.strip_prefix(l.as_str())
+                            .is_some_and(|r| r.starts_with(" fp="))),
                     "{head}: {l:?} not in the SIGQUIT dump:\n{err}"
                 );
             }
@@ -307,7 +374,9 @@ fn runtime_stack_matches_the_sigquit_dump() {
 
 /// A SIGSEGV sent with kill is no fault: Go 1.19 prints the signal's name,
 /// `PC=... m=N sigcode=0` and every goroutine (`sigcode=0` is SI_USER), not
-/// a fault line with the sender's pid as `addr=`.
+/// a fault line with the sender's pid as `addr=`. The goroutine that sent
+/// it (locked to the main thread, which takes the signal) comes first, as
+/// it was at the signal: running, in libc's `kill`, called by main.main.
 #[test]
 fn kill_segv_is_reported_like_go() {
     for procs in ["1", "2"] {
@@ -326,8 +395,106 @@ fn kill_segv_is_reported_like_go() {
             !err.contains("addr=") && !err.contains("fatal error"),
             "{err}"
         );
-        assert!(err.contains("\ngoroutine 1 [sleep]:\n"), "{err}");
+        let first = err.split("\n\n").nth(1).unwrap_or_default();
+        assert!(
+            first.starts_with("goroutine 1 [running, locked to thread]:\n"),
+            "{err}"
+        );
+        let top = first.lines().nth(1).unwrap_or_default();
+        assert!(top.contains("kill") && top.ends_with("(...)"), "{err}");
+        assert!(first.contains("\nmain.main(...)\n\t"), "{first}");
+        assert!(first.contains("examples/src/bin/stacks.rs:"), "{first}");
+        assert_eq!(err.matches("\ngoroutine 1 [").count(), 1, "{err}");
         assert!(err.contains("stacks::parked_in_recv(...)"), "{err}");
+    }
+}
+
+const WORDCOUNT: &str = env!("CARGO_BIN_EXE_wordcount");
+
+/// Waits until the main thread of `pid` (m0: its tid is the pid) is blocked
+/// in `read(0, ...)`, as `/proc/PID/syscall` shows it (`0 0x0 ...`: read is
+/// system call 0 on x86-64, fd 0). Fails at once should another thread of
+/// the program be the one reading fd 0.
+fn wait_main_thread_reading_stdin(pid: u32) {
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the program's threads");
+        for t in tasks.flatten() {
+            let sc = std::fs::read_to_string(t.path().join("syscall")).unwrap_or_default();
+            if sc.starts_with("0 0x0 ") {
+                assert_eq!(
+                    t.file_name().to_string_lossy(),
+                    pid.to_string(),
+                    "the main goroutine reads its stdin on another thread than m0"
+                );
+                return;
+            }
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// `kill -SEGV` of a program blocked reading its stdin in libc's read(2)
+/// outside any runtime system call (wordcount's main goroutine, on m0):
+/// the signal lands on that very thread, so as Go the report shows the
+/// goroutine's whole stack from the signal's context - libc's `read`,
+/// std's buffered reader, main.main - instead of `goroutine running on
+/// other thread; stack unavailable`; every frame at level 2 with its
+/// ` fp=.. sp=.. pc=..`. The handshake: the main thread is seen blocked in
+/// read(0) before the signal is sent.
+#[test]
+fn kill_segv_traces_the_signalled_goroutine_from_the_signal() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    for procs in ["1", "2"] {
+        let mut child = Command::new(WORDCOUNT)
+            .env("GOMAXPROCS", procs)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start wordcount");
+        let dog = gdbx_tests::watchdog::Watchdog::arm(&child, common::WATCHDOG);
+        // Held open until the program is gone: its read blocks.
+        let stdin = child.stdin.take();
+        wait_main_thread_reading_stdin(child.id());
+        // SAFETY: kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGSEGV) }, 0);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        drop(stdin);
+        assert!(!dog.disarm(), "killed by the watchdog: {err}");
+        assert_eq!(status.code(), Some(2), "GOMAXPROCS={procs}: {err}");
+        assert!(
+            err.starts_with("SIGSEGV: segmentation violation\nPC=0x"),
+            "{err}"
+        );
+        assert!(err.lines().nth(1).unwrap().contains(" m=0 "), "{err}");
+        let g1 = err.split("\n\n").nth(1).unwrap_or_default();
+        let lines: Vec<&str> = g1.lines().collect();
+        assert_eq!(lines[0], "goroutine 1 [running]:", "{err}");
+        assert!(
+            lines[1].contains("read") && lines[1].ends_with("(...)"),
+            "the innermost frame is libc's read: {g1}"
+        );
+        assert!(lines[2].contains(" fp=0x"), "{g1}");
+        assert!(g1.contains("std::io::BufRead::read_line(...)\n"), "{g1}");
+        let main = lines
+            .iter()
+            .position(|l| *l == "main.main(...)")
+            .unwrap_or_else(|| panic!("no main.main: {g1}"));
+        assert!(
+            lines[main + 1].contains("examples/src/bin/wordcount.rs:")
+                && lines[main + 1].contains(" fp=0x"),
+            "{g1}"
+        );
+        assert!(!err.contains("stack unavailable"), "{err}");
+        assert_eq!(err.matches("\ngoroutine 1 [").count(), 1, "{err}");
     }
 }
 

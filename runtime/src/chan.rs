@@ -100,33 +100,33 @@ use crate::runtime2::{G, WaitReason, atomic_ptr, atomic_u32, atomic_usize};
 /// [`WaitQ`] and are protected by that channel's lock; `elem`, `success` and
 /// `ticket` are written by the waker under the lock before it readies `g`.
 #[repr(C)]
-pub struct Sudog {
+pub(crate) struct Sudog {
     /// The waiting goroutine.
-    pub g: *mut G,
+    pub(crate) g: *mut G,
     /// Next waiter in the channel's queue.
-    pub next: *mut Sudog,
+    pub(crate) next: *mut Sudog,
     /// Previous waiter in the channel's queue.
-    pub prev: *mut Sudog,
+    pub(crate) prev: *mut Sudog,
     /// Data element: for a sender, the value to send (a `MaybeUninit<T>` on
     /// its stack); for a receiver, the slot to receive into. Null when no
     /// element moves (semaphores).
-    pub elem: *mut u8,
+    pub(crate) elem: *mut u8,
     /// The channel (its `Hchan` address) or semaphore this record waits on.
-    pub c: *const u8,
+    pub(crate) c: *const u8,
     /// Next record of the same G (a select waits on several: Go's `waitlink`).
-    pub waitlink: *mut Sudog,
+    pub(crate) waitlink: *mut Sudog,
     /// Semaphores: 1 when the releaser handed its ticket straight to us.
-    pub ticket: u32,
+    pub(crate) ticket: u32,
     /// This record belongs to a select (the dequeue must win `g.selectdone`).
-    pub is_select: bool,
+    pub(crate) is_select: bool,
     /// Set by the waker: true if the operation completed by a peer moving
     /// data, false if the G was woken because the channel was closed.
-    pub success: bool,
+    pub(crate) success: bool,
 }
 
 impl Sudog {
     /// A record for the current goroutine `g` waiting on `c`.
-    pub fn new(g: *mut G, elem: *mut u8, c: *const u8) -> Sudog {
+    pub(crate) fn new(g: *mut G, elem: *mut u8, c: *const u8) -> Sudog {
         Sudog {
             g,
             next: ptr::null_mut(),
@@ -144,11 +144,11 @@ impl Sudog {
 /// A FIFO of waiting goroutines (Go's `waitq`), doubly linked through the
 /// sudogs themselves. Protected by the lock of the object that owns it.
 #[repr(C)]
-pub struct WaitQ {
+pub(crate) struct WaitQ {
     /// Oldest waiter (dequeued first).
-    pub first: *mut Sudog,
+    pub(crate) first: *mut Sudog,
     /// Newest waiter.
-    pub last: *mut Sudog,
+    pub(crate) last: *mut Sudog,
 }
 
 impl Default for WaitQ {
@@ -159,7 +159,7 @@ impl Default for WaitQ {
 
 impl WaitQ {
     /// An empty queue.
-    pub const fn new() -> WaitQ {
+    pub(crate) const fn new() -> WaitQ {
         WaitQ {
             first: ptr::null_mut(),
             last: ptr::null_mut(),
@@ -167,7 +167,8 @@ impl WaitQ {
     }
 
     /// Whether no one waits.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.first.is_null()
     }
 
@@ -193,7 +194,7 @@ impl WaitQ {
     ///
     /// # Safety
     /// `sgp` is valid, in no queue, and stays valid until dequeued.
-    pub unsafe fn enqueue(&mut self, sgp: *mut Sudog) {
+    pub(crate) unsafe fn enqueue(&mut self, sgp: *mut Sudog) {
         // SAFETY: the caller guarantees sgp and every queued record are valid.
         unsafe {
             (*sgp).next = ptr::null_mut();
@@ -214,7 +215,7 @@ impl WaitQ {
     ///
     /// # Safety
     /// As [`WaitQ::enqueue`].
-    pub unsafe fn push_front(&mut self, sgp: *mut Sudog) {
+    pub(crate) unsafe fn push_front(&mut self, sgp: *mut Sudog) {
         // SAFETY: the caller guarantees sgp and every queued record are valid.
         unsafe {
             (*sgp).prev = ptr::null_mut();
@@ -237,7 +238,7 @@ impl WaitQ {
     ///
     /// # Safety
     /// Every queued record is valid (the owner's lock is held).
-    pub unsafe fn dequeue(&mut self) -> *mut Sudog {
+    pub(crate) unsafe fn dequeue(&mut self) -> *mut Sudog {
         // SAFETY: the caller holds the lock that protects this queue, and
         // every record in it is on the stack of a parked (or parking) G.
         unsafe {
@@ -276,7 +277,7 @@ impl WaitQ {
     ///
     /// # Safety
     /// `sgp` is valid, and is in this queue or in none.
-    pub unsafe fn remove(&mut self, sgp: *mut Sudog) {
+    pub(crate) unsafe fn remove(&mut self, sgp: *mut Sudog) {
         // SAFETY: the caller holds the queue's lock; sgp's neighbours are
         // valid queued records.
         unsafe {
@@ -312,37 +313,45 @@ impl WaitQ {
 
 /// The lock-protected state of a channel, with Go's `hchan` field names.
 #[repr(C)]
-pub struct HchanState {
+pub(crate) struct HchanState {
     /// Elements in the buffer.
-    pub qcount: usize,
+    pub(crate) qcount: usize,
     /// Buffer capacity (0: unbuffered).
-    pub dataqsiz: usize,
+    pub(crate) dataqsiz: usize,
     /// The ring buffer: `dataqsiz` slots of `elemsize` bytes.
-    pub buf: *mut u8,
+    pub(crate) buf: *mut u8,
     /// Size of one element.
-    pub elemsize: usize,
+    pub(crate) elemsize: usize,
     /// Nonzero once closed.
-    pub closed: u32,
+    pub(crate) closed: u32,
     /// Next slot a send fills.
-    pub sendx: usize,
+    pub(crate) sendx: usize,
     /// Next slot a receive takes.
-    pub recvx: usize,
+    pub(crate) recvx: usize,
     /// Blocked receivers.
-    pub recvq: WaitQ,
+    pub(crate) recvq: WaitQ,
     /// Blocked senders.
-    pub sendq: WaitQ,
+    pub(crate) sendq: WaitQ,
 }
 
 /// A channel object (Go's `hchan`): the state above plus its lock. The
 /// element type only decides how `buf` and sudog elements are moved.
+///
+/// Opaque outside the crate: no public field or method.
+// Why `pub` (hidden): `SelectRecv::recv_chan` / `SelectSend::send_chan`,
+// the traits of `select!`'s operands, hand it to the macro's cases, so it
+// must be nameable there. Debuggers read it by its DWARF name
+// `runtime::chan::Hchan<T>` and its field names (python/gdbx/printers.py),
+// which visibility does not change.
+#[doc(hidden)]
 #[repr(C)]
 pub struct Hchan<T> {
     /// The state; every access holds `lock`.
-    pub st: UnsafeCell<HchanState>,
+    pub(crate) st: UnsafeCell<HchanState>,
     /// Protects `st` and the buffer's slots.
-    pub lock: Mutex,
+    pub(crate) lock: Mutex,
     /// `st.dataqsiz`, readable without the lock (it never changes).
-    pub cap: usize,
+    pub(crate) cap: usize,
     _elem: PhantomData<T>,
 }
 
@@ -353,7 +362,7 @@ unsafe impl<T: Send> Send for Hchan<T> {}
 unsafe impl<T: Send> Sync for Hchan<T> {}
 
 /// What a non-blocking attempt under the lock found.
-pub enum Attempt {
+pub(crate) enum Attempt {
     /// Done; ready this G (a parked peer) once the lock is released.
     Done(*mut G),
     /// Cannot proceed now (buffer full / empty, nobody waiting).
@@ -416,7 +425,7 @@ impl<T> Hchan<T> {
     /// # Safety
     /// The caller holds `self.lock`; `ep` points to an initialised `T` that
     /// the caller owns (moved out only on `Done`).
-    pub unsafe fn try_send_locked(&self, ep: *mut MaybeUninit<T>) -> Attempt {
+    pub(crate) unsafe fn try_send_locked(&self, ep: *mut MaybeUninit<T>) -> Attempt {
         // SAFETY: the caller holds the lock; ep points to an initialised value.
         unsafe {
             let st = self.st();
@@ -454,7 +463,7 @@ impl<T> Hchan<T> {
     ///
     /// # Safety
     /// The caller holds `self.lock`; `ep` is valid for a write of one `T`.
-    pub unsafe fn try_recv_locked(&self, ep: *mut MaybeUninit<T>) -> Attempt {
+    pub(crate) unsafe fn try_recv_locked(&self, ep: *mut MaybeUninit<T>) -> Attempt {
         // SAFETY: the caller holds the lock; ep is writable.
         unsafe {
             let st = self.st();
@@ -708,11 +717,15 @@ impl<T> Drop for Hchan<T> {
 /// A channel: a cloneable handle, like Go's `chan T` value. Every clone
 /// refers to the same channel.
 ///
-/// ```ignore
+/// ```
+/// # #![no_main]
+/// # #[runtime::main]
+/// # fn main() {
 /// let c = runtime::chan::channel::<i32>(0);
 /// let c2 = c.clone();
 /// runtime::go(move || c2.send(42));
 /// assert_eq!(c.recv(), Some(42));
+/// # }
 /// ```
 pub struct Chan<T> {
     h: Arc<Hchan<T>>,
@@ -779,8 +792,8 @@ pub enum TryRecvError {
 }
 
 impl<T: Send> Chan<T> {
-    /// The channel object (for select and debuggers).
-    pub fn hchan(&self) -> &Hchan<T> {
+    /// The channel object (for select).
+    pub(crate) fn hchan(&self) -> &Hchan<T> {
         &self.h
     }
 
@@ -981,8 +994,8 @@ impl<T> PartialEq for Receiver<T> {
 impl<T> Eq for Receiver<T> {}
 
 impl<T: Send> Sender<T> {
-    /// The channel object (for select and debuggers).
-    pub fn hchan(&self) -> &Hchan<T> {
+    /// The channel object (for select).
+    pub(crate) fn hchan(&self) -> &Hchan<T> {
         self.0.hchan()
     }
 
@@ -1018,8 +1031,8 @@ impl<T: Send> Sender<T> {
 }
 
 impl<T: Send> Receiver<T> {
-    /// The channel object (for select and debuggers).
-    pub fn hchan(&self) -> &Hchan<T> {
+    /// The channel object (for select).
+    pub(crate) fn hchan(&self) -> &Hchan<T> {
         self.0.hchan()
     }
 

@@ -14,13 +14,28 @@
 //!   cancelled, with an `io::Error` whose inner error is the
 //!   [`ContextError`].
 //!
-//! ```ignore
-//! let (ctx, cancel) = runtime::context::with_timeout(&runtime::context::background(), d);
-//! runtime::select! {
-//!     recv(results) -> v => use_it(v),
-//!     recv(ctx.done()) -> _ => return Err(ctx.err().unwrap()),
+//! ```
+//! # #![no_main]
+//! use std::time::Duration;
+//! use runtime::chan::Receiver;
+//! use runtime::context::{ContextError, background, with_timeout};
+//!
+//! /// The first result, unless `d` passes first.
+//! fn first(results: &Receiver<u32>, d: Duration) -> Result<Option<u32>, ContextError> {
+//!     let (ctx, cancel) = with_timeout(&background(), d);
+//!     let r = runtime::select! {
+//!         recv(results) -> v => Ok(v),
+//!         recv(ctx.done()) -> _ => Err(ctx.err().unwrap()),
+//!     };
+//!     cancel.cancel();
+//!     r
 //! }
-//! cancel.cancel();
+//! # #[runtime::main]
+//! # fn main() {
+//! # let results = runtime::chan::channel::<u32>(0);
+//! # let d = Duration::from_millis(20);
+//! # assert_eq!(first(&results.receiver(), d), Err(ContextError::DeadlineExceeded));
+//! # }
 //! ```
 //!
 //! # Design and state words

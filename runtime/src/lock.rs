@@ -190,11 +190,6 @@ impl Mutex {
         core::sync::atomic::compiler_fence(Ordering::SeqCst);
         LOCKS.with(|c| c.set(c.get().wrapping_sub(1)));
     }
-
-    /// Whether the lock is currently held by someone (diagnostics only).
-    pub fn is_locked(&self) -> bool {
-        self.key().load(Ordering::Relaxed) != UNLOCKED
-    }
 }
 
 /// A one-shot sleep/wakeup event (Go's `note`).

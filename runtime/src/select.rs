@@ -45,12 +45,18 @@
 //!
 //! The [`select!`](crate::select!) macro:
 //!
-//! ```ignore
+//! ```
+//! # #![no_main]
+//! # #[runtime::main]
+//! # fn main() {
+//! let (c1, c2) = (runtime::chan::channel::<i32>(1), runtime::chan::channel::<i32>(0));
+//! c1.send(7);
 //! runtime::select! {
 //!     recv(c1) -> v => println!("got {v:?}"),   // v: Option<T>; None = closed
 //!     send(c2, 42) => println!("sent"),
 //!     default => println!("nothing ready"),    // optional: makes it non-blocking
 //! }
+//! # }
 //! ```
 //!
 //! * Operands are evaluated once, in source order (each channel, then a
@@ -91,7 +97,9 @@ use crate::runtime2::{G, WaitReason, atomic_u32};
 pub trait SelectRecv {
     /// The element type.
     type Elem: Send;
-    /// The channel to receive from; `None` for a nil channel.
+    /// The channel to receive from; `None` for a nil channel. The channel
+    /// object is opaque: only the macro's cases use it.
+    #[doc(hidden)]
     fn recv_chan(&self) -> Option<&Hchan<Self::Elem>>;
 }
 
@@ -108,7 +116,9 @@ pub trait SelectRecv {
 pub trait SelectSend {
     /// The element type.
     type Elem: Send;
-    /// The channel to send on; `None` for a nil channel.
+    /// The channel to send on; `None` for a nil channel. The channel
+    /// object is opaque: only the macro's cases use it.
+    #[doc(hidden)]
     fn send_chan(&self) -> Option<&Hchan<Self::Elem>>;
 }
 
@@ -172,7 +182,7 @@ impl<H: SelectSend> SelectSend for Option<H> {
 /// element types fit in one slice. Implemented by [`RecvCase`] and
 /// [`SendCase`]; [`selectgo`] calls the `unsafe` methods only for cases
 /// whose channel is not nil, with that channel's lock held.
-pub trait SelectCase {
+pub(crate) trait SelectCase {
     /// The channel's lock, or null for a nil channel (whose case takes no
     /// part in the select). The lock is a field of the channel object, so
     /// its address orders channels as their own addresses do: it is the
@@ -223,8 +233,18 @@ enum RecvState {
     Taken,
 }
 
+/// One case as `select!` hands it to [`selectgo`]: a type-erased case
+/// ([`SelectCase`]) that programs cannot look into.
+// Why `pub` (hidden): the `select!` macro expands in the program's crate,
+// where it builds the slice of cases; the trait behind it stays private.
+#[doc(hidden)]
+pub struct CaseRef<'a>(&'a mut (dyn SelectCase + 'a));
+
 /// A receive case: `recv(c) -> v`. After the select, [`RecvCase::result`]
 /// says whether it fired and what it got.
+// Why `pub` (hidden): the `select!` macro builds its cases in the
+// program's crate.
+#[doc(hidden)]
 pub struct RecvCase<'a, T: Send> {
     /// None: a nil channel.
     c: Option<&'a Hchan<T>>,
@@ -246,6 +266,12 @@ impl<'a, T: Send> RecvCase<'a, T> {
             sg: UnsafeCell::new(MaybeUninit::uninit()),
             state: RecvState::Pending,
         }
+    }
+
+    /// This case for [`selectgo`].
+    #[inline]
+    pub fn case(&mut self) -> CaseRef<'_> {
+        CaseRef(self)
     }
 
     /// `None` if this case did not fire; else `Some` of what it received:
@@ -329,6 +355,8 @@ impl<T: Send> SelectCase for RecvCase<'_, T> {
 }
 
 /// A send case: `send(c, v)`. If another case fires, `v` is dropped.
+// Why `pub` (hidden): as `RecvCase`.
+#[doc(hidden)]
 pub struct SendCase<'a, T: Send> {
     /// None: a nil channel.
     c: Option<&'a Hchan<T>>,
@@ -352,6 +380,12 @@ impl<'a, T: Send> SendCase<'a, T> {
             owned: true,
             fired: false,
         }
+    }
+
+    /// This case for [`selectgo`].
+    #[inline]
+    pub fn case(&mut self) -> CaseRef<'_> {
+        CaseRef(self)
     }
 
     /// `Some(())` if this case fired (the value was sent).
@@ -499,7 +533,10 @@ unsafe fn selparkcommit(_gp: *mut G, arg: *mut u8) -> bool {
 ///
 /// Panics with "send on closed channel" if the chosen case is a send on a
 /// closed channel.
-pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize> {
+// Why `pub` (hidden): the `select!` macro calls it from the program's
+// crate; programs write `select!`, not this.
+#[doc(hidden)]
+pub fn selectgo(cases: &mut [CaseRef<'_>], block: bool) -> Option<usize> {
     // Preemption safe point (sysmon.rs): no lock held yet.
     crate::sysmon::preempt_check();
     let n = cases.len();
@@ -536,7 +573,7 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
     // lock (its channel, its lock order key) is read once, here.
     let mut norder = 0;
     for (i, c) in cases.iter().enumerate() {
-        let l = c.lock();
+        let l = c.0.lock();
         if l.is_null() {
             continue;
         }
@@ -589,7 +626,7 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
     for &i in pollorder.iter() {
         let i = i as usize;
         // SAFETY: every channel lock is held.
-        match unsafe { cases[i].try_locked() } {
+        match unsafe { cases[i].0.try_locked() } {
             Attempt::WouldBlock => continue,
             Attempt::Done(gp) => {
                 // SAFETY: as sellock above; we hold every lock.
@@ -602,7 +639,7 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
             Attempt::Closed => {
                 // SAFETY: as above.
                 unsafe { selunlock(locks, lockorder) };
-                if cases[i].is_send() {
+                if cases[i].0.is_send() {
                     panic!("send on closed channel");
                 }
                 return Some(i);
@@ -623,7 +660,7 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
     unsafe {
         let mut head: *mut Sudog = ptr::null_mut();
         for &o in lockorder.iter() {
-            let sg = cases[o as usize].enqueue(gp);
+            let sg = cases[o as usize].0.enqueue(gp);
             (*sg).waitlink = head;
             head = sg;
         }
@@ -648,7 +685,7 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
         atomic_u32(&raw mut (*gp).selectdone).store(0, Ordering::Release);
         let mut casi = None;
         for &o in lockorder.iter() {
-            let c = &mut cases[o as usize];
+            let c = &mut cases[o as usize].0;
             // The fired sudog is the one the winning peer dequeued.
             if casi.is_none() && c.sudog_addr() == fired {
                 casi = Some((o as usize, (*fired).success));
@@ -661,8 +698,8 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
     // SAFETY: as above.
     unsafe { selunlock(locks, lockorder) };
     let (i, success) = casi.expect("select: woken with no case fired");
-    cases[i].woken(success);
-    if cases[i].is_send() && !success {
+    cases[i].0.woken(success);
+    if cases[i].0.is_send() && !success {
         panic!("send on closed channel");
     }
     Some(i)
@@ -671,7 +708,15 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
 /// Runs a select over channel operations; see the module docs of
 /// `runtime::select`.
 ///
-/// ```ignore
+/// ```
+/// # #![no_main]
+/// # #[runtime::main]
+/// # fn main() {
+/// # let (jobs, results) = (runtime::chan::channel::<u32>(4), runtime::chan::channel::<u32>(64));
+/// # (1..=4).for_each(|j| jobs.send(j));
+/// # jobs.close();
+/// # let mut done = 0;
+/// # let mut work = |j: u32| done += j;
 /// loop {
 ///     runtime::select! {
 ///         recv(jobs) -> j => match j {
@@ -682,6 +727,8 @@ pub fn selectgo(cases: &mut [&mut dyn SelectCase], block: bool) -> Option<usize>
 ///         default => runtime::gosched(),
 ///     }
 /// }
+/// # assert_eq!(done, 10);
+/// # }
 /// ```
 #[macro_export]
 macro_rules! select {
@@ -764,8 +811,7 @@ macro_rules! __select_expand {
     ([$([$chan:ident $case:ident $out:ident ($cref:expr) ($ctor:expr) ($p:pat) $body:block])*] []) => {{
         let ($($out,)*) = {
             $( let $chan = $cref; let mut $case = $ctor; )*
-            let __cases: &mut [&mut dyn $crate::select::SelectCase] =
-                &mut [$( &mut $case as &mut dyn $crate::select::SelectCase ),*];
+            let __cases: &mut [$crate::select::CaseRef<'_>] = &mut [$( $case.case() ),*];
             $crate::select::selectgo(__cases, true);
             ($( $case.result(), )*)
         };
@@ -775,8 +821,7 @@ macro_rules! __select_expand {
     ([$([$chan:ident $case:ident $out:ident ($cref:expr) ($ctor:expr) ($p:pat) $body:block])*] [$def:block]) => {{
         let ($($out,)*) = {
             $( let $chan = $cref; let mut $case = $ctor; )*
-            let __cases: &mut [&mut dyn $crate::select::SelectCase] =
-                &mut [$( &mut $case as &mut dyn $crate::select::SelectCase ),*];
+            let __cases: &mut [$crate::select::CaseRef<'_>] = &mut [$( $case.case() ),*];
             $crate::select::selectgo(__cases, false);
             ($( $case.result(), )*)
         };

@@ -23,8 +23,10 @@
 //!   prints `fatal error: unexpected signal during runtime execution` with
 //!   Go's `[signal ...]` line. A SIGSEGV or SIGBUS sent by another process
 //!   (`kill`, si_code `SI_USER`) is not a fault: as Go, the report is
-//!   `SIGSEGV: segmentation violation` / `PC=... m=N sigcode=0` and every
-//!   goroutine, printed by sysmon as for SIGQUIT (traceback.rs).
+//!   `SIGSEGV: segmentation violation` / `PC=... m=N sigcode=0`, the
+//!   goroutine the signalled thread runs, unwound from the signal's
+//!   context, and every other goroutine, printed by sysmon as for SIGQUIT
+//!   (traceback.rs).
 //! * How much each report shows follows GOTRACEBACK, as in Go (see
 //!   traceback.rs): `none`, `single` (default), `all`, `system`, `crash`.
 //! * Every fatal path leaves through the same door as a normal exit,
@@ -44,6 +46,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::asm::getg;
 use crate::runtime2::{G, M, Stack};
+use crate::traceback::RawFrame;
 
 /// A fixed buffer that writes to fd 2 when full or dropped.
 pub struct ErrWriter {
@@ -170,13 +173,20 @@ pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
     let tb = crate::traceback::gotraceback(crate::traceback::Failure::Throw);
     let (gp, cg) = (getg(), curg());
     if !THROWING.swap(true, Ordering::AcqRel) && !gp.is_null() {
-        // Where we are: this frame (its pc and rbp), so the report starts
-        // at the throw and walks the frame-pointer chain outwards.
-        let (pc, bp): (usize, usize);
-        // SAFETY: reads two registers; frame pointers are forced on
+        // Where we are: this frame (its pc, rsp and rbp), so the report
+        // starts at the throw and walks the frame-pointer chain outwards.
+        let (pc, sp, bp): (usize, usize, usize);
+        // SAFETY: reads three registers; frame pointers are forced on
         // (.cargo/config.toml), so rbp is this function's frame.
         unsafe {
-            core::arch::asm!("lea {pc}, [rip]", "mov {bp}, rbp", pc = out(reg) pc, bp = out(reg) bp);
+            core::arch::asm!(
+                "lea {pc}, [rip]",
+                "mov {sp}, rsp",
+                "mov {bp}, rbp",
+                pc = out(reg) pc,
+                sp = out(reg) sp,
+                bp = out(reg) bp,
+            );
         }
         // SAFETY: gp is this thread's g (not null, checked above); its
         // stack is the one we run on, and G objects are never freed.
@@ -190,7 +200,7 @@ pub fn throw_fmt(args: core::fmt::Arguments<'_>) -> ! {
             let _ = w.write_str("\nruntime stack:\n");
         }
         w.flush();
-        fault_traceback(gp, pc, bp, st);
+        fault_traceback(gp, pc, sp, bp, st);
     }
     w.flush();
     fatal_exit(tb.crash)
@@ -231,51 +241,116 @@ pub fn fatal_deadlock(msg: &str) -> ! {
 }
 
 /// What a panicking goroutine leaves for [`run_goroutine`]: the panic's
-/// message and the program counters of its stack at the panic, innermost
-/// first. Owned by the G (`G.panic`) until the G reports or dies.
+/// message and the frames of its stack at the panic, innermost first.
+/// Owned by the G (`G.panic`) until the G reports or dies.
 pub struct PanicRecord {
     /// The payload as text (`&str` and `String` payloads; others are
     /// `Box<dyn Any>`, as std prints them).
     pub message: String,
-    /// Return addresses from the hook up to the goroutine's entry.
-    pub pcs: Vec<usize>,
+    /// The frames from the hook up to the goroutine's entry.
+    pub frames: Vec<RawFrame>,
 }
 
-/// Program counters of the calling thread's stack, innermost first, from
-/// the unwind tables (`_Unwind_Backtrace`: the panicking frames are Rust
-/// code and std, whose frame pointers are not guaranteed, but whose unwind
-/// tables are). Stops at the goroutine's entry trampoline, whose CFI ends
-/// the stack.
-pub(crate) fn unwind_pcs(max: usize) -> Vec<usize> {
+/// Walk the calling thread's stack with the unwind tables
+/// (`_Unwind_Backtrace`), innermost first, calling `push` with each frame
+/// until it returns false. The frames before the one at `from_pc` are
+/// skipped when `from_pc` is not 0: from a signal handler, the handler's
+/// own frames and the kernel's signal frame, so that the walk starts at
+/// the interrupted pc.
+///
+/// Stack pointers: while the unwinder calls back for a frame, its
+/// `_Unwind_GetCFA` is still the CFA of the frame before (the callee's
+/// CFA, which is this frame's stack pointer; for the interrupted frame,
+/// the signal frame's CFA: the interrupted rsp). So a frame's `sp` is the
+/// CFA seen at its own callback and its `fp` (its own CFA) the one seen at
+/// the next callback: each frame is pushed one callback late, the last
+/// with `fp` unknown.
+///
+/// Allocates nothing and takes no lock of ours, so a signal handler may
+/// call it: the unwinder finds the tables with `_dl_find_object` or
+/// `dl_iterate_phdr`, whose lock is recursive, and reads them in place
+/// (Go's handler walks its own tables the same way). Stops at the
+/// goroutine's entry trampoline, whose CFI ends the stack, or at the first
+/// frame without tables.
+pub(crate) fn unwind_with(from_pc: usize, push: &mut dyn FnMut(RawFrame) -> bool) {
     unsafe extern "C" {
         fn _Unwind_Backtrace(
             trace: extern "C" fn(*mut libc::c_void, *mut libc::c_void) -> libc::c_int,
             arg: *mut libc::c_void,
         ) -> libc::c_int;
         fn _Unwind_GetIP(ctx: *mut libc::c_void) -> usize;
+        fn _Unwind_GetCFA(ctx: *mut libc::c_void) -> usize;
     }
-    struct Acc {
-        pcs: Vec<usize>,
-        max: usize,
+    struct Walk<'a> {
+        from_pc: usize,
+        started: bool,
+        /// The frame seen at the previous callback, waiting for its `fp`.
+        pending: Option<RawFrame>,
+        /// `push` said stop.
+        done: bool,
+        push: &'a mut dyn FnMut(RawFrame) -> bool,
     }
     extern "C" fn step(ctx: *mut libc::c_void, arg: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: arg is the &mut Acc below; ctx is the unwinder's context.
-        let acc = unsafe { &mut *(arg as *mut Acc) };
-        // SAFETY: ctx is valid during the callback.
-        let ip = unsafe { _Unwind_GetIP(ctx) };
-        if ip == 0 || acc.pcs.len() >= acc.max {
-            return 5; // _URC_END_OF_STACK: stop
+        const STOP: libc::c_int = 5; // _URC_END_OF_STACK
+        const GO_ON: libc::c_int = 0; // _URC_NO_REASON
+        // SAFETY: arg is the &mut Walk below; ctx is the unwinder's context,
+        // valid during the callback.
+        let (w, ip, cfa) = unsafe {
+            (
+                &mut *(arg as *mut Walk<'_>),
+                _Unwind_GetIP(ctx),
+                _Unwind_GetCFA(ctx),
+            )
+        };
+        if ip == 0 {
+            return STOP;
         }
-        acc.pcs.push(ip);
-        0 // _URC_NO_REASON: go on
+        if !w.started {
+            if ip != w.from_pc {
+                return GO_ON;
+            }
+            w.started = true;
+        }
+        if let Some(mut callee) = w.pending.take() {
+            callee.fp = cfa;
+            if !(w.push)(callee) {
+                w.done = true;
+                return STOP;
+            }
+        }
+        w.pending = Some(RawFrame {
+            pc: ip,
+            sp: cfa,
+            fp: 0,
+        });
+        GO_ON
     }
-    let mut acc = Acc {
-        pcs: Vec::with_capacity(64),
-        max,
+    let mut walk = Walk {
+        from_pc,
+        started: from_pc == 0,
+        pending: None,
+        done: false,
+        push,
     };
-    // SAFETY: the callback only touches acc, alive for the call.
-    unsafe { _Unwind_Backtrace(step, (&raw mut acc).cast()) };
-    acc.pcs
+    // SAFETY: the callback only touches walk, alive for the call.
+    unsafe { _Unwind_Backtrace(step, (&raw mut walk).cast()) };
+    if let Some(last) = walk.pending.take()
+        && !walk.done
+    {
+        (walk.push)(last);
+    }
+}
+
+/// The calling thread's frames, innermost first, at most `max` (see
+/// [`unwind_with`]): the panicking frames are Rust code and std, whose
+/// frame pointers are not guaranteed, but whose unwind tables are.
+pub(crate) fn unwind_frames(max: usize) -> Vec<RawFrame> {
+    let mut frames = Vec::with_capacity(64);
+    unwind_with(0, &mut |f| {
+        frames.push(f);
+        frames.len() < max
+    });
+    frames
 }
 
 fn payload_message(payload: &(dyn core::any::Any + Send)) -> String {
@@ -293,7 +368,7 @@ pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let record = Box::new(PanicRecord {
             message: payload_message(info.payload()),
-            pcs: unwind_pcs(128),
+            frames: unwind_frames(128),
         });
         let gp = getg();
         // SAFETY: gp is this thread's g; its m is valid while it runs.
@@ -336,7 +411,7 @@ pub fn run_goroutine<F: FnOnce()>(f: F) {
         let record = if record.is_null() {
             PanicRecord {
                 message: payload_message(&*payload),
-                pcs: Vec::new(),
+                frames: Vec::new(),
             }
         } else {
             // SAFETY: made by Box::into_raw in the hook.
@@ -383,7 +458,7 @@ fn report_panic(gp: *mut G, record: &PanicRecord) -> ! {
         let mut out = format!("panic: {}\n", record.message);
         if tb.level > 0 {
             let loader = addr2line::Loader::new("/proc/self/exe").ok();
-            let mut frames = crate::traceback::symbolize(&record.pcs, loader.as_ref());
+            let mut frames = crate::traceback::symbolize(&record.frames, loader.as_ref());
             let start = frames
                 .iter()
                 .position(|f| !is_panic_machinery(&f.function))
@@ -489,14 +564,15 @@ pub unsafe fn minit_signals(mp: *mut M) {
 const FAULT_FRAMES: usize = 100;
 
 /// Print the frames of the goroutine `gp` that faulted (from the faulting
-/// `pc` and the frame-pointer chain at `bp` within `st`), its creation
-/// site, and every other goroutine: Go's report of a runtime throw.
+/// `pc` and `sp` and the frame-pointer chain at `bp` within `st`), its
+/// creation site, and every other goroutine: Go's report of a runtime
+/// throw.
 ///
 /// Called from the SIGSEGV handler. Symbolising allocates, so it runs on
 /// g0's stack (the signal stack is small), under a 5 s alarm that exits 2:
 /// should the fault have hit inside malloc, its lock is held by this very
 /// thread and the report must not hang the process.
-fn fault_traceback(gp: *mut G, pc: usize, bp: usize, st: Stack) {
+fn fault_traceback(gp: *mut G, pc: usize, sp: usize, bp: usize, st: Stack) {
     extern "C" fn alarm_exit(_: libc::c_int) {
         crate::rt0::exit_door(2)
     }
@@ -507,12 +583,12 @@ fn fault_traceback(gp: *mut G, pc: usize, bp: usize, st: Stack) {
     }
     crate::asm::systemstack(|| {
         // SAFETY: st is the faulting goroutine's stack (never unmapped);
-        // frame_pcs checks every read against it.
-        let pcs = unsafe { crate::traceback::frame_pcs(pc, bp, st, FAULT_FRAMES) };
+        // frame_walk checks every read against it.
+        let walked = unsafe { crate::traceback::frame_walk(pc, sp, bp, st, FAULT_FRAMES) };
         let loader = addr2line::Loader::new("/proc/self/exe").ok();
         let mut out = String::new();
-        crate::traceback::format_frames(&mut out, &pcs, loader.as_ref());
-        if pcs.len() == FAULT_FRAMES {
+        crate::traceback::format_frames(&mut out, &walked, loader.as_ref());
+        if walked.len() == FAULT_FRAMES {
             out.push_str("...additional frames elided...\n");
         }
         // SAFETY: gp is the faulting G (running on this thread).
@@ -542,8 +618,10 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
     if code == libc::SI_USER {
         // Sent by kill(2), not a fault: si_addr holds the sender's pid and
         // uid, not an address. Reported like SIGQUIT (Go's sighandler for
-        // a _SigPanic signal with SI_USER).
-        crate::traceback::user_signal(sig, pc, code);
+        // a _SigPanic signal with SI_USER), the goroutine this thread runs
+        // unwound from `ctx`.
+        // SAFETY: ctx is the kernel's ucontext for this signal.
+        unsafe { crate::traceback::report_signal(sig, code, ctx as *const libc::ucontext_t) };
         return;
     }
     let tb = crate::traceback::gotraceback(crate::traceback::Failure::Throw);
@@ -572,7 +650,7 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             } else {
                 let _ = write!(w, "\ngoroutine {goid} [running]:\n");
                 w.flush();
-                fault_traceback(gp, pc, bp, st);
+                fault_traceback(gp, pc, sp, bp, st);
             }
             w.flush();
             fatal_exit(tb.crash);
@@ -592,7 +670,7 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         w.flush();
         if cg == gp {
             // SAFETY: the stack of the G running on this thread.
-            fault_traceback(gp, pc, bp, unsafe { (*gp).stack });
+            fault_traceback(gp, pc, sp, bp, unsafe { (*gp).stack });
         }
     }
     w.flush();

@@ -102,11 +102,11 @@ use crate::sema::Sema;
 
 /// WaitGroup state: counter in the high 32 bits, waiters in the low 32.
 #[repr(C)]
-pub struct WaitGroupState {
+pub(crate) struct WaitGroupState {
     /// `counter << 32 | waiters` (atomic).
-    pub state: AtomicU64,
+    pub(crate) state: AtomicU64,
     /// Waiters sleep here.
-    pub sema: Sema,
+    pub(crate) sema: Sema,
 }
 
 /// Waits for a collection of goroutines to finish (Go's `sync.WaitGroup`):

@@ -185,8 +185,21 @@ extern "C" fn exitsyscall0(gp: *mut G) -> ! {
 /// goroutine holds no P while it runs. Outside a goroutine this just calls
 /// `f`.
 ///
-/// ```ignore
+/// ```
+/// # #![no_main]
+/// # #[runtime::main]
+/// # fn main() {
+/// # let mut fds = [0; 2];
+/// # // SAFETY: fds has room for the two descriptors.
+/// # assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+/// # // SAFETY: writes two bytes of a static string.
+/// # assert_eq!(unsafe { libc::write(fds[1], b"hi".as_ptr().cast(), 2) }, 2);
+/// # let fd = fds[0];
+/// let mut buf = [0u8; 64];
+/// // SAFETY: buf is ours and outlives the call.
 /// let n = runtime::syscall(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) });
+/// # assert_eq!(n, 2);
+/// # }
 /// ```
 #[inline(never)]
 pub fn syscall<R>(f: impl FnOnce() -> R) -> R {

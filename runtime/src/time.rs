@@ -101,28 +101,49 @@ pub fn nanotime() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
-fn timer0(pp: *mut P) -> &'static AtomicI64 {
-    // SAFETY: P objects are never freed; timer0when is only accessed atomically.
+/// `pp.timer0when` as the atomic it is.
+///
+/// # Safety
+/// `pp` is a live P (one of `allp`, or a test's own): P objects are never
+/// freed, so the reference stays valid.
+unsafe fn timer0(pp: *mut P) -> &'static AtomicI64 {
+    // SAFETY: pp is live (the caller's contract) and never freed;
+    // timer0when is only accessed atomically.
     unsafe { AtomicI64::from_ptr(&raw mut (*pp).timer0when) }
 }
 
 /// Earliest timer of `pp` (0 = none), without locking.
+///
+/// # Safety
+/// `pp` is a live P.
 #[inline]
-pub fn timer0when(pp: *mut P) -> i64 {
-    timer0(pp).load(Ordering::Acquire)
+pub(crate) unsafe fn timer0when(pp: *mut P) -> i64 {
+    // SAFETY: pp is live (the caller's contract).
+    unsafe { timer0(pp) }.load(Ordering::Acquire)
 }
 
-fn update_timer0(pp: *mut P) {
-    // SAFETY: called with pp.timerslock held.
-    let w = unsafe { (*pp).timers.peek().map_or(0, |Reverse(e)| e.when) };
-    timer0(pp).store(w, Ordering::Release);
+/// Publish the earliest entry of `pp`'s heap in `timer0when`.
+///
+/// # Safety
+/// `pp` is a live P and the caller holds `pp.timerslock`.
+unsafe fn update_timer0(pp: *mut P) {
+    // SAFETY: pp is live and its heap is ours while the lock is held.
+    unsafe {
+        let w = (*pp).timers.peek().map_or(0, |Reverse(e)| e.when);
+        timer0(pp).store(w, Ordering::Release);
+    }
 }
 
 /// A heap of 64 entries or more is swept once a quarter of it is stale.
 const SWEEP_MIN_LEN: usize = 64;
 
-fn deleted(pp: *mut P) -> &'static AtomicU32 {
-    // SAFETY: P objects are never freed; deletedtimers is only accessed atomically.
+/// `pp.deletedtimers` as the atomic it is.
+///
+/// # Safety
+/// `pp` is a live P (never freed, so the reference stays valid).
+unsafe fn deleted(pp: *mut P) -> &'static AtomicU32 {
+    // SAFETY: pp is live and never freed; deletedtimers is only accessed
+    // atomically.
     unsafe { AtomicU32::from_ptr(&raw mut (*pp).deletedtimers) }
 }
 
@@ -160,7 +181,7 @@ impl TimerEntry {
 ///
 /// # Safety
 /// `pp` is a live P; `gp` is parked (Gwaiting) and not on any other timer.
-pub unsafe fn addtimer(pp: *mut P, when: i64, gp: *mut G) {
+pub(crate) unsafe fn addtimer(pp: *mut P, when: i64, gp: *mut G) {
     // SAFETY: as the caller promised.
     unsafe {
         push_entry(
@@ -177,7 +198,7 @@ pub unsafe fn addtimer(pp: *mut P, when: i64, gp: *mut G) {
 ///
 /// # Safety
 /// Both are live Ps; the world is stopped.
-pub unsafe fn movetimers(from: *mut P, to: *mut P) {
+pub(crate) unsafe fn movetimers(from: *mut P, to: *mut P) {
     // SAFETY: world stopped; locks taken one at a time.
     unsafe {
         (*from).timerslock.lock();
@@ -199,8 +220,9 @@ pub unsafe fn movetimers(from: *mut P, to: *mut P) {
 ///
 /// # Safety
 /// Must run on g0 of an M that holds a P; `pp` is a live P.
-pub unsafe fn check_timers(pp: *mut P, mut now: i64) -> (i64, i64, bool) {
-    let w = timer0when(pp);
+pub(crate) unsafe fn check_timers(pp: *mut P, mut now: i64) -> (i64, i64, bool) {
+    // SAFETY: pp is live (the caller's contract).
+    let w = unsafe { timer0when(pp) };
     if w == 0 {
         return (now, 0, false);
     }
@@ -247,11 +269,12 @@ pub unsafe fn check_timers(pp: *mut P, mut now: i64) -> (i64, i64, bool) {
     if !first.is_null() {
         ready(first, true);
     }
-    (now, timer0when(pp), ran)
+    // SAFETY: pp is live.
+    (now, unsafe { timer0when(pp) }, ran)
 }
 
 /// Earliest pending timer over all live Ps (0 = none).
-pub fn earliest_timer() -> i64 {
+pub(crate) fn earliest_timer() -> i64 {
     let mut best = 0i64;
     let n = crate::runtime2::gomaxprocs_now() as usize;
     for i in 0..n {
@@ -260,7 +283,8 @@ pub fn earliest_timer() -> i64 {
         if pp.is_null() {
             continue;
         }
-        let w = timer0when(pp);
+        // SAFETY: a published allp entry is a live P.
+        let w = unsafe { timer0when(pp) };
         if w != 0 && (best == 0 || w < best) {
             best = w;
         }
@@ -324,7 +348,7 @@ struct TimerState {
 /// A channel timer, ticker or `after_func` timer: the state the handles and
 /// the heap entries share (Go's runtime `timer`). See the module docs for
 /// the state word and why it is correct.
-pub struct TimerShared {
+pub(crate) struct TimerShared {
     lock: Mutex,
     st: UnsafeCell<TimerState>,
     /// Generation of the live heap entry; written under `lock`, read
@@ -384,7 +408,9 @@ impl TimerShared {
         if was {
             st.armed = false;
             self.seq.fetch_add(1, Ordering::AcqRel);
-            deleted(st.pp).fetch_add(1, Ordering::Relaxed);
+            // SAFETY: an armed timer's `pp` is the live P whose heap holds
+            // its entry.
+            unsafe { deleted(st.pp) }.fetch_add(1, Ordering::Relaxed);
         }
         was
     }
@@ -508,13 +534,20 @@ impl TimerShared {
 /// current time is sent on `c`, a channel of capacity 1. Dropping the
 /// `Timer` does not stop it (its channel may live on, as [`after`]'s does).
 ///
-/// ```ignore
+/// ```
+/// # #![no_main]
+/// # use std::time::Duration;
+/// # #[runtime::main]
+/// # fn main() {
+/// # let work = runtime::chan::channel::<u32>(0);
+/// # let handle = |v: Option<u32>| unreachable!("nobody sends: {v:?}");
 /// let t = runtime::time::Timer::new(Duration::from_millis(50));
 /// runtime::select! {
 ///     recv(work) -> v => handle(v),
 ///     recv(t.c) -> _ => println!("timed out"),
 /// }
 /// t.stop();
+/// # }
 /// ```
 pub struct Timer {
     /// Receives the time at which the timer fired.

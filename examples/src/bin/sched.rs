@@ -165,24 +165,46 @@ fn gomaxprocs() {
 
 /// GOMAXPROCS changes while a goroutine blocks in a system call: the stop
 /// takes the P it lent out, and the goroutine carries on afterwards.
+///
+/// Two handshakes, no timing: the goroutine's call blocks reading a pipe
+/// that main writes only after both changes, so the changes happen while
+/// it is in the call; and main changes GOMAXPROCS only once the goroutine
+/// said, from inside the call (after `entersyscall` lent its P out), that
+/// it is there.
 fn gomaxprocs_during_syscall() {
     let start = runtime::gomaxprocs(0);
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for the two descriptors pipe(2) writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let [rd, wr] = fds;
+    let in_call = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let done = channel::<u32>(1);
-    let d2 = done.clone();
-    let entered = channel::<()>(1);
-    let e2 = entered.clone();
+    let (d2, in2) = (done.clone(), in_call.clone());
     runtime::go(move || {
-        e2.send(());
         let v = runtime::syscall(|| {
-            std::thread::sleep(Duration::from_millis(30));
-            7
+            // Inside the call: no runtime here, only the flag and read(2).
+            in2.store(true, Ordering::Release);
+            let mut b = [0u8; 1];
+            // SAFETY: reads one byte into our own buffer from our pipe.
+            let n = unsafe { libc::read(rd, b.as_mut_ptr().cast(), 1) };
+            assert_eq!(n, 1, "read the go-ahead");
+            b[0] as u32
         });
         d2.send(v);
     });
-    let _ = entered.recv();
+    while !in_call.load(Ordering::Acquire) {
+        runtime::gosched();
+    }
     runtime::gomaxprocs(if start == 1 { 2 } else { 1 });
     runtime::gomaxprocs(start);
+    // SAFETY: writes one byte of a static buffer to our pipe.
+    assert_eq!(unsafe { libc::write(wr, [7u8].as_ptr().cast(), 1) }, 1);
     assert_eq!(done.recv(), Some(7));
+    // SAFETY: both ends are ours and no longer used.
+    unsafe {
+        libc::close(rd);
+        libc::close(wr);
+    }
     println!("gomaxprocs: changed during a syscall");
 }
 

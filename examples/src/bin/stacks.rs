@@ -10,7 +10,11 @@
 //! * `quit`: prints `runtime::stack(true)`, then sends itself SIGQUIT
 //!   (`kill`): the runtime's SIGQUIT dump follows on stderr, exit 2;
 //! * `segv`: sends itself SIGSEGV with `kill` (si_code SI_USER, not a
-//!   fault): Go's report on stderr, exit 2.
+//!   fault): Go's report on stderr, exit 2. The main goroutine is locked
+//!   to the main thread (m0) first, before it can move: Linux gives a
+//!   signal sent to the process to its main thread when that thread can
+//!   take it, so the signal lands on the sending goroutine's own thread and
+//!   the report shows it first, unwound from the signal, as Go's does.
 #![no_main]
 
 use std::sync::Arc;
@@ -48,6 +52,9 @@ fn dump(all: bool) -> String {
 #[runtime::main]
 fn main() {
     let mode = runtime::args().get(1).cloned().unwrap_or_default();
+    if mode == "segv" {
+        runtime::lock_os_thread();
+    }
     let c = channel::<()>(0);
     let c2 = c.clone();
     runtime::go(move || parked_in_recv(c2));
