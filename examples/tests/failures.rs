@@ -433,9 +433,9 @@ fn wait_main_thread_reading_stdin(pid: u32) {
     }
 }
 
-/// `kill -SEGV` of a program blocked reading its stdin in libc's read(2)
-/// outside any runtime system call (wordcount's main goroutine, on m0):
-/// the signal lands on that very thread, so as Go the report shows the
+/// A user's SIGSEGV (tgkill, SI_TKILL) to a program's thread blocked
+/// reading its stdin in libc's read(2) outside any runtime system call
+/// (wordcount's main goroutine, on m0): as Go the report shows the
 /// goroutine's whole stack from the signal's context - libc's `read`,
 /// std's buffered reader, main.main - instead of `goroutine running on
 /// other thread; stack unavailable`; every frame at level 2 with its
@@ -457,8 +457,14 @@ fn kill_segv_traces_the_signalled_goroutine_from_the_signal() {
         // Held open until the program is gone: its read blocks.
         let stdin = child.stdin.take();
         wait_main_thread_reading_stdin(child.id());
-        // SAFETY: kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGSEGV) }, 0);
+        // To the main thread itself: kill(2) lets the kernel pick any
+        // thread that does not block the signal (another M took it once in
+        // CI), tgkill(2) names the thread, and Go (sigFromUser) and the
+        // runtime take its SI_TKILL as sent by a user, as SI_USER.
+        let pid = child.id() as libc::c_long;
+        // SAFETY: tgkill(2) on our own child's main thread.
+        let sent = unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, libc::SIGSEGV) };
+        assert_eq!(sent, 0);
         let mut err = String::new();
         child
             .stderr

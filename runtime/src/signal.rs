@@ -615,9 +615,9 @@ extern "C" fn sighandler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         )
     };
     let gp = getg();
-    if code == libc::SI_USER {
-        // Sent by kill(2), not a fault: si_addr holds the sender's pid and
-        // uid, not an address. Reported like SIGQUIT (Go's sighandler for
+    if code == libc::SI_USER || code == libc::SI_TKILL {
+        // Sent by kill(2) or tgkill(2), not a fault (Go's sigFromUser):
+        // si_addr holds the sender's pid and uid, not an address. Reported like SIGQUIT (Go's sighandler for
         // a _SigPanic signal with SI_USER), the goroutine this thread runs
         // unwound from `ctx`.
         // SAFETY: ctx is the kernel's ucontext for this signal.
