@@ -153,6 +153,9 @@ struct GoroutineOut {
     frames: Vec<FrameOut>,
     /// More frames than shown.
     elided: bool,
+    /// The stack goes on past its last frame where the unwinder cannot
+    /// follow (a switch to another stack).
+    cut: bool,
     /// Why there are no frames.
     no_stack: Option<String>,
     created_by: Option<CreatedOut>,
@@ -333,7 +336,7 @@ fn run_core(a: &Args, f: &Filter, binary: &Path, core_path: &Path) -> Result<u8,
     let vdso = core
         .vdso()
         .and_then(|b| Some((b, inspect::mem::vdso_image(&core, b)?)));
-    prog.set_libraries(core.files().to_vec(), vdso);
+    prog.set_libraries(core.files().to_vec(), vdso, &core);
     let image = prog.image();
     let mem = Chain(&core, &image);
     let regs: Vec<(u64, Option<Regs>)> = core
@@ -648,7 +651,7 @@ fn run_live(a: &Args, f: &Filter, pid: u32) -> Result<u8, Fail> {
     let vdso = live
         .vdso()
         .and_then(|b| Some((b, inspect::mem::vdso_image(&live, b)?)));
-    prog.set_libraries(inspect::libs::parse_proc_maps(&maps), vdso);
+    prog.set_libraries(inspect::libs::parse_proc_maps(&maps), vdso, &live);
     // Stopped (unless --nonblocking) only while the state is copied; all
     // the decoding, unwinding and symbolising works on the copy.
     let (captured, regs, pause) = if a.nonblocking {
@@ -864,7 +867,10 @@ fn read_all(
                     if no_stack.is_some() {
                         Vec::new()
                     } else {
-                        unw.unwind(mem, pc, sp, bp, exact, MAX_FRAMES + 1)
+                        // Past a switch to g0 (a cgo call), from the
+                        // goroutine's own context, as Go's traceback.
+                        let resume = prog.decoder().resume(&row.g);
+                        unw.unwind_resuming(mem, pc, sp, bp, exact, resume, MAX_FRAMES + 1)
                     }
                 }
                 None => Vec::new(),
@@ -1113,6 +1119,7 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: &Dump, now: Option<i64
             location: r.row.loc.to_string(),
             unwound_from: r.from,
             elided: r.frames.len() > MAX_FRAMES,
+            cut: r.frames.len() <= MAX_FRAMES && r.frames.last().is_some_and(|f| f.cut),
             frames,
             no_stack: r.no_stack.clone(),
             created_by: r.created.clone(),
@@ -1266,6 +1273,9 @@ fn print(prog: &Program, a: &Args, source: &Source, dump: &Dump, now: Option<i64
         }
         if r.frames.len() > MAX_FRAMES {
             text.push_str("...additional frames elided...\n");
+        } else if r.frames.last().is_some_and(|f| f.cut) {
+            text.push_str(inspect::unwind::CUT_MARKER);
+            text.push('\n');
         }
         if let Some(c) = &r.created {
             match (&c.func, c.goroutine) {

@@ -103,7 +103,26 @@ impl Program {
         let gdb = Callback(gdb_reader(read));
         let image = self.prog.image();
         let fallback = Chain(&image, &gdb);
-        let threads = threads_in(threads);
+        let mut threads = threads_in(threads);
+        if let Backing::Core(c) = &self.backing {
+            // A core's threads are unwound from their registers by the
+            // core's own unwinder, which goes through a signal frame (Go's
+            // sigtramp) where gdb's frames stop: the crashing goroutine is
+            // placed where the signal stopped it.
+            let mem = Chain(c, &fallback);
+            for t in threads.iter_mut().filter(|t| !t.pcs.is_empty()) {
+                if let Some(ct) = c.threads().iter().find(|ct| ct.lwp == t.lwp) {
+                    let r = &ct.regs;
+                    t.pcs = self
+                        .prog
+                        .unwinder()
+                        .unwind(&mem, r.rip, r.rsp, r.rbp, true, inspect::MAX_FRAMES)
+                        .iter()
+                        .map(|f| f.pc)
+                        .collect();
+                }
+            }
+        }
         match &self.backing {
             Backing::Gdb => f(&self.prog.view(&gdb, &threads)),
             Backing::Proc(p) => {
@@ -215,6 +234,14 @@ impl Program {
             }
             _ => Backing::Gdb,
         };
+        if let Backing::Core(c) = &self.backing {
+            // The core's libraries: their symbols and call frame
+            // information for the C frames of its threads.
+            let vdso = c
+                .vdso()
+                .and_then(|b| Some((b, inspect::mem::vdso_image(c, b)?)));
+            self.prog.set_libraries(c.files().to_vec(), vdso, c);
+        }
         Ok(match &self.backing {
             Backing::Gdb => "gdb".into(),
             Backing::Proc(..) => "proc".into(),
@@ -326,22 +353,27 @@ impl Program {
                             let started = !v.not_started(&g);
                             let entry = v.entry(&g);
                             let stack_missing = started && !on && v.stack_missing(&g);
-                            (g, t, on, status, state, started, entry, stack_missing)
+                            let ctx = v.rt.syscall_context(&g);
+                            (g, t, on, status, state, started, entry, stack_missing, ctx)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .map_err(err)?;
         let mut out = Vec::with_capacity(found.len());
-        for (g, thread, on_cpu, status, state, started, entry, stack_missing) in found {
+        for (g, thread, on_cpu, status, state, started, entry, stack_missing, ctx) in found {
             let d = PyDict::new(py);
             d.set_item("goid", g.goid)?;
             d.set_item("addr", g.addr)?;
             d.set_item("status", status)?;
             d.set_item("state", state)?;
-            d.set_item("sp", g.sp)?;
-            d.set_item("pc", g.pc)?;
-            d.set_item("bp", g.bp)?;
+            // A goroutine in a system call or a cgo call (on g0 in C code, its
+            // G.sched at Go's systemstack_switch): from where it entered
+            // the call, as Go's traceback.
+            let (pc, sp, bp) = ctx.unwrap_or((g.pc, g.sp, g.bp));
+            d.set_item("sp", sp)?;
+            d.set_item("pc", pc)?;
+            d.set_item("bp", bp)?;
             d.set_item("thread", thread)?;
             d.set_item("on_cpu", on_cpu)?;
             d.set_item("started", started)?;

@@ -78,7 +78,7 @@ pub use flavour::{Flavour, Layout, Role};
 pub use mem::{Callback, Chain, CoreFile, CoreThread, Image, LiveProcess, MemError, Memory, Regs};
 pub use model::{Decoder, G, M, P, ReadError, Sched};
 pub use sym::{Frame, Symbols};
-pub use unwind::{RawFrame, Unwinder};
+pub use unwind::{RawFrame, Resume, Unwinder};
 pub use view::{Filter, MAX_FRAMES, Thread, View};
 
 /// A binary whose runtime the core reads, opened for a session.
@@ -175,12 +175,22 @@ impl Program {
 
     /// The other files the process has mapped (its shared libraries) and
     /// its vDSO (where the kernel mapped it, and its ELF image): frames in
-    /// their code are named from their symbols.
-    pub fn set_libraries(&mut self, maps: Vec<libs::FileMap>, vdso: Option<(u64, Vec<u8>)>) {
-        let mut libs = libs::Libraries::new(maps, self.bin.path());
+    /// their code are named from their symbols and unwound with their call
+    /// frame information. `mem` (the process or the core) shows the build
+    /// id each library was mapped with: a file on this machine that is
+    /// another build is not used.
+    pub fn set_libraries(
+        &mut self,
+        maps: Vec<libs::FileMap>,
+        vdso: Option<(u64, Vec<u8>)>,
+        mem: &dyn Memory,
+    ) {
+        let mut libs = libs::Libraries::new(maps, self.bin.path()).check_build_ids(mem);
         if let Some((base, image)) = vdso {
             libs = libs.with_vdso(base, image);
         }
+        let libs = Rc::new(libs);
+        self.unwinder.set_libraries(libs.clone());
         self.syms.set_libraries(libs);
     }
 

@@ -7,15 +7,22 @@
 //! `NT_FILE` note for a core (the kernel and gdb's `gcore` both write it).
 //! Each library is opened from its path on this machine the first time one
 //! of its addresses is asked about; its symbols are read with the same ELF
-//! reader (and the same sorted lookup) as the binary's own.
+//! reader (and the same sorted lookup) as the binary's own, and its call
+//! frame information serves the unwinder ([`crate::unwind`]) for the C
+//! frames in it. A library whose build id differs from the one its mapping
+//! in the process or core shows ([`Libraries::check_build_ids`]: another
+//! version installed since) is not used.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use object::Object;
 use object::read::elf::{FileHeader, ProgramHeader};
 
 use crate::fastmap::FastMap;
+use crate::mem::Memory;
+use crate::unwind::Cfi;
 
 /// One file-backed mapping: `[lo, hi)` shows the file from byte `offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +98,50 @@ pub struct LibSymbol {
 
 /// One opened library: its symbols and the program headers that turn a
 /// file offset into its addresses.
-struct Opened {
+pub(crate) struct Opened {
     bin: debuginfo::Binary,
     /// (p_offset, p_filesz, p_vaddr) of each PT_LOAD.
     loads: Vec<(u64, u64, u64)>,
     path: Rc<str>,
+    /// Its call frame information, indexed on first use.
+    cfi: OnceCell<Cfi>,
+}
+
+impl Opened {
+    fn new(bin: debuginfo::Binary, path: &str) -> Opened {
+        Opened {
+            loads: load_segments(bin.data()),
+            bin,
+            path: Rc::from(path),
+            cfi: OnceCell::new(),
+        }
+    }
+
+    /// Its `.eh_frame` and `.debug_frame`, in its own (file) addresses.
+    pub(crate) fn cfi(&self) -> &Cfi {
+        self.cfi.get_or_init(|| Cfi::of(&self.bin))
+    }
+
+    /// Reads its bytes at the file address `addr` from the file (the code a
+    /// core file leaves out); false where no PT_LOAD holds them all.
+    pub(crate) fn read_file(&self, addr: u64, buf: &mut [u8]) -> bool {
+        let n = buf.len() as u64;
+        let Some(&(off, _, vaddr)) = self
+            .loads
+            .iter()
+            .find(|&&(_, sz, v)| v <= addr && addr + n <= v + sz)
+        else {
+            return false;
+        };
+        let start = (off + (addr - vaddr)) as usize;
+        match self.bin.data().get(start..start + buf.len()) {
+            Some(b) => {
+                buf.copy_from_slice(b);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The files mapped into a process, other than its binary.
@@ -103,8 +149,12 @@ struct Opened {
 pub struct Libraries {
     /// Sorted by `lo`.
     maps: Vec<FileMap>,
-    /// By path; None: it could not be opened (gone, not an ELF).
+    /// By path; None: it could not be opened (gone, not an ELF, another
+    /// build than the one mapped).
     opened: RefCell<FastMap<String, Option<Rc<Opened>>>>,
+    /// By path: the build id the process's (or core's) copy of its ELF
+    /// header shows, where it could be read.
+    build_ids: FastMap<String, Vec<u8>>,
 }
 
 impl Libraries {
@@ -120,7 +170,34 @@ impl Libraries {
         Libraries {
             maps,
             opened: RefCell::new(FastMap::default()),
+            build_ids: FastMap::default(),
         }
+    }
+
+    /// Reads the build id of each library from its ELF header as mapped in
+    /// `mem` (a live process, or a core: the kernel and gdb's gcore write
+    /// the first page of each file mapping): a file on this machine with
+    /// another build id is then not used (its symbols and call frame
+    /// information would be another version's). A library whose header is
+    /// not in `mem` is used unchecked.
+    pub fn check_build_ids(mut self, mem: &dyn Memory) -> Libraries {
+        for m in self.maps.iter().filter(|m| m.offset == 0) {
+            if self.build_ids.contains_key(&m.path) {
+                continue;
+            }
+            let len = (m.hi - m.lo).min(4096) as usize;
+            if let Ok(page) = mem.bytes(m.lo, len)
+                && let Some(id) = header_build_id(&page)
+            {
+                self.build_ids.insert(m.path.clone(), id);
+            }
+        }
+        self
+    }
+
+    /// Whether no file is mapped (the libraries are not known).
+    pub fn is_empty(&self) -> bool {
+        self.maps.is_empty()
     }
 
     /// Adds the vDSO, whose ELF `image` the kernel mapped at `base` (read
@@ -131,15 +208,9 @@ impl Libraries {
         let Ok(bin) = debuginfo::Binary::from_bytes(PathBuf::from(NAME), image) else {
             return self;
         };
-        let loads = load_segments(bin.data());
-        self.opened.borrow_mut().insert(
-            NAME.to_string(),
-            Some(Rc::new(Opened {
-                bin,
-                loads,
-                path: Rc::from(NAME),
-            })),
-        );
+        self.opened
+            .borrow_mut()
+            .insert(NAME.to_string(), Some(Rc::new(Opened::new(bin, NAME))));
         self.maps.push(FileMap {
             lo: base,
             hi: base + len,
@@ -165,15 +236,7 @@ impl Libraries {
     /// `pc`; None also where the library's symbols do not cover it (a
     /// local function of a stripped libc: only [`Libraries::path_of`]).
     pub fn symbol(&self, pc: u64) -> Option<LibSymbol> {
-        let m = self.map_of(pc)?;
-        let lib = self.open(&m.path)?;
-        // The file offset of `pc`, then its address in the file's own terms.
-        let off = pc - m.lo + m.offset;
-        let &(p_off, _, p_vaddr) = lib
-            .loads
-            .iter()
-            .find(|&&(o, sz, _)| o <= off && off < o + sz.max(1))?;
-        let file_addr = p_vaddr + (off - p_off);
+        let (lib, file_addr) = self.locate(pc)?;
         let s = lib.bin.symbol_at(file_addr)?;
         Some(LibSymbol {
             name: Rc::from(s.name.as_str()),
@@ -182,18 +245,31 @@ impl Libraries {
         })
     }
 
+    /// The library that holds the run-time address `pc`, and `pc` as an
+    /// address of that file.
+    pub(crate) fn locate(&self, pc: u64) -> Option<(Rc<Opened>, u64)> {
+        let m = self.map_of(pc)?;
+        let lib = self.open(&m.path)?;
+        // The file offset of `pc`, then its address in the file's own terms.
+        let off = pc - m.lo + m.offset;
+        let &(p_off, _, p_vaddr) = lib
+            .loads
+            .iter()
+            .find(|&&(o, sz, _)| o <= off && off < o + sz.max(1))?;
+        Some((lib, p_vaddr + (off - p_off)))
+    }
+
     fn open(&self, path: &str) -> Option<Rc<Opened>> {
         if let Some(o) = self.opened.borrow().get(path) {
             return o.clone();
         }
-        let opened = debuginfo::Binary::open(path).ok().map(|bin| {
-            let loads = load_segments(bin.data());
-            Rc::new(Opened {
-                bin,
-                loads,
-                path: Rc::from(path),
+        let want = self.build_ids.get(path);
+        let opened = debuginfo::Binary::open(path)
+            .ok()
+            .filter(|bin| {
+                want.is_none_or(|w| bin.object().build_id().ok().flatten() == Some(w.as_slice()))
             })
-        });
+            .map(|bin| Rc::new(Opened::new(bin, path)));
         self.opened
             .borrow_mut()
             .insert(path.to_string(), opened.clone());
@@ -217,6 +293,23 @@ fn load_segments(data: &[u8]) -> Vec<(u64, u64, u64)> {
         .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
         .map(|ph| (ph.p_offset(endian), ph.p_filesz(endian), ph.p_vaddr(endian)))
         .collect()
+}
+
+/// The GNU build id in the notes of an ELF file's first bytes `page`.
+fn header_build_id(page: &[u8]) -> Option<Vec<u8>> {
+    let elf = object::elf::FileHeader64::<object::Endianness>::parse(page).ok()?;
+    let endian = elf.endian().ok()?;
+    for ph in elf.program_headers(endian, page).ok()? {
+        let Ok(Some(mut notes)) = ph.notes(endian, page) else {
+            continue;
+        };
+        while let Ok(Some(n)) = notes.next() {
+            if n.name() == b"GNU" && n.n_type(endian) == object::elf::NT_GNU_BUILD_ID {
+                return Some(n.desc().to_vec());
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -258,6 +351,36 @@ mod tests {
         let s = libs.symbol(pc).expect("named");
         assert!(s.name.contains("clock_gettime"), "{s:?}");
         assert_eq!((s.start, &*s.path), (pc - 1, "[vdso]"));
+    }
+
+    /// A library whose mapping shows another build id than its file on
+    /// this machine (upgraded since the core was written) is not used:
+    /// its path only, no symbols. With the build id it was mapped with, it
+    /// is.
+    #[test]
+    fn a_library_of_another_build_is_not_used() {
+        let maps = parse_proc_maps(&std::fs::read_to_string("/proc/self/maps").unwrap());
+        let exe = std::env::current_exe().unwrap();
+        let pc = libc::getpid as *const () as u64 + 1;
+        let me = crate::mem::LiveProcess::open(std::process::id()).unwrap();
+        let libs = Libraries::new(maps.clone(), &exe).check_build_ids(&me);
+        assert!(libs.symbol(pc).is_some(), "the same build is used");
+        // The same memory, with the build id of each ELF header changed.
+        let changed = crate::mem::Callback(|addr: u64, buf: &mut [u8]| {
+            if me.read(addr, buf).is_err() {
+                return false;
+            }
+            if buf.len() == 4096
+                && let Some(id) = header_build_id(buf)
+                && let Some(at) = buf.windows(id.len()).position(|w| w == id)
+            {
+                buf[at] ^= 0xff;
+            }
+            true
+        });
+        let libs = Libraries::new(maps, &exe).check_build_ids(&changed);
+        assert!(libs.symbol(pc).is_none(), "another build is not used");
+        assert!(libs.path_of(pc).is_some_and(|p| p.contains("libc")));
     }
 
     #[test]

@@ -306,6 +306,39 @@ impl Decoder<'_> {
         self.status(g) == self.layout.status.dead
     }
 
+    /// Where a goroutine in a system call or a cgo call entered it, as
+    /// (pc, sp, bp): what Go's traceback starts from for it
+    /// (`G.syscallpc/sp`; Go saves no bp there, and takes `G.sched.bp`,
+    /// which the cgo call's switch to g0 saved in the same frame; ours
+    /// saves `G.syscallbp`). None unless in one.
+    pub fn syscall_context(&self, g: &G) -> Option<(u64, u64, u64)> {
+        if self.status(g) != self.layout.status.syscall || g.syscallsp == 0 || g.syscallpc == 0 {
+            return None;
+        }
+        let bp = match self.layout.flavour {
+            crate::Flavour::Go119 => g.bp,
+            crate::Flavour::Ours => g.syscallbp,
+        };
+        Some((g.syscallpc, g.syscallsp, bp))
+    }
+
+    /// Where a goroutine's frames go on when its thread's unwinding
+    /// reaches a switch to g0's stack ([`crate::unwind::Resume`]): where it
+    /// entered its system call or cgo call, else its saved context
+    /// (`G.sched`, which Go's switches to g0 set).
+    pub fn resume(&self, g: &G) -> Option<crate::unwind::Resume> {
+        let (pc, sp, bp) = self
+            .syscall_context(g)
+            .or((g.pc != 0).then_some((g.pc, g.sp, g.bp)))?;
+        Some(crate::unwind::Resume {
+            pc,
+            sp,
+            bp,
+            lo: g.lo,
+            hi: g.hi,
+        })
+    }
+
     pub fn decode_m(&self, addr: u64, b: &[u8]) -> M {
         let m = &self.layout.m;
         M {

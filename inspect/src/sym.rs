@@ -31,10 +31,13 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// `func (file:line)`, or `func` when the file is unknown.
+    /// `func (file:line)`, `func (file)` when the line is unknown (never
+    /// `:0`), or `func` when the file is.
     pub fn describe(&self) -> String {
         if self.file.is_empty() {
             self.func.to_string()
+        } else if self.line == 0 {
+            format!("{} ({})", self.func, self.file)
         } else {
             format!("{} ({}:{})", self.func, self.file, self.line)
         }
@@ -50,7 +53,7 @@ pub struct Symbols {
     /// Run-time minus file addresses (0 unless PIE).
     bias: u64,
     /// The process's shared libraries, for code outside the binary.
-    libs: Libraries,
+    libs: Rc<Libraries>,
 }
 
 /// Name prefixes of code that is not the program's own, for our runtime.
@@ -100,14 +103,14 @@ impl Symbols {
             root,
             cache: RefCell::new(FastMap::default()),
             bias: 0,
-            libs: Libraries::default(),
+            libs: Rc::new(Libraries::default()),
         }
     }
 
     /// The process's shared libraries (none until set): a pc in one of
     /// them is named from that library's symbols, its file being the
     /// library's path.
-    pub fn set_libraries(&mut self, libs: Libraries) {
+    pub fn set_libraries(&mut self, libs: Rc<Libraries>) {
         self.libs = libs;
         self.cache.borrow_mut().clear();
     }
@@ -212,6 +215,16 @@ impl Symbols {
         if let Some(last) = out.last_mut() {
             last.inlined = false;
         }
+        // Line 0 (code the compiler attributes to no line): the nearest
+        // real line of the function at or before the pc, as gdb and
+        // addr2line show it; else the next one.
+        if let Some(first) = out.first_mut()
+            && first.line == 0
+            && let Some((file, line)) = self.nearest_line(file_probe)
+        {
+            first.file = self.short_file(&file);
+            first.line = line;
+        }
         // The real function (the chain's last) takes its exported Go name;
         // with no DWARF at all, the ELF symbol stands alone.
         // Go's linker marks assembly functions `.abi0` in the ELF; Go's
@@ -261,6 +274,28 @@ impl Symbols {
         let rc = Rc::new(out);
         self.cache.borrow_mut().insert(probe, rc.clone());
         rc
+    }
+
+    /// The nearest row of the line table with a real line (not 0) for the
+    /// file address `addr`, within its function (ELF symbol): the last one
+    /// at or before it, else the first after it.
+    fn nearest_line(&self, addr: u64) -> Option<(String, u32)> {
+        let sym = self.bin.symbol_at(addr)?;
+        let (lo, hi) = (sym.address, sym.address + sym.size.max(1));
+        let ctx = self.bin.debug_info().ok()?.context();
+        let real = |l: &addr2line::Location<'_>| match (l.file, l.line) {
+            (Some(f), Some(n)) if n != 0 => Some((f.to_string(), n)),
+            _ => None,
+        };
+        let mut before = None;
+        for (_, _, l) in ctx.find_location_range(lo, addr + 1).ok()? {
+            before = real(&l).or(before);
+        }
+        before.or_else(|| {
+            ctx.find_location_range(addr, hi.max(addr + 1))
+                .ok()?
+                .find_map(|(_, _, l)| real(&l))
+        })
     }
 
     /// The name a debugger should show for the frame `from_real` steps

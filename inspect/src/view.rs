@@ -495,6 +495,12 @@ impl View<'_> {
             if pc == 0 {
                 break;
             }
+            // gdb lists an inlined frame as a frame of its own at the same
+            // pc, which is no return address (pc - 1 may be another line,
+            // or line 0): the inline chain at the pc already holds it.
+            if i > 0 && pcs[i - 1] == pc {
+                continue;
+            }
             let probe = if i == 0 { pc } else { pc - 1 };
             let (user, fb) = self.classify(probe);
             if let Some(u) = user {
@@ -776,9 +782,17 @@ impl View<'_> {
         }
         let st = self.rt.status(g);
         if (st == self.lay().status.running || st == self.lay().status.syscall)
-            && let Some(t) = m.and_then(|m| self.thread_by_lwp(m.procid))
+            && let Some(m) = m
+            && let Some(t) = self.thread_by_lwp(m.procid)
         {
-            return (Some(t.num), false, m_id);
+            // A running G whose thread runs neither it nor its M's g0 is in
+            // a signal handler (Go's gsignal, a crash's): its context is
+            // the thread's registers, through the signal frame, not its
+            // stale G.sched.
+            let in_handler = st == self.lay().status.running
+                && m.curg == g.addr
+                && self.thread_g(t).is_some_and(|tg| tg != 0 && tg != m.g0);
+            return (Some(t.num), in_handler, m_id);
         }
         (None, false, m_id)
     }

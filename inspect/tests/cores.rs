@@ -200,3 +200,94 @@ fn same_shape_other_function() {
         );
     }
 }
+
+/// No frame is shown at line 0: where the line table of our release build
+/// says 0 (code the compiler gives no line), the symboliser shows the
+/// nearest real line of the function, as gdb and addr2line do (checked at
+/// every such row of the table, in every function that has a real line).
+#[test]
+fn rows_at_line_0_show_a_real_line() {
+    let bin = example_bin("parked", Variant::Release);
+    let prog = Program::open(&bin, "").unwrap_or_else(|e| panic!("{e}"));
+    let info = prog.binary().debug_info().expect("DWARF");
+    let ctx = info.context();
+    let text = prog
+        .binary()
+        .symbols()
+        .iter()
+        .filter(|s| s.size > 0)
+        .map(|s| (s.address, s.address + s.size))
+        .fold((u64::MAX, 0), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
+    let mut zero = 0;
+    for (addr, _, loc) in ctx.find_location_range(text.0, text.1).unwrap() {
+        // addr2line reads line 0 as no line.
+        if loc.line.is_some_and(|n| n != 0) {
+            continue;
+        }
+        let Some(sym) = prog.binary().symbol_at(addr) else {
+            continue;
+        };
+        let real = ctx
+            .find_location_range(sym.address, sym.address + sym.size.max(1))
+            .unwrap()
+            .any(|(_, _, l)| l.line.is_some_and(|n| n != 0));
+        if !real {
+            continue;
+        }
+        zero += 1;
+        let frames = prog.symbols().frames(addr);
+        let f = frames.first().expect("a frame");
+        assert_ne!(f.line, 0, "{addr:#x} in {}: {frames:?}", sym.name);
+        assert!(!f.describe().contains(":0)"), "{}", f.describe());
+    }
+    assert!(zero > 0, "the release build has rows at line 0");
+}
+
+/// A kernel core of a Go program killed by SIGQUIT under GOTRACEBACK=crash:
+/// every thread is in Go's signal handler on its gsignal stack. The
+/// spinning goroutine runs on its thread (its context is the thread's
+/// registers, through the signal frame), and is placed at main.spinner,
+/// not at its stale G.sched.
+#[test]
+fn go_crash_core_running_goroutine_is_placed_through_the_signal_frame() {
+    let bin = gdbx_tests::go_program("crasher", gdbx_tests::cores::GO_CRASHER, false);
+    let core_path = gdbx_tests::cores::crash_core(
+        &bin,
+        &["quit"],
+        &[("GOMAXPROCS", "2"), ("GODEBUG", "asyncpreemptoff=1")],
+        "go-crasher-quit",
+    );
+    let mut prog = Program::open(&bin, "").unwrap_or_else(|e| panic!("{e}"));
+    let core = CoreFile::open(&core_path).expect("open the core");
+    prog.set_bias(prog.bias_for_entry(core.entry()), &core);
+    prog.set_libraries(core.files().to_vec(), None, &core);
+    let image = prog.image();
+    let mem = Chain(&core, &image);
+    let threads: Vec<Thread> = core
+        .threads()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut th = Thread::from_regs(i as i64 + 1, t.lwp, &t.regs);
+            let r = &t.regs;
+            th.pcs = prog
+                .unwinder()
+                .unwind(&mem, r.rip, r.rsp, r.rbp, true, 64)
+                .iter()
+                .map(|f| f.pc)
+                .collect();
+            th
+        })
+        .collect();
+    let snap = prog.snapshot(&mem, &threads).unwrap();
+    let spinner = snap
+        .goroutines
+        .iter()
+        .find(|g| g.status == "running")
+        .unwrap_or_else(|| panic!("{snap:#?}"));
+    assert!(spinner.on_cpu && spinner.thread.is_some(), "{spinner:#?}");
+    assert!(
+        spinner.location.starts_with("main.spinner ("),
+        "{spinner:#?}"
+    );
+}

@@ -24,6 +24,16 @@ pub const GO_PARKED: &str = include_str!("go/parked.go");
 /// asleep, spinning, while main reads stdin).
 pub const GO_STUCK: &str = include_str!("go/stuck.go");
 
+/// The source of a cgo program whose goroutines are in cgo calls: asleep
+/// in libc, spinning in C, and called back from C into Go (asleep there);
+/// main blocked reading stdin once they are all in place.
+pub const GO_CGO_CALLS: &str = include_str!("go/cgocalls.go");
+
+/// The source of a Go program that crashes under `GOTRACEBACK=crash` with
+/// a goroutine spinning: `panic` (main panics) or `quit` (SIGQUIT: every
+/// thread in Go's signal handler).
+pub const GO_CRASHER: &str = include_str!("go/crasher.go");
+
 /// How a Go fixture is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GoBuild {
