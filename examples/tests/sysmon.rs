@@ -477,6 +477,24 @@ fn scavenger_returns_80_percent_of_a_burst_within_5s() {
     );
 }
 
+/// Waits until, at one look, every thread of `pid` sleeps (state S) and
+/// none sleeps inside sendto(2) (44) or write(2) (1).
+fn wait_all_threads_asleep_outside_send(pid: u32) {
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the program's threads");
+        let quiet = tasks.flatten().all(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            let state = stat.rsplit_once(") ").map(|(_, r)| r.starts_with('S'));
+            let sc = std::fs::read_to_string(t.path().join("syscall")).unwrap_or_default();
+            state == Some(true) && !sc.starts_with("44 ") && !sc.starts_with("1 ")
+        });
+        if quiet {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn sigquit_dumps_every_goroutine_and_exits_2() {
     let (mut g, addr) = start_echo("2");
@@ -486,6 +504,10 @@ fn sigquit_dumps_every_goroutine_and_exits_2() {
     c.write_all(b"ping").unwrap();
     let mut b = [0u8; 4];
     c.read_exact(&mut b).unwrap();
+    // The echo can reach us before its send(2) has returned: the
+    // connection's goroutine is parked only once every thread sleeps and
+    // none is still in sendto or write (seen once in CI as `[running]`).
+    wait_all_threads_asleep_outside_send(g.0.id());
     // SAFETY: kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(g.0.id() as i32, libc::SIGQUIT) }, 0);
     let mut err = String::new();
