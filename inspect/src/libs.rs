@@ -279,6 +279,25 @@ impl Libraries {
 
 /// (p_offset, p_filesz, p_vaddr) of the PT_LOAD segments of an ELF file.
 fn load_segments(data: &[u8]) -> Vec<(u64, u64, u64)> {
+    pt_loads(data)
+        .into_iter()
+        .map(|ph| (ph.offset, ph.filesz, ph.vaddr))
+        .collect()
+}
+
+/// One PT_LOAD program header of an ELF file.
+pub(crate) struct PtLoad {
+    pub(crate) offset: u64,
+    pub(crate) filesz: u64,
+    pub(crate) vaddr: u64,
+    pub(crate) memsz: u64,
+    /// PF_X: the segment holds code.
+    pub(crate) exec: bool,
+}
+
+/// The PT_LOAD segments of an ELF file (none when it cannot be parsed):
+/// the one reader of program headers for the libraries and the unwinder.
+pub(crate) fn pt_loads(data: &[u8]) -> Vec<PtLoad> {
     let Ok(elf) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
         return Vec::new();
     };
@@ -291,7 +310,13 @@ fn load_segments(data: &[u8]) -> Vec<(u64, u64, u64)> {
     phdrs
         .iter()
         .filter(|ph| ph.p_type(endian) == object::elf::PT_LOAD)
-        .map(|ph| (ph.p_offset(endian), ph.p_filesz(endian), ph.p_vaddr(endian)))
+        .map(|ph| PtLoad {
+            offset: ph.p_offset(endian),
+            filesz: ph.p_filesz(endian),
+            vaddr: ph.p_vaddr(endian),
+            memsz: ph.p_memsz(endian),
+            exec: ph.p_flags(endian).0 & object::elf::PF_X.0 != 0,
+        })
         .collect()
 }
 

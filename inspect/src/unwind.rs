@@ -53,7 +53,6 @@ use gimli::{
     BaseAddresses, CfaRule, CieOrFde, DebugFrame, EhFrame, EndianSlice, LittleEndian, Register,
     RegisterRule, UnwindContext, UnwindSection,
 };
-use object::read::elf::{FileHeader, ProgramHeader};
 use object::{Object, ObjectSection};
 
 use crate::fastmap::FastMap;
@@ -612,27 +611,12 @@ impl Unwinder {
     }
 }
 
-/// (file start, file end) of the executable PT_LOAD segments of an ELF file.
+/// (start, end) addresses of the executable PT_LOAD segments of an ELF file.
 fn exec_segments(data: &[u8]) -> Vec<(u64, u64)> {
-    let Ok(elf) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
-        return Vec::new();
-    };
-    let Ok(endian) = elf.endian() else {
-        return Vec::new();
-    };
-    let Ok(phdrs) = elf.program_headers(endian, data) else {
-        return Vec::new();
-    };
-    phdrs
-        .iter()
-        .filter(|ph| {
-            ph.p_type(endian) == object::elf::PT_LOAD
-                && ph.p_flags(endian).0 & object::elf::PF_X.0 != 0
-        })
-        .map(|ph| {
-            let lo = ph.p_vaddr(endian);
-            (lo, lo + ph.p_memsz(endian))
-        })
+    crate::libs::pt_loads(data)
+        .into_iter()
+        .filter(|ph| ph.exec)
+        .map(|ph| (ph.vaddr, ph.vaddr + ph.memsz))
         .collect()
 }
 
